@@ -1,0 +1,258 @@
+"""Report data of the emulated tenant: deterministic, vectorised, written as Uniware writes it.
+
+The tenant (see `tenant.py`): every facility receives `orders_per_day` sale orders per IST day from `start`
+(2024-01-01), each with 1-4 items (about 1.85 on average, so ~185 item rows a day by default).
+Order number `n` of a facility is placed on day `n // orders_per_day`; every value of an item is a
+pure function of (seed, facility, n, item index), so a window always returns the same rows and
+adjacent windows partition them. `Updated` lies 0-72 h after `Created`.
+
+The CSV quirks the connector must survive are built in: display labels in the header, BOM, CRLF,
+quoted commas/quotes/newlines, IST wall-clock timestamps, a column mixing three date formats, a
+date-only column, fixed 4-decimal money, identifiers with leading zeros, `-` for empty, and a
+`Sale Order Code` that is numeric for the first ~35,000 rows of a file and alphanumeric after.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+
+from uniware_source.emulator.csvfile import write_atomically, write_csv_frames
+from uniware_source.emulator.randomness import below, rand, salt_for
+from uniware_source.emulator.sale_order_columns import BoolStyle, format_sale_order_items
+from uniware_source.emulator.tenant import (
+    DEFAULT_FACILITIES,
+    DEFAULT_ORDERS_PER_DAY,
+    IST_OFFSET_S,
+    TENANT_START,
+    DateField,
+    TenantShape,
+    facility_tag,
+    ist_midnight_epoch,
+    order_items,
+)
+
+__all__ = [
+    "DEFAULT_FACILITIES",
+    "DEFAULT_SALE_ORDER_COLUMNS",
+    "IST_OFFSET_S",
+    "SALE_ORDER_LABELS",
+    "TENANT_START",
+    "BoolStyle",
+    "DateField",
+    "ist_midnight_epoch",
+    "sale_order_frames",
+    "sale_order_labels",
+    "write_generic_csv",
+    "write_sale_orders_csv",
+]
+
+NUMERIC_PREFIX_ROWS = 35_000
+CHUNK_ORDERS = 120_000
+
+SALE_ORDER_LABELS: dict[str, str] = {
+    "soicode": "Sale Order Item Code",
+    "displayorderCode": "Display Order Code",
+    "saleOrderCode": "Sale Order Code",
+    "status": "Sale Order Status",
+    "SoiStatus": "Sale Order Item Status",
+    "channel": "Channel Name",
+    "skuCode": "Item SKU Code",
+    "itemName": "Item Name",
+    "maxRetailPrice": "MRP",
+    "sellingPrice": "Selling Price",
+    "discount": "Discount",
+    "tax": "Tax %",
+    "created": "Created",
+    "updated": "Updated",
+    "displayOrderDateTime": "Order Date as dd/mm/yyyy hh:MM:ss",
+    "fulfillmentTat": "Fulfillment TAT",
+    "expectedDeliveryDate": "Expected Delivery Date",
+    "shippingAddressName": "Shipping Address Name",
+    "shippingAddressPincode": "Shipping Address Pincode",
+    "shippingAddressPhone": "Shipping Address Phone",
+    "cod": "COD",
+    "onhold": "On Hold",
+    "shippingPackageLength": "Length(mm)",
+    "actualWeight": "Weight",
+    "ShippingPackageCode": "Shipping Package Code",
+    "TrackingNumber": "Tracking Number",
+    "invoiceCode": "Invoice Code",
+    "deliveryTime": "Delivery Time",
+    "facility": "Facility",
+}
+"""Export key -> the display label Uniware writes in the header row."""
+
+DEFAULT_SALE_ORDER_COLUMNS: tuple[str, ...] = tuple(SALE_ORDER_LABELS)
+
+
+def _order_ranges(n_lo: int, n_hi: int, chunk: int) -> Iterator[tuple[int, int]]:
+    for lo in range(n_lo, n_hi, chunk):
+        yield lo, min(lo + chunk, n_hi)
+
+
+def sale_order_frames(
+    *,
+    seed: int,
+    facility: str = "WH-BLR",
+    rows: int | None = None,
+    window: tuple[int, int] | None = None,
+    date_field: DateField = "created",
+    start: date = TENANT_START,
+    orders_per_day: int | None = None,
+    columns: Sequence[str] | None = None,
+    bool_style: BoolStyle = "truefalse",
+    numeric_prefix_rows: int = NUMERIC_PREFIX_ROWS,
+    not_after_ms: int | None = None,
+) -> Iterator[pl.DataFrame]:
+    """Yield the formatted frames of a Sale Orders export, in file order.
+
+    With `window` (inclusive epoch ms on `date_field`): the tenant's rows in that window (up to
+    `not_after_ms`, "now"). Without: the first `rows` item rows of the tenant stream; if
+    `orders_per_day` is not given it grows so that large files span about two years.
+    """
+    cols = list(columns) if columns else list(DEFAULT_SALE_ORDER_COLUMNS)
+    if window is None:
+        if rows is None:
+            raise ValueError("give rows or window")
+        opd = orders_per_day or max(DEFAULT_ORDERS_PER_DAY, math.ceil(rows / (1.85 * 730)))
+    else:
+        opd = orders_per_day or DEFAULT_ORDERS_PER_DAY
+    shape = TenantShape(seed=seed, facility=facility, orders_per_day=opd, start=start)
+
+    def fmt(items: pl.DataFrame, offset: int) -> pl.DataFrame:
+        return format_sale_order_items(
+            items,
+            shape,
+            cols,
+            row_offset=offset,
+            bool_style=bool_style,
+            numeric_prefix_rows=numeric_prefix_rows,
+        )
+
+    written = 0
+    if window is None:
+        assert rows is not None
+        next_order = 0
+        while written < rows:
+            remaining = rows - written
+            count = min(CHUNK_ORDERS, max(16, math.ceil(remaining / 1.7)))
+            items = order_items(shape, next_order, next_order + count).head(remaining)
+            next_order += count
+            yield fmt(items, written)
+            written += items.height
+        return
+    start_ms, end_ms = window
+    if not_after_ms is not None:
+        end_ms = min(end_ms, not_after_ms)
+    first_day = (start_ms // 1000 - shape.start_epoch) // 86_400 - (4 if date_field == "updated" else 1)
+    last_day = (end_ms // 1000 - shape.start_epoch) // 86_400 + 1
+    if end_ms < start_ms or last_day < 0:
+        return
+    n_lo, n_hi = max(first_day, 0) * opd, (last_day + 1) * opd
+    column = pl.col(date_field) * 1000
+    for lo, hi in _order_ranges(n_lo, n_hi, CHUNK_ORDERS):
+        items = order_items(shape, lo, hi).filter(column.is_between(start_ms, end_ms))
+        if items.height:
+            yield fmt(items, written)
+            written += items.height
+
+
+def sale_order_labels(columns: Iterable[str] | None) -> list[str]:
+    """Header labels for export keys (an unknown key is its own label)."""
+    keys = list(columns) if columns else list(DEFAULT_SALE_ORDER_COLUMNS)
+    return [SALE_ORDER_LABELS.get(key, key) for key in keys]
+
+
+def write_sale_orders_csv(
+    path: str | Path,
+    rows: int | None,
+    *,
+    seed: int,
+    facility: str = "WH-BLR",
+    start: date = TENANT_START,
+    window: tuple[int, int] | None = None,
+    date_field: DateField = "created",
+    orders_per_day: int | None = None,
+    columns: Sequence[str] | None = None,
+    malformed_rows: Iterable[int] = (),
+    bool_style: BoolStyle = "truefalse",
+    numeric_prefix_rows: int = NUMERIC_PREFIX_ROWS,
+    not_after_ms: int | None = None,
+) -> int:
+    """Write a Sale Orders export file (atomically); returns the number of data rows.
+
+    `rows` item rows from `start` when `window` is None, else the tenant's rows in the window
+    (`rows` is then ignored). Deterministic: same arguments, same bytes.
+    """
+    keys = _unique(columns or DEFAULT_SALE_ORDER_COLUMNS)
+    frames = sale_order_frames(
+        seed=seed,
+        facility=facility,
+        rows=rows,
+        window=window,
+        date_field=date_field,
+        start=start,
+        orders_per_day=orders_per_day,
+        columns=keys,
+        bool_style=bool_style,
+        numeric_prefix_rows=numeric_prefix_rows,
+        not_after_ms=not_after_ms,
+    )
+
+    def writer(fh: BinaryIO) -> int:
+        return write_csv_frames(fh, sale_order_labels(keys), frames, malformed_rows=malformed_rows)
+
+    return write_atomically(Path(path), writer)
+
+
+def generic_frames(
+    *, report: str, columns: Sequence[str], seed: int, facility: str, rows: int, chunk: int = 200_000
+) -> Iterator[pl.DataFrame]:
+    """Rows of a report the emulator does not model: simple deterministic text per column."""
+    salt = salt_for(seed, facility, report)
+    prefix = "".join(word[0] for word in report.upper().split() if word) or "R"
+    for lo in range(0, rows, chunk):
+        hi = min(lo + chunk, rows)
+        idx = pl.int_range(lo, hi, dtype=pl.UInt64, eager=True).alias("i")
+        exprs = []
+        for pos, key in enumerate(columns):
+            if pos == 0:
+                value = pl.concat_str(
+                    [pl.lit(f"{prefix}-{facility_tag(facility)}-"), pl.col("i").cast(pl.String).str.zfill(7)]
+                )
+            else:
+                value = pl.concat_str(
+                    [pl.lit(key + "-"), below(rand(pl.col("i"), salt + pos), 1000).cast(pl.String)]
+                )
+            exprs.append(value.alias(f"c{pos}"))
+        yield pl.DataFrame(idx).select(exprs)
+
+
+def write_generic_csv(
+    path: str | Path,
+    *,
+    report: str,
+    columns: Sequence[str],
+    seed: int,
+    facility: str,
+    rows: int,
+    malformed_rows: Iterable[int] = (),
+) -> int:
+    keys = _unique(columns) or ["code"]
+    frames = generic_frames(report=report, columns=keys, seed=seed, facility=facility, rows=rows)
+
+    def writer(fh: BinaryIO) -> int:
+        return write_csv_frames(fh, keys, frames, malformed_rows=malformed_rows)
+
+    return write_atomically(Path(path), writer)
+
+
+def _unique(keys: Iterable[str]) -> list[str]:
+    """Keys in order, duplicates dropped (a header must not repeat a label)."""
+    return list(dict.fromkeys(keys))
