@@ -1,0 +1,167 @@
+"""End to end against DuckDB's own CSV import, side by side, in one run.
+
+    python benchmarks/bench_end_to_end.py                 # 1M-row Sale Orders export
+    python benchmarks/bench_end_to_end.py --rows 100000 1000000 5000000
+
+For each size the emulator (in this process) serves a Sale Orders export. Each contender runs in a
+fresh child process, which reports its own wall time and peak RSS:
+- ours: the public source through dlt: status → download → typing → load into a new DuckDB file;
+- reference: DuckDB loading the same downloaded file with `read_csv(..., sample_size=-1)` into a table.
+Both end with the rows in a DuckDB table. Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+USERNAME, PASSWORD = "bench", "bench-password"
+
+
+def child_ours(base_url: str, job_code: str, workdir: Path) -> dict[str, float]:
+    import dlt
+
+    from uniware_source import UniwareCredentials, uniware_source
+
+    started = time.perf_counter()
+    pipeline = dlt.pipeline(
+        pipeline_name="bench",
+        destination=dlt.destinations.duckdb(str(workdir / "ours.duckdb")),
+        dataset_name="uniware",
+        pipelines_dir=str(workdir / "pipelines"),
+    )
+    source = uniware_source(
+        job_codes=[job_code],
+        base_url=base_url,
+        credentials=UniwareCredentials(username=USERNAME, password=PASSWORD),
+        poll_interval=0.1,
+        max_poll_interval=0.5,
+        download_dir=str(workdir),
+    )
+    pipeline.run(source)
+    seconds = time.perf_counter() - started
+    (loaded,) = pipeline.dataset().query("SELECT count(*) FROM sale_orders").fetchone()  # type: ignore[misc]
+    return {"seconds": seconds, "rows": loaded}
+
+
+def child_duckdb(csv_path: Path, workdir: Path) -> dict[str, float]:
+    import duckdb
+
+    started = time.perf_counter()
+    with duckdb.connect(str(workdir / "reference.duckdb")) as db:
+        db.execute(f"CREATE TABLE sale_orders AS SELECT * FROM read_csv('{csv_path}', sample_size=-1)")
+        seconds = time.perf_counter() - started
+        (loaded,) = db.execute("SELECT count(*) FROM sale_orders").fetchone()  # type: ignore[misc]
+    return {"seconds": seconds, "rows": loaded}
+
+
+def _child_main(argv: list[str]) -> None:
+    kind, workdir = argv[0], Path(argv[-1])
+    result = child_ours(argv[1], argv[2], workdir) if kind == "ours" else child_duckdb(Path(argv[1]), workdir)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def _spawn(*args: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"benchmark child failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _download(emulator: object, job_code: str, dest: Path) -> None:
+    import requests
+
+    base = emulator.base_url  # type: ignore[attr-defined]
+    token = requests.get(
+        f"{base}/oauth/token",
+        params={
+            "grant_type": "password",
+            "client_id": "my-trusted-client",
+            "username": USERNAME,
+            "password": PASSWORD,
+        },
+        timeout=30,
+    ).json()["access_token"]
+    while True:
+        body = requests.post(
+            f"{base}/services/rest/v1/export/job/status",
+            json={"jobCode": job_code},
+            headers={"Authorization": f"bearer {token}"},
+            timeout=30,
+        ).json()
+        if body.get("filePath"):
+            break
+        time.sleep(0.2)
+    with requests.get(body["filePath"], stream=True, timeout=60) as response, open(dest, "wb") as out:
+        for chunk in response.iter_content(1 << 20):
+            out.write(chunk)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument(
+        "--cache-dir", default=str(ROOT / ".emulator-cache"), help="where generated exports are kept"
+    )
+    args = parser.parse_args()
+
+    from uniware_source.emulator import Emulator, JobSpec
+
+    table = []
+    with Emulator(
+        username=USERNAME, password=PASSWORD, default_job_delay=0.2, cache_dir=Path(args.cache_dir)
+    ) as emu:
+        for rows in args.rows:
+            print(f"preparing a {rows:,}-row Sale Orders export ...", flush=True)
+            with tempfile.TemporaryDirectory(prefix="uniware-bench-") as tmp:
+                work = Path(tmp)
+                csv_path = work / "export.csv"
+                _download(emu, emu.add_job(JobSpec(rows=rows, seed=11)), csv_path)
+                size_mb = csv_path.stat().st_size / 1e6
+                (work / "ref").mkdir()
+                (work / "ours").mkdir()
+                reference = _spawn("duckdb", str(csv_path), str(work / "ref"))
+                ours = _spawn(
+                    "ours", emu.base_url, emu.add_job(JobSpec(rows=rows, seed=11)), str(work / "ours")
+                )
+                if ours["rows"] != reference["rows"]:
+                    print(f"  row counts differ: ours {ours['rows']}, reference {reference['rows']}")
+                table.append((rows, size_mb, ours, reference))
+
+    print()
+    print(
+        f"{'rows':>10} {'CSV MB':>7} | {'ours s':>7} {'duckdb s':>8} {'ratio':>6} | "
+        f"{'ours MB':>8} {'duckdb MB':>9} | rows loaded"
+    )
+    for rows, size_mb, ours, reference in table:
+        print(
+            f"{rows:>10,} {size_mb:>7.0f} | {ours['seconds']:>7.2f} {reference['seconds']:>8.2f} "
+            f"{ours['seconds'] / reference['seconds']:>5.2f}x | {ours['peak_rss_mb']:>8.0f} "
+            f"{reference['peak_rss_mb']:>9.0f} | {int(ours['rows']):,}"
+        )
+    print(
+        f"\nmachine: {os.cpu_count()} cores; ours = status+download+typing+dlt load; "
+        "duckdb = read_csv(sample_size=-1) of the downloaded file into a table"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _child_main(sys.argv[2:])
+    else:
+        main()

@@ -1,0 +1,179 @@
+"""The scheduled command: load what `.dlt/config.toml` says, print a summary, exit non-zero on failure.
+
+    python pipelines/run.py                       # the configured job codes, into DuckDB
+    python pipelines/run.py --job-code J1 --job-code J2 --report "Sale Orders"
+    python pipelines/run.py --destination postgres
+    python pipelines/run.py --demo                # against an in-process Uniware emulator
+
+Exit codes: 0 every job loaded (or had loaded before); 1 some job failed (named in the output);
+2 the run could not start or load (bad settings, refused login, destination error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import dlt  # noqa: E402
+from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
+from dlt.common.pipeline import LoadInfo  # noqa: E402
+
+from uniware_source import AUDIT_TABLE, REJECTED_TABLE, UniwareError, uniware_source  # noqa: E402
+
+EXIT_OK, EXIT_JOBS_FAILED, EXIT_RUN_FAILED = 0, 1, 2
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Load Uniware export jobs with dlt.")
+    parser.add_argument("--destination", default=None, help="dlt destination (default duckdb)")
+    parser.add_argument("--pipeline-name", default=None, help="dlt pipeline name (default uniware)")
+    parser.add_argument(
+        "--dataset", default="uniware_data", help="destination dataset/schema (default uniware_data)"
+    )
+    parser.add_argument(
+        "--job-code", action="append", dest="job_codes", help="a job code to load (repeatable)"
+    )
+    parser.add_argument("--report", default=None, help="Uniware report name (exportJobTypeName)")
+    parser.add_argument("--table-name", default=None, help="destination table for the report rows")
+    parser.add_argument(
+        "--force-reload", action="store_true", help="load job codes again even if loaded before"
+    )
+    parser.add_argument("--demo", action="store_true", help="run against an in-process Uniware emulator")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    return parser.parse_args(argv)
+
+
+@contextmanager
+def demo_tenant(pipeline_name: str) -> Iterator[list[str]]:
+    """Start the emulator, point the source at it, and start the demo pipeline afresh."""
+    from uniware_source.emulator import Emulator
+
+    with Emulator(username="demo", password="demo-password", default_job_delay=1.5) as emulator:
+        job_codes = emulator.seed_demo_jobs()
+        os.environ["SOURCES__UNIWARE__BASE_URL"] = emulator.base_url
+        os.environ["SOURCES__UNIWARE__CREDENTIALS__USERNAME"] = "demo"
+        os.environ["SOURCES__UNIWARE__CREDENTIALS__PASSWORD"] = "demo-password"
+        os.environ.setdefault("SOURCES__UNIWARE__POLL_INTERVAL", "0.5")
+        os.environ.setdefault("SOURCES__UNIWARE__MAX_POLL_INTERVAL", "2")
+        # a demo shows a first load: forget the previous demo's state and tables
+        dlt.pipeline(pipeline_name=pipeline_name).drop()
+        Path(f"{pipeline_name}.duckdb").unlink(missing_ok=True)
+        yield job_codes
+
+
+def run(args: argparse.Namespace) -> int:
+    pipeline_name = args.pipeline_name or ("uniware_demo" if args.demo else "uniware")
+    started = time.monotonic()
+    source_args: dict[str, Any] = {}
+    for name in ("report", "table_name"):
+        if getattr(args, name):
+            source_args[name] = getattr(args, name)
+    if args.job_codes:
+        source_args["job_codes"] = args.job_codes
+    if args.force_reload:
+        source_args["force_reload"] = True
+
+    with demo_tenant(pipeline_name) if args.demo else _nothing() as demo_jobs:
+        if demo_jobs:
+            source_args.setdefault("job_codes", demo_jobs)
+        pipeline = dlt.pipeline(
+            pipeline_name=pipeline_name,
+            destination=args.destination or "duckdb",
+            # not "uniware": DuckDB cannot tell a schema from a database file (uniware.duckdb)
+            # of the same name
+            dataset_name=args.dataset,
+            progress="log" if args.verbose else None,
+        )
+        load_info = pipeline.run(uniware_source(**source_args))
+    return summarize(pipeline, load_info, time.monotonic() - started)
+
+
+@contextmanager
+def _nothing() -> Iterator[list[str]]:
+    yield []
+
+
+def summarize(pipeline: dlt.Pipeline, load_info: LoadInfo, seconds: float) -> int:
+    dataset = pipeline.dataset()
+    load_ids = [str(load_id) for load_id in load_info.loads_ids]
+    quoted = ", ".join(f"'{load_id}'" for load_id in load_ids) or "''"
+    jobs = dataset.query(
+        f"SELECT job_code, status, rows_loaded, rows_rejected, message FROM {AUDIT_TABLE} "
+        f"WHERE _dlt_load_id IN ({quoted}) ORDER BY job_code"
+    ).fetchall()
+    row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+    data_tables = {t: n for t, n in sorted(row_counts.items()) if not t.startswith("_dlt")}
+
+    outcomes = Counter(status for _, status, *_ in jobs)
+    print(f"uniware: {len(jobs)} job(s): " + ", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())))
+    for job_code, status, rows, rejected, message in jobs:
+        line = f"  {job_code:<24} {status:<16} rows={rows or 0:<9} rejected={rejected or 0}"
+        if message and status not in ("LOADED",):
+            line += f"  {message}"
+        print(line)
+    print("rows this run: " + (", ".join(f"{t}={n}" for t, n in data_tables.items()) or "none"))
+    rejected_total = data_tables.get(REJECTED_TABLE, 0)
+    if rejected_total:
+        print(f"rejected rows: {rejected_total} (see table {REJECTED_TABLE})")
+    destination = pipeline.destination.destination_name if pipeline.destination else "?"
+    print(f"destination: {destination}, dataset {pipeline.dataset_name}; took {seconds:.1f} s")
+
+    failed = [job_code for job_code, status, *_ in jobs if status not in ("LOADED", "SKIPPED")]
+    if failed:
+        print(f"FAILED jobs: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_JOBS_FAILED
+    return EXIT_OK
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The error worth showing in the chain dlt wrapped around it: ours (or a missing setting) if
+    there is one, else the innermost, which says what actually went wrong."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        if isinstance(current, UniwareError | ConfigFieldMissingException):
+            return current
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain[-1]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every failure ends as one clear line, not a traceback
+        cause = _root_cause(exc)
+        if isinstance(cause, ConfigFieldMissingException):
+            missing = ", ".join(cause.fields)
+            print(
+                f"uniware: missing setting(s): {missing} (see .dlt/config.toml and secrets.toml)",
+                file=sys.stderr,
+            )
+        else:
+            text = " ".join(str(cause).split())
+            print(f"uniware: run failed: {type(cause).__name__}: {text[:500]}", file=sys.stderr)
+            if args.verbose:
+                logging.exception("details")
+        return EXIT_RUN_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""CSV typing rules: every test writes real bytes (BOM, CRLF) and reads them through both passes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+from uniware_source.csv_reader import (
+    ColumnPlan,
+    FilePlan,
+    Kind,
+    TableSchema,
+    plan_file,
+    read_batches,
+    unify,
+)
+from uniware_source.errors import CsvFormatError
+
+NORMALIZE = NamingConvention().normalize_identifier
+UTC = dt.UTC
+
+
+def write(tmp_path: Path, lines: list[str], name: str = "f.csv", bom: bool = True) -> Path:
+    path = tmp_path / name
+    path.write_bytes((("\ufeff" if bom else "") + "".join(line + "\r\n" for line in lines)).encode())
+    return path
+
+
+def load(
+    path: Path, hints: dict[str, Kind] | None = None, batch_size: int = 100_000, **kw: Any
+) -> tuple[FilePlan, pa.Table]:
+    plan = plan_file(path, normalize=NORMALIZE, hints=hints)
+    schema = unify([plan])
+    batches = list(read_batches(path, plan, schema, batch_size=batch_size, **kw))
+    target = schema.arrow_schema(list(kw.get("constants") or {}))
+    for batch in batches:
+        assert batch.schema == target
+    table = pa.concat_tables(batches) if batches else target.empty_table()
+    assert table.num_rows == plan.rows
+    return plan, table
+
+
+def kinds(plan: FilePlan) -> dict[str, str]:
+    return {c.name: c.kind for c in plan.columns}
+
+
+def test_bom_crlf_header_and_names(tmp_path: Path) -> None:
+    path = write(tmp_path, ["Sale Order Code,Tax %,A,A,a", "x,1.5,1,2,3"])
+    plan, table = load(path)
+    assert [c.label for c in plan.columns] == ["Sale Order Code", "Tax %", "A", "A", "a"]
+    assert table.column_names == ["sale_order_code", "taxx", "a", "a_2", "a_3"]
+    assert table.to_pylist() == [{"sale_order_code": "x", "taxx": Decimal("1.5"), "a": 1, "a_2": 2, "a_3": 3}]
+
+
+def test_identifiers_stay_text(tmp_path: Path) -> None:
+    lines = ["Pin,Phone Number,Big,Amount,Item SKU Code,Invoice Amount"]
+    lines += ["007001,9876543210,12345678901234567890,5,123,10", "110001,9123456789,1,6,456,20.5"]
+    plan, table = load(write(tmp_path, lines))
+    assert kinds(plan) == {
+        "pin": "text",
+        "phone_number": "text",
+        "big": "text",
+        "amount": "integer",
+        "item_sku_code": "text",
+        "invoice_amount": "decimal",
+    }
+    assert table.column("pin").to_pylist() == ["007001", "110001"]
+    assert table.column("big").to_pylist() == ["12345678901234567890", "1"]
+
+
+def test_code_numeric_for_40k_rows_then_text(tmp_path: Path) -> None:
+    lines = ["Order,Qty"] + [f"{1000000 + i},{i}" for i in range(40_000)] + ["SO-77,1"]
+    plan, table = load(write(tmp_path, lines), batch_size=7_000)
+    assert kinds(plan) == {"order": "text", "qty": "integer"}
+    values = table.column("order").to_pylist()
+    assert values[:2] == ["1000000", "1000001"] and values[-1] == "SO-77" and len(values) == 40_001
+
+
+def test_decimals_exact(tmp_path: Path) -> None:
+    lines = ["Price,Rate,Whole", "158400.000,12.0000,3", "-50.0000,3.0,-4", "0.1,-0.00005,+7"]
+    plan, table = load(write(tmp_path, lines))
+    by = {c.name: c for c in plan.columns}
+    assert (by["price"].kind, by["price"].scale) == ("decimal", 4)
+    assert (by["rate"].kind, by["rate"].scale) == ("decimal", 5)
+    assert by["whole"].kind == "integer"
+    assert table.schema.field("price").type == pa.decimal128(38, 4)
+    assert table.column("price").to_pylist() == [Decimal("158400"), Decimal("-50"), Decimal("0.1")]
+    assert table.column("rate").to_pylist() == [Decimal("12"), Decimal("3"), Decimal("-0.00005")]
+    assert table.column("whole").to_pylist() == [3, -4, 7]
+
+
+def test_mixed_timestamp_formats_to_utc(tmp_path: Path) -> None:
+    lines = [
+        "Created,Day,Mixed",
+        "2026-09-07 13:17:29,2026-09-07,2026-09-07",
+        "07-09-2026 13:17,07-09-2026,2026-09-07 05:30:00",
+        "07/09/2026 13:17:29,07/09/2026,",
+        "07/09/2026 13:17,-,",
+        "2026-09-07T13:17:29Z,NA,",
+        "2026-09-07T13:17:29+05:30,,",
+        "07-09-2026 13:17:29,,",
+        "2026-09-07 13:17,,",
+    ]
+    plan, table = load(write(tmp_path, lines))
+    assert kinds(plan) == {"created": "timestamp", "day": "date", "mixed": "timestamp"}
+    assert table.schema.field("created").type == pa.timestamp("us", tz="UTC")
+    assert table.schema.field("day").type == pa.date32()
+    ist = dt.datetime(2026, 9, 7, 7, 47, 29, tzinfo=UTC)
+    assert table.column("created").to_pylist() == [
+        ist,
+        ist.replace(second=0),
+        ist,
+        ist.replace(second=0),
+        dt.datetime(2026, 9, 7, 13, 17, 29, tzinfo=UTC),
+        ist,
+        ist,
+        ist.replace(second=0),
+    ]
+    assert table.column("day").to_pylist() == [dt.date(2026, 9, 7)] * 3 + [None] * 5
+    midnight = dt.datetime(2026, 9, 6, 18, 30, tzinfo=UTC)
+    assert table.column("mixed").to_pylist()[:2] == [midnight, dt.datetime(2026, 9, 7, 0, 0, tzinfo=UTC)]
+
+
+def test_timezone_parameter(tmp_path: Path) -> None:
+    path = write(tmp_path, ["T", "2026-01-01 00:00:00"])
+    plan = plan_file(path, normalize=NORMALIZE, timezone="UTC")
+    (table,) = read_batches(path, plan, unify([plan]), timezone="UTC")
+    assert table.column("t").to_pylist() == [dt.datetime(2026, 1, 1, tzinfo=UTC)]
+
+
+def test_one_bad_date_makes_text(tmp_path: Path) -> None:
+    plan, table = load(write(tmp_path, ["D,E", "2026-09-07,2026-02-28", "2026-09-08,2026-02-30", "soon,"]))
+    assert kinds(plan) == {"d": "text", "e": "text"}
+    assert table.column("e").to_pylist() == ["2026-02-28", "2026-02-30", None]
+
+
+def test_booleans(tmp_path: Path) -> None:
+    lines = ["COD,Flag,Bits,Forced", "true,Yes,1,1", "FALSE,n,0,0", "-,y,1,"]
+    plan, table = load(write(tmp_path, lines), hints={"Forced": "boolean"})
+    assert kinds(plan) == {"cod": "boolean", "flag": "boolean", "bits": "integer", "forced": "boolean"}
+    assert table.column("cod").to_pylist() == [True, False, None]
+    assert table.column("flag").to_pylist() == [True, False, True]
+    assert table.column("forced").to_pylist() == [True, False, None]
+
+
+def test_hint_that_cannot_hold_falls_back_to_text(tmp_path: Path) -> None:
+    hints: dict[str, Kind] = {"a": "integer", "B": "date", "c": "decimal", "Empty": "timestamp"}
+    plan, table = load(
+        write(tmp_path, ["A,B,C,Empty", "1,2026-01-01 10:00,x,", "2.5,2026-01-02,1.5,"]), hints=hints
+    )
+    assert kinds(plan) == {"a": "text", "b": "text", "c": "text", "empty": "timestamp"}
+    assert table.column("a").to_pylist() == ["1", "2.5"]
+
+
+def test_null_tokens_and_text_kept_exactly(tmp_path: Path) -> None:
+    lines = ["T,N", " a b ,1", "-,NA", "n/a,N/A", "NULL, none ", "None,", '"",null', "x-y,2"]
+    plan, table = load(write(tmp_path, lines))
+    assert kinds(plan) == {"t": "text", "n": "integer"}
+    assert table.column("t").to_pylist() == [" a b ", None, None, None, None, None, "x-y"]
+    assert table.column("n").to_pylist() == [1, None, None, None, None, None, 2]
+
+
+def test_quoting_and_unicode_round_trip(tmp_path: Path) -> None:
+    lines = ["Name,Note,Qty", '"Müller, Hans","say ""hi""\r\nline2",1', 'आदित्य,"a\nb",2', '"x",plain,3']
+    plan, table = load(write(tmp_path, lines))
+    assert table.column("name").to_pylist() == ["Müller, Hans", "आदित्य", "x"]
+    assert table.column("note").to_pylist() == ['say "hi"\r\nline2', "a\nb", "plain"]
+    assert plan.rejected == ()
+
+
+def test_apostrophe_guard_stripped(tmp_path: Path) -> None:
+    lines = ["Voucher,Qty,Note", "'2320617,'5,'quoted", "2320618,6,it's"]
+    plan, table = load(write(tmp_path, lines))
+    assert kinds(plan) == {"voucher": "integer", "qty": "integer", "note": "text"}
+    assert table.column("voucher").to_pylist() == [2320617, 2320618]
+    assert table.column("note").to_pylist() == ["'quoted", "it's"]
+
+
+def test_empty_and_header_only(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    plan, table = load(empty)
+    assert (plan.rows, plan.columns, table.num_rows) == (0, (), 0)
+    plan, table = load(write(tmp_path, ["A,B"]))
+    assert plan.rows == 0 and [c.name for c in plan.columns] == ["a", "b"] and table.num_rows == 0
+    plan, _ = load(write(tmp_path, ["A,B"], name="bare.csv", bom=False))
+    assert plan.rows == 0
+
+
+def test_not_a_csv(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)) * 50)
+    with pytest.raises(CsvFormatError, match="garbage.bin"):
+        plan_file(garbage, normalize=NORMALIZE)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"a,b\r\n" + b"1,\xe9t\xe9\r\n" * 10)
+    with pytest.raises(CsvFormatError, match="latin.csv"):
+        plan_file(latin, normalize=NORMALIZE)
+    headless = tmp_path / "headless.csv"
+    headless.write_bytes(b",,\r\n1,2,3\r\n")
+    with pytest.raises(CsvFormatError, match="headless.csv"):
+        plan_file(headless, normalize=NORMALIZE)
+
+
+def test_ragged_rows_rejected_with_physical_lines(tmp_path: Path) -> None:
+    lines = [
+        "A,B,C",  # line 1
+        '1,"multi\r\nline",3',  # lines 2-3
+        "2,x,4,extra",  # line 4: too many
+        "3,y,5",  # line 5
+        '4,"q',  # line 6 starts a record spanning 6-7 with too few fields
+        'z"',
+        "",  # line 8: blank, skipped
+        "5,w,",  # line 9: empty last field is fine
+        "6,v",  # line 10: too few
+    ]
+    plan, table = load(write(tmp_path, lines), batch_size=1)
+    assert [(r.line_number, r.raw_line, r.reason) for r in plan.rejected] == [
+        (4, "2,x,4,extra", "expected 3 fields, found 4"),
+        (6, '4,"q\r\nz"', "expected 3 fields, found 2"),
+        (10, "6,v", "expected 3 fields, found 2"),
+    ]
+    assert plan.rows == 3
+    assert kinds(plan) == {"a": "integer", "b": "text", "c": "integer"}
+    assert table.to_pylist() == [
+        {"a": 1, "b": "multi\r\nline", "c": 3},
+        {"a": 3, "b": "y", "c": 5},
+        {"a": 5, "b": "w", "c": None},
+    ]
+
+
+def test_rejected_rows_do_not_decide_types(tmp_path: Path) -> None:
+    plan, table = load(write(tmp_path, ["A,B", "1,2", "x,y,z", "3,4"]))
+    assert kinds(plan) == {"a": "integer", "b": "integer"}
+    assert table.column("a").to_pylist() == [1, 3]
+
+
+def test_many_batches_one_schema_and_constants(tmp_path: Path) -> None:
+    lines = ["Id,Price,When"] + [f"A{i},{i}.5,2026-09-07 10:{i % 60:02d}" for i in range(1000)]
+    path = write(tmp_path, lines)
+    plan = plan_file(path, normalize=NORMALIZE)
+    schema = unify([plan])
+    batches = list(read_batches(path, plan, schema, batch_size=64, constants={"_job_code": "JOB1"}))
+    assert len(batches) > 10
+    target = schema.arrow_schema(["_job_code"])
+    assert target.field("_job_code").type == pa.string() and target.names[-1] == "_job_code"
+    assert all(b.schema == target for b in batches)
+    assert sum(b.num_rows for b in batches) == 1000
+    assert set(pa.concat_tables(batches).column("_job_code").to_pylist()) == {"JOB1"}
+
+
+def test_unify_widens_and_fills_missing(tmp_path: Path) -> None:
+    one = write(tmp_path, ["Qty,When,Only One,Mixed,Empty", "1,2026-09-07,a,1,"], name="one.csv")
+    two = write(
+        tmp_path, ["Qty,When,Mixed,Empty,Only Two", "1.25,2026-09-07 10:00:00,x,2026-01-01,7"], name="two.csv"
+    )
+    plans = [plan_file(p, normalize=NORMALIZE) for p in (one, two)]
+    schema = unify(plans)
+    assert [(c.name, c.kind, c.scale) for c in schema.columns] == [
+        ("qty", "decimal", 2),
+        ("when", "timestamp", 0),
+        ("only_one", "text", 0),
+        ("mixed", "text", 0),
+        ("empty", "date", 0),
+        ("only_two", "integer", 0),
+    ]
+    rows = [
+        r
+        for p, plan in zip((one, two), plans, strict=True)
+        for b in read_batches(p, plan, schema)
+        for r in b.to_pylist()
+    ]
+    assert rows[0] == {
+        "qty": Decimal("1"),
+        "when": dt.datetime(2026, 9, 6, 18, 30, tzinfo=UTC),
+        "only_one": "a",
+        "mixed": "1",
+        "empty": None,
+        "only_two": None,
+    }
+    assert rows[1]["only_one"] is None and rows[1]["qty"] == Decimal("1.25") and rows[1]["only_two"] == 7
+
+
+def test_unify_respects_existing_destination_types() -> None:
+    def col(name: str, kind: Kind, values: int = 1) -> ColumnPlan:
+        return ColumnPlan(name, name, kind, values=values)
+
+    plan = FilePlan(
+        Path("x.csv"),
+        (col("a", "integer"), col("b", "date"), col("c", "integer"), col("d", "text", 0)),
+        1,
+        (),
+    )
+    schema = unify([plan], existing={"a": "decimal", "b": "timestamp", "c": "text", "d": "bigint"})
+    assert [c.kind for c in schema.columns] == ["decimal", "timestamp", "text", "integer"]
+    assert isinstance(schema, TableSchema)

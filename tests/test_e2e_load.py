@@ -1,0 +1,177 @@
+"""Job codes → emulator over HTTP → typed rows in a real DuckDB: what landed is what was exported."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pyarrow as pa
+
+from tests.conftest import audit, fetch_export, make_source, parse_export, rows
+from uniware_source.emulator import JobSpec
+
+NULLS = {"", "-", "NA", "N/A", "null", "None", "NULL"}
+IST = timedelta(hours=5, minutes=30)
+
+
+def _null(value: str | None) -> str | None:
+    return None if value is None or value.strip() in NULLS else value
+
+
+def test_sale_orders_land_typed_and_complete(emulator, pipeline) -> None:
+    code = emulator.add_job(JobSpec(rows=3000))
+    oracle = parse_export(fetch_export(emulator, code))
+    assert len(oracle) == 3000
+
+    info = pipeline.run(make_source(emulator, [code]))
+    assert not info.has_failed_jobs
+
+    columns = pipeline.default_schema.tables["sale_orders"]["columns"]
+    types = {name: column.get("data_type") for name, column in columns.items()}
+    assert types["sale_order_item_code"] == "text"
+    assert types["sale_order_code"] == "text"
+    assert types["shipping_address_pincode"] == "text"
+    assert types["shipping_address_phone"] == "text"
+    assert types["selling_price"] == "decimal"
+    assert types["mrp"] == "decimal"
+    assert types["created"] == "timestamp"
+    assert types["updated"] == "timestamp"
+    assert types["cod"] == "bool"
+    assert types["_job_code"] == "text"
+
+    landed = {
+        r[0]: r[1:]
+        for r in rows(
+            pipeline,
+            "SELECT sale_order_item_code, sale_order_code, shipping_address_pincode, selling_price, created "
+            "FROM sale_orders",
+        )
+    }
+    assert len(landed) == len(oracle)
+    for row in oracle:
+        code_, pincode, price, created = landed[row["Sale Order Item Code"]]
+        assert code_ == _null(row["Sale Order Code"])
+        assert pincode == _null(row["Shipping Address Pincode"])  # leading zeros kept
+        expected_price = _null(row["Selling Price"])
+        assert price == (Decimal(expected_price) if expected_price else None)  # exact, not float
+        expected_created = datetime.strptime(row["Created"], "%Y-%m-%d %H:%M:%S") - IST
+        assert created == expected_created.replace(tzinfo=UTC)  # IST wall clock -> UTC instant
+
+    job = audit(pipeline)[code]
+    assert job["status"] == "LOADED"
+    assert job["rows_loaded"] == 3000
+    assert job["rows_rejected"] == 0
+    assert job["report"] == "Sale Orders"
+    assert job["polls"] >= 1
+    assert job["file_bytes"] > 0 and len(job["file_sha256"]) == 64
+    assert job["started_at"] <= job["finished_at"]
+
+
+def test_text_round_trips_exactly(emulator, pipeline) -> None:
+    """Quotes, commas, newlines and non-ASCII text come out exactly as exported."""
+    code = emulator.add_job(JobSpec(rows=2000))
+    oracle = parse_export(fetch_export(emulator, code))
+    pipeline.run(make_source(emulator, [code]))
+    text_columns = [
+        label
+        for label in oracle[0]
+        if any(
+            ("\n" in (r[label] or "")) or ('"' in (r[label] or "")) or not (r[label] or "").isascii()
+            for r in oracle
+        )
+    ]
+    assert text_columns, "the emulator should export quoted newlines, quotes and non-ASCII text"
+    naming = pipeline.default_schema.naming
+    for label in text_columns:
+        name = naming.normalize_identifier(label)
+        landed = dict(rows(pipeline, f"SELECT sale_order_item_code, {name} FROM sale_orders"))
+        for row in oracle:
+            assert landed[row["Sale Order Item Code"]] == _null(row[label]), label
+
+
+def test_identifier_numeric_for_40k_rows_then_not_stays_text(emulator, pipeline) -> None:
+    code = emulator.add_job(JobSpec(rows=45_000))
+    pipeline.run(make_source(emulator, [code]))
+    ((numeric, other, total),) = rows(
+        pipeline,
+        "SELECT count(*) FILTER (WHERE regexp_full_match(sale_order_code, '[0-9]+')), "
+        "count(*) FILTER (WHERE NOT regexp_full_match(sale_order_code, '[0-9]+')), count(*) FROM sale_orders",
+    )
+    assert total == 45_000
+    assert numeric >= 30_000 and other > 0
+
+
+def test_every_chunk_of_a_table_has_one_arrow_schema(emulator) -> None:
+    # iterated outside a pipeline, the source keeps state in dlt's default pipeline: unique codes
+    codes = [
+        emulator.add_job(JobSpec(rows=n, seed=n, job_code=f"SCHEMA-{uuid.uuid4()}")) for n in (700, 1300)
+    ]
+    source = make_source(emulator, codes, batch_size=250)
+    schemas = {}
+    count = 0
+    for item in source:
+        if isinstance(item, pa.Table) and "sale_order_item_code" in item.column_names:
+            schemas[item.schema.to_string()] = item.schema
+            count += item.num_rows
+            assert item.num_rows <= 250
+    assert count == 2000
+    assert len(schemas) == 1, list(schemas)
+
+
+def test_rejected_rows_are_visible_and_the_rest_loads(emulator, pipeline) -> None:
+    code = emulator.add_job(JobSpec(rows=500, malformed_rows=(10, 250)))
+    data = fetch_export(emulator, code)
+    pipeline.run(make_source(emulator, [code]))
+    rejected = rows(
+        pipeline, "SELECT job_code, line_number, raw_line, reason FROM rejected_rows ORDER BY line_number"
+    )
+    assert len(rejected) == 2
+    lines = data.decode("utf-8-sig").replace("\r\n", "\n").split("\n")
+    for job_code, line_number, raw_line, reason in rejected:
+        assert job_code == code
+        assert "field" in reason
+        assert lines[line_number - 1] == raw_line.replace("\r\n", "\n").split("\n")[0]
+    ((loaded,),) = rows(pipeline, "SELECT count(*) FROM sale_orders")
+    assert loaded == 498
+    job = audit(pipeline)[code]
+    assert (job["rows_loaded"], job["rows_rejected"], job["status"]) == (498, 2, "LOADED")
+
+
+def test_empty_and_header_only_files_load_zero_rows_and_are_recorded(emulator, pipeline) -> None:
+    header_only = emulator.add_job(JobSpec(rows=0, empty=True))
+    empty_body = emulator.add_job(JobSpec(rows=0, empty_body=True))
+    some = emulator.add_job(JobSpec(rows=10))
+    pipeline.run(make_source(emulator, [header_only, empty_body, some]))
+    jobs = audit(pipeline)
+    for code in (header_only, empty_body):
+        assert jobs[code]["status"] == "LOADED"
+        assert jobs[code]["rows_loaded"] == 0
+    assert rows(pipeline, "SELECT count(*) FROM sale_orders") == [(10,)]
+
+
+def test_rerun_downloads_nothing_and_duplicates_nothing(emulator, pipeline) -> None:
+    code = emulator.add_job(JobSpec(rows=800))
+    pipeline.run(make_source(emulator, [code]))
+    downloads = sum(1 for r in emulator.requests if r.server == "file")
+    pipeline.run(make_source(emulator, [code]))
+    assert sum(1 for r in emulator.requests if r.server == "file") == downloads
+    assert rows(pipeline, "SELECT count(*) FROM sale_orders") == [(800,)]
+    assert audit(pipeline)[code]["status"] == "SKIPPED"
+    assert rows(pipeline, "SELECT count(*) FROM export_jobs") == [(2,)]  # one row per job per run
+
+    pipeline.run(make_source(emulator, [code], force_reload=True))
+    assert sum(1 for r in emulator.requests if r.server == "file") == downloads + 1
+    assert rows(pipeline, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM sale_orders") == [
+        (800, 800)
+    ]
+    assert audit(pipeline)[code]["status"] == "LOADED"
+
+
+def test_unknown_report_appends_per_job_and_force_reload_replaces_that_job(emulator, pipeline) -> None:
+    code = emulator.add_job(JobSpec(rows=120, report="Gatepass"))
+    source_args = {"report": "Gatepass"}
+    pipeline.run(make_source(emulator, [code], **source_args))
+    pipeline.run(make_source(emulator, [code], force_reload=True, **source_args))
+    assert rows(pipeline, "SELECT count(*) FROM gatepass") == [(120,)]
+    assert pipeline.default_schema.tables["gatepass"].get("write_disposition") == "merge"

@@ -1,0 +1,87 @@
+"""`pipelines/run.py` as a user runs it: a real process, real emulator, real DuckDB file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from tests.conftest import PASSWORD, USERNAME
+from uniware_source.emulator import JobSpec
+
+RUN = Path(__file__).resolve().parent.parent / "pipelines" / "run.py"
+
+
+def _run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    # dlt keeps pipeline state under DLT_DATA_DIR (default ~/.dlt): one per test, like a fresh machine
+    clean["DLT_DATA_DIR"] = str(cwd / ".dlt-data")
+    return subprocess.run(
+        [sys.executable, str(RUN), *args],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _tenant_env(emulator) -> dict[str, str]:
+    return {
+        "SOURCES__UNIWARE__BASE_URL": emulator.base_url,
+        "SOURCES__UNIWARE__CREDENTIALS__USERNAME": USERNAME,
+        "SOURCES__UNIWARE__CREDENTIALS__PASSWORD": PASSWORD,
+        "SOURCES__UNIWARE__POLL_INTERVAL": "0.05",
+        "SOURCES__UNIWARE__MAX_POLL_INTERVAL": "0.3",
+    }
+
+
+def test_failed_job_makes_a_nonzero_exit_naming_it_and_the_others_load(emulator, tmp_path) -> None:
+    good = emulator.add_job(JobSpec(rows=300))
+    bad = emulator.add_job(JobSpec(rows=10, outcome="FAILED"))
+    env = {**_tenant_env(emulator), "SOURCES__UNIWARE__JOB_CODES": f'["{good}", "{bad}"]'}
+    result = _run(tmp_path, env=env)
+    assert result.returncode == 1, result.stderr
+    assert bad in result.stderr and "FAILED" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "1 FAILED" in result.stdout and "1 LOADED" in result.stdout
+    assert "sale_orders=300" in result.stdout
+    with duckdb.connect(str(tmp_path / "uniware.duckdb"), read_only=True) as db:
+        assert db.sql("SELECT count(*) FROM uniware_data.sale_orders").fetchone() == (300,)
+        assert db.sql(
+            "SELECT status FROM uniware_data.export_jobs WHERE job_code = ?", params=[bad]
+        ).fetchone() == ("FAILED",)
+    assert PASSWORD not in result.stdout + result.stderr
+
+    again = _run(tmp_path, "--job-code", good, env=_tenant_env(emulator))
+    assert again.returncode == 0, again.stderr
+    assert "1 SKIPPED" in again.stdout
+
+
+def test_missing_settings_are_one_clear_line(tmp_path) -> None:
+    result = _run(tmp_path, "--job-code", "J1")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "tenant" in result.stderr or "credentials" in result.stderr
+
+
+def test_plain_http_to_a_remote_host_is_refused(tmp_path) -> None:
+    env = {
+        "SOURCES__UNIWARE__BASE_URL": "http://uniware.example.com",
+        "SOURCES__UNIWARE__CREDENTIALS__USERNAME": "u",
+        "SOURCES__UNIWARE__CREDENTIALS__PASSWORD": "p",
+    }
+    result = _run(tmp_path, "--job-code", "J1", env=env)
+    assert result.returncode == 2
+    assert "https" in result.stderr and "base_url" in result.stderr
+
+
+def test_demo_runs_and_prints_what_loaded(tmp_path) -> None:
+    result = _run(tmp_path, "--demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "LOADED" in result.stdout
+    assert "sale_orders=" in result.stdout
+    assert (tmp_path / "uniware_demo.duckdb").exists()

@@ -1,0 +1,114 @@
+"""uniware-dlt: Unicommerce Uniware export-job reports as a dlt source.
+
+    import dlt
+    from uniware_source import uniware_source
+
+    source = uniware_source(job_codes=["JOB1", "JOB2"], report="Sale Orders")
+    dlt.pipeline(pipeline_name="uniware", destination="duckdb", dataset_name="uniware").run(source)
+
+Settings come from `[sources.uniware]` (and `[sources.uniware.credentials]`) in `.dlt/*.toml`, or from
+the matching environment variables (`SOURCES__UNIWARE__TENANT`,
+`SOURCES__UNIWARE__CREDENTIALS__PASSWORD`, ...).
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional  # noqa: UP035 - dlt reads these annotations to resolve config
+
+import dlt
+from dlt.extract.resource import DltResource
+
+from uniware_source.auth import UniwareCredentials
+from uniware_source.errors import (
+    AccessDeniedError,
+    ApiError,
+    AuthError,
+    ConfigurationError,
+    CsvFormatError,
+    DownloadError,
+    JobNotFoundError,
+    TransportError,
+    UniwareError,
+)
+from uniware_source.reports import report_spec
+from uniware_source.resources import AUDIT_TABLE, REJECTED_TABLE, export_job_resource
+from uniware_source.settings import SourceSettings
+
+__all__ = [
+    "AUDIT_TABLE",
+    "REJECTED_TABLE",
+    "AccessDeniedError",
+    "ApiError",
+    "AuthError",
+    "ConfigurationError",
+    "CsvFormatError",
+    "DownloadError",
+    "JobNotFoundError",
+    "TransportError",
+    "UniwareCredentials",
+    "UniwareError",
+    "uniware_source",
+]
+
+
+@dlt.source(name="uniware", section="uniware", max_table_nesting=0)
+def uniware_source(
+    job_codes: Optional[List[str]] = None,  # noqa: UP006, UP045
+    report: str = "Sale Orders",
+    table_name: Optional[str] = None,  # noqa: UP045
+    tenant: Optional[str] = None,  # noqa: UP045
+    base_url: Optional[str] = None,  # noqa: UP045
+    facility: Optional[str] = None,  # noqa: UP045
+    credentials: UniwareCredentials = dlt.secrets.value,
+    poll_interval: float = 2.0,
+    max_poll_interval: float = 20.0,
+    job_timeout: float = 1800.0,
+    timezone: str = "Asia/Kolkata",
+    force_reload: bool = False,
+    max_workers: int = 8,
+    batch_size: int = 100_000,
+    download_dir: Optional[str] = None,  # noqa: UP045
+    request_timeout: float = 60.0,
+    request_max_attempts: int = 5,
+    request_backoff_factor: float = 1.0,
+) -> DltResource:
+    """Load the CSV files of Uniware export jobs, given their job codes.
+
+    Args:
+        job_codes: the export jobs to load. Codes loaded by an earlier run of the same pipeline are
+            skipped (and recorded as SKIPPED) unless `force_reload` is set.
+        report: the report's name in Uniware (`exportJobTypeName`); it picks the merge key and type hints.
+        table_name: the destination table; by default the snake_case of `report` (`sale_orders`).
+        tenant / base_url: `https://{tenant}.unicommerce.com`, or any base URL (http only for loopback).
+        facility: the facility code the jobs belong to (recorded in the audit).
+        poll_interval / max_poll_interval: the first wait between status polls, and the cap the
+            backoff grows to (seconds).
+        job_timeout: give up on a job that is not done after this many seconds.
+        timezone: the zone of Uniware's wall-clock timestamps.
+    """
+    settings = SourceSettings.build(
+        tenant=tenant,
+        base_url=base_url,
+        credentials=credentials,
+        facility=facility,
+        poll_interval=poll_interval,
+        max_poll_interval=max_poll_interval,
+        job_timeout=job_timeout,
+        timezone=timezone,
+        force_reload=force_reload,
+        max_workers=max_workers,
+        batch_size=batch_size,
+        download_dir=download_dir,
+        request_timeout=request_timeout,
+        request_max_attempts=request_max_attempts,
+        request_backoff_factor=request_backoff_factor,
+    )
+    if not job_codes:
+        raise ConfigurationError(
+            "No export jobs to load: pass job_codes=[...] or set sources.uniware.job_codes "
+            '(SOURCES__UNIWARE__JOB_CODES=\'["JOB1", "JOB2"]\')'
+        )
+    if isinstance(job_codes, str):
+        job_codes = [code for code in job_codes.split(",")]
+    spec = report_spec(report)
+    return export_job_resource(settings, job_codes, spec, table_name or spec.table_name)

@@ -1,0 +1,231 @@
+"""Uniware credentials and the bearer token that goes with them.
+
+Uniware uses the OAuth2 password grant with the credentials in the query string
+(`GET /oauth/token?grant_type=password&client_id=...&username=...&password=...`). The token is
+refreshed with the refresh grant shortly before it expires; when the refresh token has died the
+password grant is used again. A refused login is never retried: repeated bad logins can lock
+the account. Only network failures (the token endpoint sometimes drops connections) are retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from dlt.common.configuration.specs import CredentialsConfiguration, configspec
+from dlt.common.typing import TSecretStrValue
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from uniware_source.errors import AuthError, ConfigurationError, TransportError, redact
+
+logger = logging.getLogger(__name__)
+
+
+class _RedactSecretsFilter(logging.Filter):
+    """urllib3 logs request lines, query string included, at DEBUG: mask credentials in them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactSecretsFilter())
+
+DEFAULT_CLIENT_ID = "my-trusted-client"
+
+
+@configspec
+class UniwareCredentials(CredentialsConfiguration):
+    """`[sources.uniware.credentials]`: the Uniware user the connector logs in as."""
+
+    username: str = None
+    password: TSecretStrValue = None
+    client_id: str = DEFAULT_CLIENT_ID
+
+    def __str__(self) -> str:
+        return f"Uniware user {self.username!r}"
+
+    def __repr__(self) -> str:
+        return f"UniwareCredentials(username={self.username!r}, password='***')"
+
+
+@dataclass(frozen=True)
+class _Token:
+    access: str
+    refresh: str | None
+    expires_at: float  # monotonic clock
+
+
+_NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout)
+
+
+class TokenProvider:
+    """Hands out a valid `Authorization` header value, thread-safely.
+
+    `header()` logs in on first use and refreshes when the token is within `refresh_margin`
+    seconds (or 10 % of its life, whichever is smaller) of expiring. `invalidate(header)` is called
+    after a 401 and forces a new token, unless another thread already replaced that token.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: UniwareCredentials,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 60.0,
+        refresh_margin: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not credentials.username or not credentials.password:
+            raise ConfigurationError(
+                "Uniware credentials are missing: set sources.uniware.credentials.username and .password "
+                "(or SOURCES__UNIWARE__CREDENTIALS__USERNAME / __PASSWORD)"
+            )
+        self._token_url = base_url.rstrip("/") + "/oauth/token"
+        self._credentials = credentials
+        self._session = session or requests.Session()
+        self._timeout = timeout
+        self._refresh_margin = refresh_margin
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: _Token | None = None
+        self.logins = 0
+        self.refreshes = 0
+
+    # -- public ---------------------------------------------------------------------------------
+    def header(self) -> str:
+        with self._lock:
+            token = self._token
+            if token is None:
+                token = self._token = self._login()
+            elif self._clock() >= token.expires_at:
+                token = self._token = self._renew(token)
+            return f"bearer {token.access}"
+
+    def invalidate(self, header: str) -> None:
+        """The server refused `header` (401): the next `header()` gets a new token."""
+        with self._lock:
+            if self._token is not None and header == f"bearer {self._token.access}":
+                self._token = _Token(self._token.access, self._token.refresh, expires_at=float("-inf"))
+
+    def secrets(self) -> list[str]:
+        """Every secret this provider knows, for redacting text that leaves the process."""
+        found: list[str] = [str(self._credentials.password)]
+        if self._token is not None:
+            found.append(self._token.access)
+            if self._token.refresh:
+                found.append(self._token.refresh)
+        return found
+
+    # -- grants ---------------------------------------------------------------------------------
+    def _renew(self, token: _Token) -> _Token:
+        if token.refresh:
+            try:
+                return self._refresh(token.refresh)
+            except AuthError as exc:
+                # refresh tokens die after ~30 days (invalid_grant): fall back to the password
+                logger.info("Uniware token refresh refused (%s); logging in again", exc)
+        return self._login()
+
+    def _login(self) -> _Token:
+        params = {
+            "grant_type": "password",
+            "client_id": self._credentials.client_id or DEFAULT_CLIENT_ID,
+            "username": self._credentials.username,
+            "password": str(self._credentials.password),
+        }
+        response = self._get(params, what="login")
+        body = _json_or_none(response)
+        if response.status_code == 200 and body and body.get("access_token"):
+            self.logins += 1
+            logger.info("logged in to Uniware as %r", self._credentials.username)
+            return self._token_from(body)
+        raise AuthError(
+            f"Uniware refused the login for user {self._credentials.username!r} "
+            f"(HTTP {response.status_code}): {self._describe(body, response)}. "
+            "Check sources.uniware.credentials; the login is not retried, to avoid locking the account."
+        )
+
+    def _refresh(self, refresh_token: str) -> _Token:
+        params = {
+            "grant_type": "refresh_token",
+            "client_id": self._credentials.client_id or DEFAULT_CLIENT_ID,
+            "refresh_token": refresh_token,
+        }
+        response = self._get(params, what="token refresh")
+        body = _json_or_none(response)
+        if response.status_code == 200 and body and body.get("access_token"):
+            self.refreshes += 1
+            return self._token_from(body)
+        raise AuthError(
+            f"token refresh refused (HTTP {response.status_code}): {self._describe(body, response)}"
+        )
+
+    def _get(self, params: dict[str, Any], *, what: str) -> requests.Response:
+        @retry(
+            retry=retry_if_exception_type(_NETWORK_ERRORS),
+            stop=stop_after_attempt(3),
+            wait=wait_exponential(multiplier=0.5, max=5),
+            reraise=True,
+        )
+        def call() -> requests.Response:
+            return self._session.get(self._token_url, params=params, timeout=self._timeout)
+
+        try:
+            return call()
+        except requests.RequestException as exc:
+            # requests puts the full URL, query string and password included, in its messages
+            raise TransportError(
+                f"Uniware {what} at {self._token_url} failed: {redact(str(exc), self.secrets())}"
+            ) from None
+
+    def _token_from(self, body: dict[str, Any]) -> _Token:
+        try:
+            lifetime = float(body.get("expires_in") or 3600)
+        except (TypeError, ValueError):
+            lifetime = 3600.0
+        margin = min(self._refresh_margin, lifetime * 0.1)
+        return _Token(
+            access=str(body["access_token"]),
+            refresh=body.get("refresh_token"),
+            expires_at=self._clock() + lifetime - margin,
+        )
+
+    def _describe(self, body: dict[str, Any] | None, response: requests.Response) -> str:
+        if body:
+            errors = body.get("errors") or []
+            if errors and isinstance(errors[0], dict):
+                first = errors[0]
+                parts = [str(first.get("message") or first.get("description") or "")]
+                if first.get("code") is not None:
+                    parts.append(f"code {first['code']}")
+                if first.get("errorParams"):
+                    parts.append(f"details {first['errorParams']}")
+                text = ", ".join(p for p in parts if p)
+            else:
+                text = str(
+                    body.get("message")
+                    or body.get("error_description")
+                    or body.get("error")
+                    or "no reason given"
+                )
+        else:
+            text = response.text[:200] or "empty answer"
+        return redact(text, self.secrets())
+
+
+def _json_or_none(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None

@@ -1,0 +1,358 @@
+"""Export jobs: what a status means, when to poll next, and polling many jobs at once.
+
+`JobPoller.run()` takes any number of job codes and drives each one through
+status → (done) download → type plan, with a bounded pool of worker threads. It yields every
+job once, when it has reached its end: ready to load (a typed file on disk) or failed with a
+reason. No job's failure stops the others; only a refused login does (it would fail them all).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from uniware_source.client import StatusAnswer, UniwareClient
+from uniware_source.csv_reader import FilePlan
+from uniware_source.errors import (
+    ApiError,
+    AuthError,
+    CsvFormatError,
+    DownloadError,
+    JobNotFoundError,
+    LinkExpiredError,
+    TransportError,
+    UniwareError,
+)
+
+logger = logging.getLogger(__name__)
+
+# Live tenants answer COMPLETE, the docs say SUCCESSFUL; both (and two more spellings seen in
+# clients) mean done, but only together with a filePath.
+DONE_STATUSES = frozenset({"COMPLETE", "COMPLETED", "SUCCESSFUL", "SUCCESS"})
+FAILED_STATUSES = frozenset({"FAILED", "FAILURE"})
+CANCELLED_STATUSES = frozenset({"CANCELLED", "CANCELED"})
+KNOWN_WAITING_STATUSES = frozenset({"QUEUED", "PROCESSING", "RUNNING", "SCHEDULED", "PENDING", "IN_PROGRESS"})
+
+
+class Phase(StrEnum):
+    READY = "ready"  # done and a filePath to fetch
+    WAITING = "waiting"  # poll again
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def classify(status: str | None, file_path: str | None) -> Phase:
+    """What a status answer means. Anything unrecognised keeps polling: never mistaken for done."""
+    normalized = (status or "").strip().upper()
+    if normalized in DONE_STATUSES:
+        return Phase.READY if file_path else Phase.WAITING
+    if normalized in FAILED_STATUSES:
+        return Phase.FAILED
+    if normalized in CANCELLED_STATUSES:
+        return Phase.CANCELLED
+    return Phase.WAITING
+
+
+class Outcome(StrEnum):
+    """The final word on a job in one run, as written to `export_jobs.status`."""
+
+    LOADED = "LOADED"
+    SKIPPED = "SKIPPED"  # loaded by an earlier run; nothing downloaded
+    FAILED = "FAILED"  # Uniware says the export failed
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+    NOT_FOUND = "NOT_FOUND"
+    DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
+    INVALID_FILE = "INVALID_FILE"
+    ERROR = "ERROR"
+
+    @property
+    def ok(self) -> bool:
+        return self in (Outcome.LOADED, Outcome.SKIPPED)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Poll delays: `initial * factor**n`, capped at `cap`, each with ±`jitter` relative noise.
+
+    The promise the poller keeps: a job that runs T seconds on the server is polled at most
+    `max_polls(T)` times.
+    """
+
+    initial: float = 2.0
+    cap: float = 20.0
+    factor: float = 1.5
+    jitter: float = 0.2
+
+    def delay(self, polls_done: int, rng: random.Random | None = None) -> float:
+        base = min(self.cap, self.initial * self.factor ** max(polls_done - 1, 0))
+        noise = (rng or random).uniform(-self.jitter, self.jitter)
+        return max(0.0, base * (1 + noise))
+
+    def max_polls(self, seconds: float) -> int:
+        """An upper bound of polls for a job that finishes after `seconds`: the smallest n whose
+        shortest possible delays (all jitter negative) add up past `seconds`, plus the final poll."""
+        elapsed, polls = 0.0, 1
+        while elapsed < seconds:
+            elapsed += min(self.cap, self.initial * self.factor ** (polls - 1)) * (1 - self.jitter)
+            polls += 1
+        return polls
+
+
+@dataclass
+class ExportJob:
+    """One job code's journey through a run, and the audit row it becomes."""
+
+    job_code: str
+    report: str
+    facility: str | None
+    table_name: str
+    outcome: Outcome | None = None
+    server_status: str | None = None
+    message: str | None = None
+    errors: list[dict[str, Any]] | None = None
+    polls: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    file_bytes: int | None = None
+    file_sha256: str | None = None
+    local_file: Path | None = None
+    plan: FilePlan | None = None
+    file_url: str | None = None
+    unknown_statuses: set[str] = field(default_factory=set)
+
+    def finish(self, outcome: Outcome, message: str | None = None) -> ExportJob:
+        self.outcome = outcome
+        if message is not None:
+            self.message = message
+        self.finished_at = datetime.now(UTC)
+        return self
+
+    def audit_row(self, run_started_at: datetime) -> dict[str, Any]:
+        return {
+            "job_code": self.job_code,
+            "report": self.report,
+            "facility": self.facility,
+            "table_name": self.table_name,
+            "status": (self.outcome or Outcome.ERROR).value,
+            "server_status": self.server_status,
+            "message": self.message,
+            "errors": _errors_text(self.errors),
+            "polls": self.polls,
+            "run_started_at": run_started_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "rows_loaded": self.rows_loaded,
+            "rows_rejected": self.rows_rejected,
+            "file_bytes": self.file_bytes,
+            "file_sha256": self.file_sha256,
+        }
+
+
+def _errors_text(errors: list[dict[str, Any]] | None) -> str | None:
+    if not errors:
+        return None
+    parts = []
+    for error in errors:
+        code, fld = error.get("code"), error.get("fieldName")
+        text = str(error.get("message") or error.get("description") or "")
+        parts.append(
+            " ".join(
+                p for p in (f"[{code}]" if code is not None else "", f"{fld}:" if fld else "", text) if p
+            )
+        )
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    backoff: Backoff = Backoff()
+    job_timeout: float = 1800.0
+    max_workers: int = 8
+    download_attempts: int = 4
+    max_status_errors: int = 5  # consecutive transport errors on one job before giving up on it
+
+
+Planner = Callable[[Path], FilePlan]
+
+
+class JobPoller:
+    """Polls many jobs concurrently, then downloads and plans each finished file."""
+
+    def __init__(
+        self,
+        client: UniwareClient,
+        settings: PollSettings,
+        *,
+        download_dir: Path,
+        planner: Planner,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.download_dir = download_dir
+        self.planner = planner
+        self.clock = clock
+        self._rng = random.Random()
+        self._seen_unknown: set[str] = set()
+        self._lock = threading.Lock()
+
+    def run(self, jobs: Sequence[ExportJob]) -> Iterator[ExportJob]:
+        if not jobs:
+            return
+        settings = self.settings
+        now = self.clock()
+        deadlines = {job.job_code: now + settings.job_timeout for job in jobs}
+        errors_in_row = {job.job_code: 0 for job in jobs}
+        due: list[tuple[float, int, ExportJob]] = [(now, i, job) for i, job in enumerate(jobs)]
+        heapq.heapify(due)
+        sequence = len(jobs)
+        in_flight: dict[Future[Any], tuple[str, ExportJob]] = {}
+        with ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="uniware") as pool:
+            try:
+                while due or in_flight:
+                    now = self.clock()
+                    while due and due[0][0] <= now and len(in_flight) < settings.max_workers * 2:
+                        _, _, job = heapq.heappop(due)
+                        if job.started_at is None:
+                            job.started_at = datetime.now(UTC)
+                        if now >= deadlines[job.job_code]:
+                            yield job.finish(
+                                Outcome.TIMED_OUT,
+                                f"job {job.job_code} not done after {settings.job_timeout:g} s "
+                                f"({job.polls} polls, last status {job.server_status!r})",
+                            )
+                            continue
+                        in_flight[pool.submit(self.client.export_job_status, job.job_code)] = ("status", job)
+                    timeout = max(0.0, due[0][0] - self.clock()) if due else None
+                    if not in_flight:
+                        if timeout:
+                            time.sleep(timeout)
+                        continue
+                    done, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        kind, job = in_flight.pop(future)
+                        if kind == "fetch":
+                            yield future.result()
+                            continue
+                        try:
+                            answer: StatusAnswer = future.result()
+                        except AuthError:
+                            raise
+                        except JobNotFoundError as exc:
+                            job.errors = exc.errors
+                            yield job.finish(Outcome.NOT_FOUND, str(exc))
+                            continue
+                        except TransportError as exc:
+                            errors_in_row[job.job_code] += 1
+                            if errors_in_row[job.job_code] >= settings.max_status_errors:
+                                yield job.finish(Outcome.ERROR, str(exc))
+                                continue
+                            logger.warning(
+                                "job %s: status call failed (%s); will poll again", job.job_code, exc
+                            )
+                            sequence += 1
+                            delay = settings.backoff.delay(job.polls + 1, self._rng)
+                            heapq.heappush(due, (self.clock() + delay, sequence, job))
+                            continue
+                        except ApiError as exc:
+                            job.errors = exc.errors
+                            yield job.finish(Outcome.ERROR, str(exc))
+                            continue
+                        errors_in_row[job.job_code] = 0
+                        job.polls += 1
+                        job.server_status = answer.status
+                        phase = classify(answer.status, answer.file_path)
+                        if phase is Phase.READY:
+                            job.file_url = answer.file_path
+                            in_flight[pool.submit(self._fetch, job)] = ("fetch", job)
+                        elif phase is Phase.FAILED:
+                            yield job.finish(
+                                Outcome.FAILED, answer.message or f"Uniware reports {answer.status}"
+                            )
+                        elif phase is Phase.CANCELLED:
+                            yield job.finish(
+                                Outcome.CANCELLED, answer.message or f"Uniware reports {answer.status}"
+                            )
+                        else:
+                            self._note_status(job, answer)
+                            sequence += 1
+                            delay = settings.backoff.delay(job.polls, self._rng)
+                            heapq.heappush(due, (self.clock() + delay, sequence, job))
+            finally:
+                for future in in_flight:
+                    future.cancel()
+
+    def _note_status(self, job: ExportJob, answer: StatusAnswer) -> None:
+        status = (answer.status or "").strip().upper()
+        if status in DONE_STATUSES:
+            logger.info("job %s: status %s but no filePath yet; polling on", job.job_code, answer.status)
+            return
+        if status in KNOWN_WAITING_STATUSES:
+            return
+        job.unknown_statuses.add(status)
+        with self._lock:
+            if status not in self._seen_unknown:
+                self._seen_unknown.add(status)
+                logger.warning(
+                    "job %s: status %r was never seen before; treating it as still running",
+                    job.job_code,
+                    answer.status,
+                )
+
+    def _fetch(self, job: ExportJob) -> ExportJob:
+        """Download (fresh link on refusal, retry on truncation) and plan the file. Runs in a worker."""
+        dest = self.download_dir / f"{_safe_name(job.job_code)}.csv"
+        last_error: DownloadError | None = None
+        for attempt in range(1, self.settings.download_attempts + 1):
+            try:
+                if attempt > 1:
+                    answer = self.client.export_job_status(job.job_code)
+                    job.polls += 1
+                    if classify(answer.status, answer.file_path) is not Phase.READY:
+                        return job.finish(
+                            Outcome.DOWNLOAD_FAILED,
+                            f"{last_error}; asking for a fresh link answered status "
+                            f"{answer.status!r} without a file",
+                        )
+                    job.file_url = answer.file_path
+                assert job.file_url is not None
+                result = self.client.download(job.file_url, dest, job_code=job.job_code)
+                break
+            except DownloadError as exc:
+                last_error = exc
+                level = logging.INFO if isinstance(exc, LinkExpiredError) else logging.WARNING
+                logger.log(level, "%s (attempt %d of %d)", exc, attempt, self.settings.download_attempts)
+            except AuthError:
+                raise
+            except UniwareError as exc:
+                return job.finish(Outcome.DOWNLOAD_FAILED, f"job {job.job_code}: {exc}")
+        else:
+            dest.unlink(missing_ok=True)
+            return job.finish(
+                Outcome.DOWNLOAD_FAILED,
+                f"{last_error} (gave up after {self.settings.download_attempts} attempts)",
+            )
+        job.local_file, job.file_bytes, job.file_sha256 = result.path, result.bytes, result.sha256
+        try:
+            job.plan = self.planner(result.path)
+        except CsvFormatError as exc:
+            dest.unlink(missing_ok=True)
+            return job.finish(Outcome.INVALID_FILE, f"job {job.job_code}: {exc}")
+        return job  # outcome decided when its rows have been handed to dlt
+
+
+def _safe_name(job_code: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in job_code)[:120] or "job"

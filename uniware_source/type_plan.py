@@ -1,0 +1,474 @@
+"""The typing rules for export CSVs: how a column's kind is decided over a whole file, how kinds of
+several files are unified into one Arrow schema, and the polars expressions that turn raw strings
+into typed values.
+
+Everything here works on polars expressions over String columns; no row ever becomes a Python
+object. `csv_reader` does the file handling and calls into this module.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+import pyarrow as pa
+
+Kind = Literal["text", "integer", "decimal", "boolean", "date", "timestamp"]
+KINDS: tuple[Kind, ...] = ("text", "integer", "decimal", "boolean", "date", "timestamp")
+
+MAX_PRECISION = 38
+MAX_ID_DIGITS = 15  # longer digit strings are identifiers (and would lose precision in a double anyway)
+MAX_INT64_DIGITS = 18  # any 18-digit integer fits int64
+
+# -- formats (chrono flavour, as polars' strptime takes them) ------------------------------------------
+DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
+NAIVE_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d %H:%M:%S%.f",  # %.f also accepts no fraction at all
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+)
+AWARE_FORMATS: tuple[str, ...] = (  # an explicit offset or Z wins over the configured zone
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M%#z",
+)
+ALL_FORMATS: tuple[str, ...] = DATE_FORMATS + NAIVE_FORMATS + AWARE_FORMATS
+
+_NUMBER_RE = r"^[+-]?\d+(?:\.\d+)?$"
+_LEADING_ZERO_RE = r"^[+-]?0\d"
+_DATE_SHAPE_RE = (
+    r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[-/]\d{1,2}[-/]\d{4})"
+    r"(?:[ T]\d{1,2}:\d{1,2}(?::\d{1,2}(?:\.\d+)?)?(?:Z|z|[+-]\d{2}:?\d{2})?)?$"
+)
+_EXCEL_GUARD_RE = r"^'(\d)"
+
+
+def _case_variants(words: Iterable[str]) -> list[str]:
+    out: set[str] = set()
+    for word in words:
+        out.update("".join(p) for p in itertools.product(*({ch.lower(), ch.upper()} for ch in word)))
+    return sorted(out)
+
+
+NULL_TOKENS: tuple[str, ...] = ("", "-", "na", "n/a", "null", "none")
+TRUE_TOKENS: tuple[str, ...] = ("true", "yes", "y", "1")
+FALSE_TOKENS: tuple[str, ...] = ("false", "no", "n", "0")
+_NULL_VARIANTS = _case_variants(NULL_TOKENS)
+_BOOL_VARIANTS = _case_variants(TRUE_TOKENS + FALSE_TOKENS)
+_BOOL_WORD_VARIANTS = _case_variants(t for t in TRUE_TOKENS + FALSE_TOKENS if not t.isdigit())
+_TRUE_VARIANTS = _case_variants(TRUE_TOKENS)
+
+# -- identifier-like header labels --------------------------------------------------------------------
+_ID_WORDS = frozenset(
+    [
+        "code",
+        "codes",
+        "id",
+        "ids",
+        "number",
+        "no",
+        "nos",
+        "num",
+        "phone",
+        "mobile",
+        "pincode",
+        "pin",
+        "zip",
+        "zipcode",
+        "postcode",
+        "postal",
+        "sku",
+        "skus",
+        "awb",
+        "tracking",
+        "gstin",
+        "gst",
+        "invoice",
+        "reference",
+        "ref",
+        "ean",
+        "upc",
+        "hsn",
+        "barcode",
+        "imei",
+        "serial",
+    ]
+)
+# a label that also names a measure ("Invoice Amount", "No of Items" stays numeric only via a hint) is a value
+_MEASURE_WORDS = frozenset(
+    [
+        "amount",
+        "amt",
+        "price",
+        "mrp",
+        "total",
+        "value",
+        "tax",
+        "taxes",
+        "cost",
+        "charges",
+        "charge",
+        "discount",
+        "weight",
+        "qty",
+        "quantity",
+        "rate",
+        "percent",
+        "percentage",
+        "balance",
+        "paid",
+    ]
+)
+_WORD_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def label_words(label: str) -> list[str]:
+    """Words of a header label, split on punctuation and camelCase: 'orderID No.' -> order, id, no."""
+    return [w.lower() for w in _WORD_RE.findall(label)]
+
+
+def is_identifier_label(label: str) -> bool:
+    words = set(label_words(label))
+    return bool(words & _ID_WORDS) and not words & _MEASURE_WORDS
+
+
+# -- the data model -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RejectedRow:
+    line_number: int  # physical 1-based line where the record starts; the header is line 1
+    raw_line: str  # the record as written, without its trailing line break
+    reason: str
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    label: str  # header label as in the file (BOM stripped)
+    name: str  # normalised name used in Arrow/destination
+    kind: Kind
+    scale: int = 0  # for decimal
+    formats: tuple[str, ...] = ()  # for date/timestamp: the strptime formats that matched
+    values: int = -1  # non-null values seen in the file; 0 = all null (its kind is then only a default)
+    guarded: bool = False  # some values carry an Excel text guard ('2320617) to strip
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    path: Path
+    columns: tuple[ColumnPlan, ...]  # in file order
+    rows: int  # data rows that will load (rejects excluded)
+    rejected: tuple[RejectedRow, ...]
+    skip_records: tuple[int, ...] = ()  # 0-based data record indexes excluded from loading (the rejects)
+    drop_empty_records: bool = False  # the file has blank lines / all-empty records, filtered out
+
+
+def arrow_type(column: ColumnPlan) -> pa.DataType:
+    if column.kind == "integer":
+        return pa.int64()
+    if column.kind == "decimal":
+        return pa.decimal128(MAX_PRECISION, column.scale)
+    if column.kind == "boolean":
+        return pa.bool_()
+    if column.kind == "date":
+        return pa.date32()
+    if column.kind == "timestamp":
+        return pa.timestamp("us", tz="UTC")
+    return pa.string()
+
+
+def polars_type(column: ColumnPlan) -> pl.DataType:
+    if column.kind == "integer":
+        return pl.Int64()
+    if column.kind == "decimal":
+        return pl.Decimal(MAX_PRECISION, column.scale)
+    if column.kind == "boolean":
+        return pl.Boolean()
+    if column.kind == "date":
+        return pl.Date()
+    if column.kind == "timestamp":
+        return pl.Datetime("us", "UTC")
+    return pl.String()
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """One Arrow schema for all batches of one destination table."""
+
+    columns: tuple[ColumnPlan, ...]  # ordered union over files, kinds widened
+    _cache: dict[tuple[str, ...], pa.Schema] = field(default_factory=dict, compare=False, repr=False)
+
+    def arrow_schema(self, constants: Sequence[str] = ()) -> pa.Schema:
+        """Data columns, then one string column per constant, in the order given."""
+        key = tuple(constants)
+        if key not in self._cache:
+            fields = [pa.field(c.name, arrow_type(c), nullable=True) for c in self.columns]
+            fields += [pa.field(name, pa.string(), nullable=True) for name in key]
+            names = [f.name for f in fields]
+            if len(set(names)) != len(names):
+                raise ValueError(f"constant column names clash with data columns: {sorted(key)}")
+            self._cache[key] = pa.schema(fields)
+        return self._cache[key]
+
+
+# -- expressions --------------------------------------------------------------------------------------
+def _unguard(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace(_EXCEL_GUARD_RE, "${1}")
+
+
+def text_expr(col: str, guarded: bool = True) -> pl.Expr:
+    """The text value: null tokens -> null, Excel guard stripped, otherwise exactly as written."""
+    raw = pl.col(col)
+    value = _unguard(raw) if guarded else raw
+    return pl.when(raw.str.strip_chars().is_in(_NULL_VARIANTS)).then(None).otherwise(value)
+
+
+def typed_expr(col: str, guarded: bool = True) -> pl.Expr:
+    """The value the typed kinds parse: trimmed, null tokens -> null, Excel guard stripped.
+
+    The guard regex costs as much as the rest, so it is applied only to columns known to hold one."""
+    trimmed = pl.col(col).str.strip_chars()
+    value = _unguard(trimmed) if guarded else trimmed
+    return pl.when(trimmed.is_in(_NULL_VARIANTS)).then(None).otherwise(value)
+
+
+def _format_regex(fmt: str) -> str:
+    """A regex accepting at least what polars' strptime accepts for `fmt` (used to pick formats)."""
+    parts = {
+        "%Y": r"\d{4}",
+        "%m": r"\d{1,2}",
+        "%d": r"\d{1,2}",
+        "%H": r"\d{1,2}",
+        "%M": r"\d{1,2}",
+        "%S": r"\d{1,2}",
+        "%.f": r"(?:\.\d+)?",
+        "%#z": r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)",
+    }
+    out, i = "^", 0
+    while i < len(fmt):
+        token = next((t for t in parts if fmt.startswith(t, i)), None)
+        if token is None:
+            out += re.escape(fmt[i])
+            i += 1
+        else:
+            out += parts[token]
+            i += len(token)
+    return out + "$"
+
+
+FORMAT_REGEXES: dict[str, str] = {f: _format_regex(f) for f in ALL_FORMATS}
+
+
+def _naive_local(expr: pl.Expr, timezone: str) -> pl.Expr:
+    local = expr.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    return local.dt.convert_time_zone("UTC")
+
+
+def _parse(value: pl.Expr, fmt: str) -> pl.Expr:
+    """One format, no cache (it holds every distinct string), null where the value does not match."""
+    if fmt in DATE_FORMATS:
+        return value.str.strptime(pl.Date, fmt, strict=False, cache=False)
+    dtype = pl.Datetime("us", "UTC" if fmt in AWARE_FORMATS else None)
+    return value.str.strptime(dtype, fmt, strict=False, cache=False)
+
+
+def temporal_expr(value: pl.Expr, formats: Sequence[str], kind: Kind, timezone: str) -> pl.Expr:
+    """Parse with every format that matched (values match exactly one), coalesced."""
+    if kind == "date":
+        parsed = [_parse(value, f) for f in formats if f in DATE_FORMATS]
+        return pl.coalesce(parsed) if parsed else pl.lit(None, dtype=pl.Date)
+    naive = [_parse(value, f).cast(pl.Datetime("us")) for f in formats if f in DATE_FORMATS]
+    naive += [_parse(value, f) for f in formats if f in NAIVE_FORMATS]
+    aware = [_parse(value, f) for f in formats if f in AWARE_FORMATS]
+    parts = aware + ([_naive_local(pl.coalesce(naive), timezone)] if naive else [])
+    return pl.coalesce(parts) if parts else pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+
+
+def convert_expr(col: str, source: ColumnPlan, target: ColumnPlan, timezone: str) -> pl.Expr:
+    """Raw String column `col` of a file typed as `source` -> the value of the table column `target`."""
+    dtype = polars_type(target)
+    if target.kind == "text":
+        return text_expr(col, source.guarded)
+    if source.values == 0:
+        return pl.lit(None, dtype=dtype)
+    if source.kind == "text":
+        raise ValueError(f"column {target.name!r}: text values cannot load as {target.kind}")
+    value = typed_expr(col, source.guarded)
+    if target.kind in ("integer", "decimal"):
+        return value.cast(dtype, strict=True)
+    if target.kind == "boolean":
+        return value.is_in(_TRUE_VARIANTS)  # null stays null; replace_strict made polars buffer the file
+    return temporal_expr(value, source.formats, target.kind, timezone)
+
+
+# -- deciding a column's kind over the whole file -----------------------------------------------------
+def profile_exprs(col: str, typed: str) -> list[pl.Expr]:
+    """Aggregations over all values of one column; `typed` is the column already through typed_expr."""
+    t = pl.col(typed)
+    unsigned = t.str.strip_chars_start("+-")
+    dot = unsigned.str.find(".", literal=True)
+    return [
+        t.count().alias(f"{col}:nn"),
+        t.str.contains(_NUMBER_RE).sum().alias(f"{col}:num"),
+        dot.is_not_null().sum().alias(f"{col}:dot"),
+        (unsigned.str.len_bytes() - dot - 1).max().alias(f"{col}:scale"),
+        pl.coalesce(dot, unsigned.str.len_bytes()).max().alias(f"{col}:intw"),
+        t.str.contains(_LEADING_ZERO_RE).sum().alias(f"{col}:lead0"),
+        t.is_in(_BOOL_VARIANTS).sum().alias(f"{col}:bool"),
+        t.is_in(_BOOL_WORD_VARIANTS).sum().alias(f"{col}:word"),
+        t.str.contains(_DATE_SHAPE_RE).sum().alias(f"{col}:dateish"),
+        t.str.starts_with("'").sum().alias(f"{col}:guard"),
+    ]
+
+
+def format_match_exprs(col: str, typed: str) -> list[pl.Expr]:
+    """How many values of a date-like column have the shape of each accepted format."""
+    t = pl.col(typed)
+    return [t.str.contains(FORMAT_REGEXES[f]).sum().alias(f"{col}:f{i}") for i, f in enumerate(ALL_FORMATS)]
+
+
+def temporal_parse_expr(col: str, typed: str, formats: Sequence[str], timezone: str) -> pl.Expr:
+    """How many values parse (and exist in the zone) with the formats their shapes matched."""
+    return temporal_expr(pl.col(typed), formats, "timestamp", timezone).count().alias(f"{col}:parsed")
+
+
+@dataclass(frozen=True)
+class Profile:
+    nn: int
+    num: int
+    dot: int
+    scale: int
+    intw: int
+    lead0: int
+    bool: int
+    word: int
+    dateish: int
+    guard: int = 0
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, int | None], col: str) -> Profile:
+        return cls(**{k: int(row.get(f"{col}:{k}") or 0) for k in cls.__dataclass_fields__})
+
+
+def _numeric_kind(p: Profile, forced: Kind | None) -> tuple[Kind, int] | None:
+    if p.num != p.nn:
+        return None
+    if p.dot == 0:
+        if forced == "decimal":
+            return ("decimal", 0) if p.intw <= MAX_PRECISION else None
+        if forced == "integer":
+            return ("integer", 0) if p.intw <= MAX_INT64_DIGITS else None
+        if p.lead0 or p.intw > MAX_ID_DIGITS:
+            return None
+        return "integer", 0
+    if forced not in (None, "decimal") or p.intw + p.scale > MAX_PRECISION:
+        return None
+    if p.lead0 and forced is None:
+        return None
+    return "decimal", p.scale
+
+
+def classify(p: Profile, label: str, forced: Kind | None) -> tuple[Kind, int, bool]:
+    """(kind, scale, needs_temporal_check) from a column's profile, before any date parsing."""
+    if forced == "text":
+        return "text", 0, False
+    if p.nn == 0:
+        return (forced or "text"), 0, False
+    if forced in ("date", "timestamp"):
+        return "text", 0, p.dateish == p.nn
+    if p.bool == p.nn and (p.word > 0 or forced == "boolean"):
+        return "boolean", 0, False
+    if forced == "boolean":
+        return "text", 0, False
+    numeric = _numeric_kind(p, forced)
+    if numeric is not None:
+        if forced is None and is_identifier_label(label):
+            return "text", 0, False
+        return numeric[0], numeric[1], False
+    if forced is None and p.dateish == p.nn:
+        return "text", 0, True
+    return "text", 0, False
+
+
+def classify_temporal(formats: Sequence[str], forced: Kind | None) -> tuple[Kind, tuple[str, ...]]:
+    """Date / timestamp / text for a column whose every value parsed with one of `formats`."""
+    date_only = all(f in DATE_FORMATS for f in formats)
+    if forced == "date" and not date_only:
+        return "text", ()
+    if date_only and forced != "timestamp":
+        return "date", tuple(formats)
+    return "timestamp", tuple(formats)
+
+
+# -- unifying files -----------------------------------------------------------------------------------
+_EXISTING_KINDS: dict[str, Kind] = {
+    "text": "text",
+    "bigint": "integer",
+    "decimal": "decimal",
+    "bool": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+}
+
+
+def widen(a: ColumnPlan, b: ColumnPlan) -> ColumnPlan:
+    """The narrowest column that holds the values of both; a column with no values defers to the other."""
+    if b.values == 0 and a.values != 0:
+        return a
+    if a.values == 0 and b.values != 0:
+        return ColumnPlan(a.label, a.name, b.kind, b.scale, b.formats, b.values, b.guarded)
+    values = -1 if -1 in (a.values, b.values) else a.values + b.values
+    kinds = {a.kind, b.kind}
+    formats = tuple(dict.fromkeys(a.formats + b.formats))
+    if len(kinds) == 1:
+        kind = a.kind
+    elif kinds == {"integer", "decimal"}:
+        kind = "decimal"
+    elif kinds == {"date", "timestamp"}:
+        kind = "timestamp"
+    else:
+        kind = "text"
+    scale = max(a.scale, b.scale) if kind == "decimal" else 0
+    temporal = formats if kind in ("date", "timestamp") else ()
+    return ColumnPlan(a.label, a.name, kind, scale, temporal, values, a.guarded or b.guarded)
+
+
+def unify(plans: Sequence[FilePlan], existing: Mapping[str, str | None] | None = None) -> TableSchema:
+    """Ordered union of the files' columns by normalised name, kinds widened; then reconciled with the
+    data types the destination already has (`existing`: name -> dlt data_type)."""
+    merged: dict[str, ColumnPlan] = {}
+    for plan in plans:
+        for col in plan.columns:
+            merged[col.name] = widen(merged[col.name], col) if col.name in merged else col
+    existing = existing or {}
+    out: list[ColumnPlan] = []
+    for col in merged.values():
+        have = existing.get(col.name)
+        kind: Kind = col.kind
+        if have == "text":
+            kind = "text"
+        elif have == "decimal" and col.kind == "integer":
+            kind = "decimal"
+        elif have == "timestamp" and col.kind == "date":
+            kind = "timestamp"
+        elif col.values == 0 and have in _EXISTING_KINDS:
+            kind = _EXISTING_KINDS[have]
+        if kind != col.kind:
+            col = ColumnPlan(
+                col.label,
+                col.name,
+                kind,
+                col.scale if kind == "decimal" else 0,
+                col.formats if kind in ("date", "timestamp") else (),
+                col.values,
+            )
+        out.append(col)
+    return TableSchema(tuple(out))
