@@ -27,10 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import dlt  # noqa: E402
 from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
 from dlt.common.pipeline import LoadInfo  # noqa: E402
+from dlt.common.runtime.collector import NullCollector  # noqa: E402
 
 from uniware_source import AUDIT_TABLE, REJECTED_TABLE, UniwareError, uniware_source  # noqa: E402
 
 EXIT_OK, EXIT_JOBS_FAILED, EXIT_RUN_FAILED = 0, 1, 2
+_NO_PROGRESS = NullCollector()
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             # not "uniware": DuckDB cannot tell a schema from a database file (uniware.duckdb)
             # of the same name
             dataset_name=args.dataset,
-            progress="log" if args.verbose else None,
+            progress="log" if args.verbose else _NO_PROGRESS,
         )
         load_info = pipeline.run(uniware_source(**source_args))
     return summarize(pipeline, load_info, time.monotonic() - started)
@@ -111,7 +113,8 @@ def summarize(pipeline: dlt.Pipeline, load_info: LoadInfo, seconds: float) -> in
         f"SELECT job_code, status, rows_loaded, rows_rejected, message FROM {AUDIT_TABLE} "
         f"WHERE _dlt_load_id IN ({quoted}) ORDER BY job_code"
     ).fetchall()
-    row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+    normalize_info = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+    row_counts = normalize_info.row_counts if normalize_info else {}
     data_tables = {t: n for t, n in sorted(row_counts.items()) if not t.startswith("_dlt")}
 
     outcomes = Counter(status for _, status, *_ in jobs)

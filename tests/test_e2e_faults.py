@@ -36,8 +36,21 @@ def test_token_is_refreshed_before_it_expires(tmp_path_factory, pipeline) -> Non
         source = make_source(emu, [code], credentials=UniwareCredentials(username="u", password="p"))
         pipeline.run(source)
         assert audit(pipeline)[code]["status"] == "LOADED"
-        assert _oauth_calls(emu) >= 2  # logged in, then renewed at least once during 4 s of polling
+        assert emu.grants["password"] == 1  # logged in once ...
+        assert emu.grants["refresh_token"] >= 1  # ... then refreshed during 5 s of polling
         assert _count(emu, "api", 401) == 0  # renewed before expiry, never after a refusal
+
+
+def test_dead_refresh_token_falls_back_to_the_password(tmp_path_factory, pipeline) -> None:
+    with Emulator(
+        username="u", password="p", access_token_ttl=2.0, refresh_token_ttl=1.0, default_job_delay=5.0,
+        cache_dir=tmp_path_factory.getbasetemp() / "emulator-cache",
+    ) as emu:
+        code = emu.add_job(JobSpec(rows=50))
+        pipeline.run(make_source(emu, [code], credentials=UniwareCredentials(username="u", password="p")))
+        assert audit(pipeline)[code]["status"] == "LOADED"
+        assert emu.grants["refresh_token"] == 0
+        assert emu.grants["password"] >= 2
 
 
 def test_revoked_token_mid_run_is_renewed_and_the_call_retried(emulator, pipeline) -> None:

@@ -46,8 +46,8 @@ DEFAULT_CLIENT_ID = "my-trusted-client"
 class UniwareCredentials(CredentialsConfiguration):
     """`[sources.uniware.credentials]`: the Uniware user the connector logs in as."""
 
-    username: str = None
-    password: TSecretStrValue = None
+    username: str | None = None
+    password: TSecretStrValue | None = None
     client_id: str = DEFAULT_CLIENT_ID
 
     def __str__(self) -> str:

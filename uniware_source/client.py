@@ -119,20 +119,21 @@ class UniwareClient:
         self.base_url = resolve_base_url(None, base_url)
         self.facility = facility
         self._timeout = request_timeout
-        retrying = dict(
-            request_timeout=request_timeout,
-            max_connections=max_connections,
-            raise_for_status=False,
-            request_max_attempts=request_max_attempts,
-            request_backoff_factor=request_backoff_factor,
-            request_max_retry_delay=request_max_retry_delay,
-        )
-        self._api = Client(**retrying)  # type: ignore[arg-type]
+        def retrying(**overrides: Any) -> Client:
+            settings: dict[str, Any] = {
+                "request_timeout": request_timeout,
+                "max_connections": max_connections,
+                "raise_for_status": False,
+                "request_max_attempts": request_max_attempts,
+                "request_backoff_factor": request_backoff_factor,
+                "request_max_retry_delay": request_max_retry_delay,
+            }
+            return Client(**{**settings, **overrides})
+
+        self._api = retrying()
         # create is not idempotent: retry only what the server refused before acting on it
-        self._api_once = Client(  # type: ignore[arg-type]
-            **{**retrying, "status_codes": (429,), "exceptions": (requests.ConnectTimeout,)}
-        )
-        self._files = Client(**retrying)  # type: ignore[arg-type]
+        self._api_once = retrying(status_codes=(429,), exceptions=(requests.ConnectTimeout,))
+        self._files = retrying()
         self.tokens = TokenProvider(self.base_url, credentials, timeout=request_timeout)
 
     # -- REST calls -----------------------------------------------------------------------------
@@ -235,29 +236,29 @@ class UniwareClient:
         server_message = self._redact(
             str(first.get("message") or first.get("description") or body.get("message") or "")
         )
-        details = dict(
-            http_status=status,
-            code=first.get("code"),
-            field=first.get("fieldName"),
-            server_message=server_message or None,
-            errors=errors,
-        )
+        code, field = first.get("code"), first.get("fieldName")
+        details: dict[str, Any] = {
+            "http_status": status,
+            "code": code,
+            "field": field,
+            "server_message": server_message or None,
+            "errors": errors,
+        }
         if status == 403:
             raise AccessDeniedError(
                 f"Uniware refused {what} (HTTP 403): {server_message or 'access denied'}. "
                 "Check the facility code and the user's Uniware permissions; retrying will not help.",
-                **details,  # type: ignore[arg-type]
+                **details,
             )
         if status == 429 or status >= 500:
             raise TransportError(f"Uniware {what}: HTTP {status} after retries: {server_message}")
         if status >= 400 or body.get("successful") is False:
-            code = f" (code {details['code']}" + (f", field {details['field']})" if details["field"] else ")")
             text = f"Uniware refused {what}: {server_message or 'no reason given'}"
-            if details["code"] is not None:
-                text += code
-            if (details["field"] or "").lower() == "jobcode":
-                raise JobNotFoundError(text, **details)  # type: ignore[arg-type]
-            raise ApiError(text, **details)  # type: ignore[arg-type]
+            if code is not None:
+                text += f" (code {code}" + (f", field {field})" if field else ")")
+            if str(field or "").lower() == "jobcode":
+                raise JobNotFoundError(text, **details)
+            raise ApiError(text, **details)
         return body
 
     def _redact(self, text: str) -> str:

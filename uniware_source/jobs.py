@@ -313,7 +313,18 @@ class JobPoller:
                 )
 
     def _fetch(self, job: ExportJob) -> ExportJob:
-        """Download (fresh link on refusal, retry on truncation) and plan the file. Runs in a worker."""
+        """Download and plan one job's file, in a worker. Whatever goes wrong ends this job only,
+        except a refused login, which would fail every job."""
+        try:
+            return self._download_and_plan(job)
+        except AuthError:
+            raise
+        except Exception as exc:  # a bug or a library failure: recorded on the job, not fatal
+            logger.exception("job %s: unexpected failure", job.job_code)
+            return job.finish(Outcome.ERROR, f"job {job.job_code}: {type(exc).__name__}: {exc}")
+
+    def _download_and_plan(self, job: ExportJob) -> ExportJob:
+        """Download (fresh link on refusal, retry on truncation), then plan the file."""
         dest = self.download_dir / f"{_safe_name(job.job_code)}.csv"
         last_error: DownloadError | None = None
         for attempt in range(1, self.settings.download_attempts + 1):

@@ -209,8 +209,10 @@ class _JobRun:
                     if batch.num_rows:
                         job.rows_loaded += batch.num_rows
                         yield dlt.mark.with_hints(batch, self.report_hints, create_table_variant=True)
-        except UniwareError as exc:
-            message = f"job {job.job_code}: {exc}"
+        except Exception as exc:  # this job's file only: the other jobs still load
+            if not isinstance(exc, UniwareError):
+                logger.exception("job %s: unexpected failure while reading its file", job.job_code)
+            message = f"job {job.job_code}: {exc if isinstance(exc, UniwareError) else repr(exc)}"
             if job.rows_loaded:
                 message += f" ({job.rows_loaded} rows were already handed over and will load)"
             job.finish(Outcome.INVALID_FILE, message)

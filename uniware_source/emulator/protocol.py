@@ -62,10 +62,12 @@ def oauth_token(emu: Emulator, params: Mapping[str, str]) -> Answer:
             message = "Invalid username or password"
             payload = failure(message, LOGIN_FAILED, "username", params={"cause": cause})
             return 500, payload, {}
+        emu.grants["password"] += 1
         return 200, emu.issue_tokens(), {}
     if grant == "refresh_token":
         if not emu.use_refresh(params.get("refresh_token", "")):
             return 400, {"error": "invalid_grant", "error_description": "Invalid refresh token"}, {}
+        emu.grants["refresh_token"] += 1
         return 200, emu.issue_tokens(), {}
     return (
         400,

@@ -7,6 +7,8 @@ to switch or inspect is a public attribute or method of `Emulator`.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import dataclasses
 import hashlib
 import hmac
@@ -91,6 +93,7 @@ class Emulator:
         self.link_ttl = link_ttl
         self.default_job_delay = default_job_delay
         self.seed = seed
+        self.grants: Counter[str] = Counter()  # successful OAuth grants by grant_type
         self.host = host
         self.port = port
         self.file_port = file_port
