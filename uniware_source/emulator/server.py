@@ -7,8 +7,6 @@ to switch or inspect is a public attribute or method of `Emulator`.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import dataclasses
 import hashlib
 import hmac
@@ -17,6 +15,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
