@@ -1,6 +1,8 @@
 """The scheduled command: load what `.dlt/config.toml` says, print a summary, exit non-zero on failure.
 
-    python pipelines/run.py                       # the configured job codes, into DuckDB
+    python pipelines/run.py                       # the configured exports (and job codes), into DuckDB
+    python pipelines/run.py --plan                # the jobs a run would create; creates nothing
+    python pipelines/run.py --backfill 2024-04-01 2024-04-30   # a past range; cursors stay put
     python pipelines/run.py --job-code J1 --job-code J2 --report "Sale Orders"
     python pipelines/run.py --destination postgres
     python pipelines/run.py --demo                # against an in-process Uniware emulator
@@ -12,6 +14,7 @@ Exit codes: 0 every job loaded (or had loaded before); 1 some job failed (named 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -19,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,7 @@ from dlt.common.pipeline import LoadInfo  # noqa: E402
 from dlt.common.runtime.collector import NullCollector  # noqa: E402
 
 from uniware_source import AUDIT_TABLE, REJECTED_TABLE, UniwareError, uniware_source  # noqa: E402
+from uniware_source.sync import RESOURCE_NAME, export_run_of  # noqa: E402
 
 EXIT_OK, EXIT_JOBS_FAILED, EXIT_RUN_FAILED = 0, 1, 2
 _NO_PROGRESS = NullCollector()
@@ -50,26 +55,43 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--force-reload", action="store_true", help="load job codes again even if loaded before"
     )
+    parser.add_argument("--plan", action="store_true", help="print the jobs a run would create, create none")
+    parser.add_argument(
+        "--backfill",
+        nargs=2,
+        metavar=("START", "END"),
+        help="load local dates START..END (inclusive) for every export without moving the cursors",
+    )
     parser.add_argument("--demo", action="store_true", help="run against an in-process Uniware emulator")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     return parser.parse_args(argv)
 
 
 @contextmanager
-def demo_tenant(pipeline_name: str) -> Iterator[list[str]]:
-    """Start the emulator, point the source at it, and start the demo pipeline afresh."""
+def demo_tenant(pipeline_name: str, *, fresh: bool) -> Iterator[list[str]]:
+    """Start the emulator and point the source at it: its demo job codes, and scheduled exports
+    of Sale Orders (the last two days, every facility) and of the Inventory Snapshot."""
     from uniware_source.emulator import Emulator
 
     with Emulator(username="demo", password="demo-password", default_job_delay=1.5) as emulator:
         job_codes = emulator.seed_demo_jobs()
+        exports = [
+            {
+                "report": "Sale Orders",
+                "start_date": str(date.today() - timedelta(days=2)),
+                "facilities": "all",
+            },
+            {"report": "Inventory Snapshot", "facilities": ["WH-BLR", "WH-DEL"]},
+        ]
         os.environ["SOURCES__UNIWARE__BASE_URL"] = emulator.base_url
         os.environ["SOURCES__UNIWARE__CREDENTIALS__USERNAME"] = "demo"
         os.environ["SOURCES__UNIWARE__CREDENTIALS__PASSWORD"] = "demo-password"
+        os.environ["SOURCES__UNIWARE__EXPORTS"] = json.dumps(exports)
         os.environ.setdefault("SOURCES__UNIWARE__POLL_INTERVAL", "0.5")
         os.environ.setdefault("SOURCES__UNIWARE__MAX_POLL_INTERVAL", "2")
-        # a demo shows a first load: forget the previous demo's state and tables
-        dlt.pipeline(pipeline_name=pipeline_name).drop()
-        Path(f"{pipeline_name}.duckdb").unlink(missing_ok=True)
+        if fresh:  # a demo shows a first load: forget the previous demo's state and tables
+            dlt.pipeline(pipeline_name=pipeline_name).drop()
+            Path(f"{pipeline_name}.duckdb").unlink(missing_ok=True)
         yield job_codes
 
 
@@ -82,12 +104,15 @@ def run(args: argparse.Namespace) -> int:
             source_args[name] = getattr(args, name)
     if args.job_codes:
         source_args["job_codes"] = args.job_codes
+        source_args["exports"] = []  # job codes on the command line: only those
     if args.force_reload:
         source_args["force_reload"] = True
+    if args.backfill:
+        source_args["backfill_start"], source_args["backfill_end"] = args.backfill
 
-    with demo_tenant(pipeline_name) if args.demo else _nothing() as demo_jobs:
-        if demo_jobs:
-            source_args.setdefault("job_codes", demo_jobs)
+    with demo_tenant(pipeline_name, fresh=not args.plan) if args.demo else _nothing() as demo_jobs:
+        if demo_jobs and "job_codes" not in source_args:
+            source_args["job_codes"] = demo_jobs
         pipeline = dlt.pipeline(
             pipeline_name=pipeline_name,
             destination=args.destination or "duckdb",
@@ -96,8 +121,27 @@ def run(args: argparse.Namespace) -> int:
             dataset_name=args.dataset,
             progress="log" if args.verbose else _NO_PROGRESS,
         )
-        load_info = pipeline.run(uniware_source(**source_args))
+        source = uniware_source(**source_args)
+        if args.plan:
+            return print_plan(pipeline, source)
+        load_info = pipeline.run(source)
     return summarize(pipeline, load_info, time.monotonic() - started)
+
+
+def print_plan(pipeline: dlt.Pipeline, source: Any) -> int:
+    export_run = export_run_of(source)
+    if export_run is None:
+        print("uniware: no [[sources.uniware.exports]] configured: nothing to plan")
+        return EXIT_OK
+    state = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}).get(RESOURCE_NAME, {})
+    tasks = export_run.plan(state, Path(pipeline.working_dir))
+    zone = export_run.settings.timezone
+    print(f"uniware: a run now would start {len(tasks)} job(s) (times in {zone}):")
+    for task in tasks:
+        window = task.window.label(zone) if task.window else "snapshot (whole report)"
+        action = f"re-attach to {task.reattach}" if task.reattach else "create"
+        print(f"  {task.spec.report.name:<22} {task.facility:<12} {window:<36} {action}")
+    return EXIT_OK
 
 
 @contextmanager
@@ -110,8 +154,9 @@ def summarize(pipeline: dlt.Pipeline, load_info: LoadInfo, seconds: float) -> in
     load_ids = [str(load_id) for load_id in load_info.loads_ids]
     quoted = ", ".join(f"'{load_id}'" for load_id in load_ids) or "''"
     jobs = dataset.query(
-        f"SELECT job_code, status, rows_loaded, rows_rejected, message FROM {AUDIT_TABLE} "
-        f"WHERE _dlt_load_id IN ({quoted}) ORDER BY job_code"
+        f"SELECT job_code, status, rows_loaded, rows_rejected, message, report, facility, window_start "
+        f"FROM {AUDIT_TABLE} WHERE _dlt_load_id IN ({quoted}) "
+        "ORDER BY report, facility, window_start, job_code"
     ).fetchall()
     normalize_info = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
     row_counts = normalize_info.row_counts if normalize_info else {}
@@ -119,8 +164,12 @@ def summarize(pipeline: dlt.Pipeline, load_info: LoadInfo, seconds: float) -> in
 
     outcomes = Counter(status for _, status, *_ in jobs)
     print(f"uniware: {len(jobs)} job(s): " + ", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())))
-    for job_code, status, rows, rejected, message in jobs:
-        line = f"  {job_code:<24} {status:<16} rows={rows or 0:<9} rejected={rejected or 0}"
+    for job_code, status, rows, rejected, message, report, facility, window_start in jobs:
+        where = f"{report} / {facility or '-'}"
+        if window_start:
+            where += f" / {window_start:%Y-%m-%d %H:%M}Z"
+        counts = f"rows={rows or 0:<8} rejected={rejected or 0:<4}"
+        line = f"  {job_code or '(none)':<16} {status:<15} {counts} {where}"
         if message and status not in ("LOADED",):
             line += f"  {message}"
         print(line)
@@ -131,7 +180,11 @@ def summarize(pipeline: dlt.Pipeline, load_info: LoadInfo, seconds: float) -> in
     destination = pipeline.destination.destination_name if pipeline.destination else "?"
     print(f"destination: {destination}, dataset {pipeline.dataset_name}; took {seconds:.1f} s")
 
-    failed = [job_code for job_code, status, *_ in jobs if status not in ("LOADED", "SKIPPED")]
+    failed = [
+        f"{job_code or '(not created)'} ({report} / {facility})"
+        for job_code, status, _, _, _, report, facility, _ in jobs
+        if status not in ("LOADED", "SKIPPED")
+    ]
     if failed:
         print(f"FAILED jobs: {', '.join(failed)}", file=sys.stderr)
         return EXIT_JOBS_FAILED

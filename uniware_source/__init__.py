@@ -13,7 +13,8 @@ the matching environment variables (`SOURCES__UNIWARE__TENANT`,
 
 from __future__ import annotations
 
-from typing import List, Optional  # noqa: UP035 - dlt reads these annotations to resolve config
+from datetime import date
+from typing import Any, Dict, List, Optional  # noqa: UP035 - dlt reads these annotations to resolve config
 
 import dlt
 from dlt.extract.resource import DltResource
@@ -30,9 +31,11 @@ from uniware_source.errors import (
     TransportError,
     UniwareError,
 )
+from uniware_source.exports import parse_exports
 from uniware_source.reports import report_spec
 from uniware_source.resources import AUDIT_TABLE, REJECTED_TABLE, export_job_resource
 from uniware_source.settings import SourceSettings
+from uniware_source.sync import SyncSettings, exports_resource
 
 __all__ = [
     "AUDIT_TABLE",
@@ -54,6 +57,7 @@ __all__ = [
 @dlt.source(name="uniware", section="uniware", max_table_nesting=0)
 def uniware_source(
     job_codes: Optional[List[str]] = None,  # noqa: UP006, UP045
+    exports: Optional[List[Dict[str, Any]]] = None,  # noqa: UP006, UP045
     report: str = "Sale Orders",
     table_name: Optional[str] = None,  # noqa: UP045
     tenant: Optional[str] = None,  # noqa: UP045
@@ -71,7 +75,12 @@ def uniware_source(
     request_timeout: float = 60.0,
     request_max_attempts: int = 5,
     request_backoff_factor: float = 1.0,
-) -> DltResource:
+    max_jobs_in_flight: int = 4,
+    retry_cooldown: float = 60.0,
+    collision_wait: float = 30.0,
+    backfill_start: Optional[str] = None,  # noqa: UP045
+    backfill_end: Optional[str] = None,  # noqa: UP045
+) -> List[DltResource]:  # noqa: UP006
     """Load the CSV files of Uniware export jobs, given their job codes.
 
     Args:
@@ -85,6 +94,13 @@ def uniware_source(
             backoff grows to (seconds).
         job_timeout: give up on a job that is not done after this many seconds.
         timezone: the zone of Uniware's wall-clock timestamps.
+        exports: scheduled incremental exports (`[[sources.uniware.exports]]`): the source
+            creates one job per window and facility and remembers how far each got.
+        max_jobs_in_flight: export jobs running on the tenant at once, across all exports.
+        retry_cooldown / collision_wait: seconds before re-creating a failed window's job, and
+            before asking again after Uniware refused a create as a collision.
+        backfill_start / backfill_end: load this range of local dates (inclusive) for every
+            export, without moving the incremental cursors.
     """
     settings = SourceSettings.build(
         tenant=tenant,
@@ -103,12 +119,45 @@ def uniware_source(
         request_max_attempts=request_max_attempts,
         request_backoff_factor=request_backoff_factor,
     )
-    if not job_codes:
-        raise ConfigurationError(
-            "No export jobs to load: pass job_codes=[...] or set sources.uniware.job_codes "
-            '(SOURCES__UNIWARE__JOB_CODES=\'["JOB1", "JOB2"]\')'
+    resources: list[DltResource] = []
+    if exports:
+        specs = parse_exports(exports, default_facility=settings.facility)
+        backfill = _backfill(backfill_start, backfill_end)
+        sync = SyncSettings(
+            max_jobs_in_flight=_at_least_one("max_jobs_in_flight", max_jobs_in_flight),
+            retry_cooldown=float(retry_cooldown),
+            collision_wait=float(collision_wait),
+            backfill=backfill,
         )
-    if isinstance(job_codes, str):
-        job_codes = [code for code in job_codes.split(",")]
-    spec = report_spec(report)
-    return export_job_resource(settings, job_codes, spec, table_name or spec.table_name)
+        resources.append(exports_resource(settings, specs, sync))
+    if job_codes:
+        if isinstance(job_codes, str):
+            job_codes = job_codes.split(",")
+        spec = report_spec(report)
+        resources.append(export_job_resource(settings, job_codes, spec, table_name or spec.table_name))
+    if not resources:
+        raise ConfigurationError(
+            "Nothing to load: configure [[sources.uniware.exports]] for scheduled exports, or pass "
+            "job_codes=[...] / set sources.uniware.job_codes (SOURCES__UNIWARE__JOB_CODES='[\"JOB1\"]')"
+        )
+    return resources
+
+
+def _backfill(start: str | None, end: str | None) -> tuple[date, date] | None:
+    if not start and not end:
+        return None
+    try:
+        first, last = date.fromisoformat(str(start)), date.fromisoformat(str(end or start))
+    except ValueError:
+        raise ConfigurationError(
+            f"backfill dates must look like 2024-04-01, got {start!r} .. {end!r}"
+        ) from None
+    if last < first:
+        raise ConfigurationError(f"backfill ends ({last}) before it starts ({first})")
+    return first, last
+
+
+def _at_least_one(name: str, value: int) -> int:
+    if int(value) < 1:
+        raise ConfigurationError(f"sources.uniware.{name} must be at least 1, got {value!r}")
+    return int(value)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from uniware_source.client import StatusAnswer, UniwareClient
 from uniware_source.csv_reader import FilePlan
@@ -33,6 +33,7 @@ from uniware_source.errors import (
     TransportError,
     UniwareError,
 )
+from uniware_source.windows import Window
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class Outcome(StrEnum):
     DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
     INVALID_FILE = "INVALID_FILE"
     ERROR = "ERROR"
+    CREATE_FAILED = "CREATE_FAILED"  # Uniware refused to create the window's job
 
     @property
     def ok(self) -> bool:
@@ -132,6 +134,9 @@ class ExportJob:
     plan: FilePlan | None = None
     file_url: str | None = None
     unknown_statuses: set[str] = field(default_factory=set)
+    window: Window | None = None  # the time window the job exports, when we created it
+    attempt: int = 1
+    row_tags: dict[str, str] = field(default_factory=dict)  # constant columns added to its rows
 
     def finish(self, outcome: Outcome, message: str | None = None) -> ExportJob:
         self.outcome = outcome
@@ -142,7 +147,7 @@ class ExportJob:
 
     def audit_row(self, run_started_at: datetime) -> dict[str, Any]:
         return {
-            "job_code": self.job_code,
+            "job_code": self.job_code or None,
             "report": self.report,
             "facility": self.facility,
             "table_name": self.table_name,
@@ -150,6 +155,9 @@ class ExportJob:
             "server_status": self.server_status,
             "message": self.message,
             "errors": _errors_text(self.errors),
+            "window_start": self.window.start if self.window else None,
+            "window_end": self.window.end if self.window else None,
+            "attempt": self.attempt,
             "polls": self.polls,
             "run_started_at": run_started_at,
             "started_at": self.started_at,
@@ -185,7 +193,20 @@ class PollSettings:
     max_status_errors: int = 5  # consecutive transport errors on one job before giving up on it
 
 
-Planner = Callable[[Path], FilePlan]
+Planner = Callable[[ExportJob, Path], FilePlan]  # types a job's downloaded file
+
+
+class JobFeeder(Protocol):
+    """Hands the poller jobs to start, one at a time, and hears how each one ended."""
+
+    def take(self) -> ExportJob | None:
+        """A job to start now (created on the server if need be), or None if none is ready."""
+
+    def next_ready_at(self) -> float | None:
+        """When `take` may next have a job (the poller's clock), or None when it never will."""
+
+    def settle(self, job: ExportJob) -> None:
+        """`job` ended (any outcome); the feeder may queue a retry."""
 
 
 class JobPoller:
@@ -209,43 +230,92 @@ class JobPoller:
         self._seen_unknown: set[str] = set()
         self._lock = threading.Lock()
 
-    def run(self, jobs: Sequence[ExportJob]) -> Iterator[ExportJob]:
-        if not jobs:
-            return
+    def run(
+        self,
+        jobs: Sequence[ExportJob] = (),
+        *,
+        feeder: JobFeeder | None = None,
+        max_in_flight: int | None = None,
+    ) -> Iterator[ExportJob]:
+        """Yield each job once it has ended: with a planned file (`outcome` still None) or an outcome.
+
+        `jobs` exist on the server already and all start at once. A `feeder` hands out more jobs
+        (creating them) while fewer than `max_in_flight` are running on the server; it hears of
+        every job that ended, and may hand out a retry.
+        """
         settings = self.settings
-        now = self.clock()
-        deadlines = {job.job_code: now + settings.job_timeout for job in jobs}
-        errors_in_row = {job.job_code: 0 for job in jobs}
-        due: list[tuple[float, int, ExportJob]] = [(now, i, job) for i, job in enumerate(jobs)]
-        heapq.heapify(due)
-        sequence = len(jobs)
+        cap = max_in_flight or float("inf")
+        deadlines: dict[int, float] = {}
+        errors_in_row: dict[int, int] = {}
+        due: list[tuple[float, int, ExportJob]] = []
+        sequence = 0
+        running = 0  # jobs admitted whose server side has not ended yet
         in_flight: dict[Future[Any], tuple[str, ExportJob]] = {}
+
+        def admit(job: ExportJob) -> None:
+            nonlocal sequence, running
+            now = self.clock()
+            deadlines[id(job)] = now + settings.job_timeout
+            errors_in_row[id(job)] = 0
+            job.started_at = job.started_at or datetime.now(UTC)
+            sequence += 1
+            running += 1
+            heapq.heappush(due, (now, sequence, job))
+
+        def schedule(job: ExportJob, delay: float) -> None:
+            nonlocal sequence
+            sequence += 1
+            heapq.heappush(due, (self.clock() + delay, sequence, job))
+
+        def ended(job: ExportJob) -> ExportJob:
+            """The server side of `job` is over: free its slot."""
+            nonlocal running
+            running -= 1
+            return job
+
+        def settle(job: ExportJob) -> ExportJob:
+            if feeder is not None:
+                feeder.settle(job)
+            return job
+
+        for job in jobs:
+            admit(job)
         with ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="uniware") as pool:
             try:
-                while due or in_flight:
+                while True:
+                    while feeder is not None and running < cap:
+                        fed = feeder.take()
+                        if fed is None:
+                            break
+                        admit(fed)
+                    feeder_wakes = feeder.next_ready_at() if feeder is not None else None
+                    if not due and not in_flight and feeder_wakes is None:
+                        break
                     now = self.clock()
                     while due and due[0][0] <= now and len(in_flight) < settings.max_workers * 2:
                         _, _, job = heapq.heappop(due)
-                        if job.started_at is None:
-                            job.started_at = datetime.now(UTC)
-                        if now >= deadlines[job.job_code]:
-                            yield job.finish(
-                                Outcome.TIMED_OUT,
-                                f"job {job.job_code} not done after {settings.job_timeout:g} s "
-                                f"({job.polls} polls, last status {job.server_status!r})",
+                        if now >= deadlines[id(job)]:
+                            yield settle(
+                                ended(job).finish(
+                                    Outcome.TIMED_OUT,
+                                    f"job {job.job_code} not done after {settings.job_timeout:g} s "
+                                    f"({job.polls} polls, last status {job.server_status!r})",
+                                )
                             )
                             continue
                         in_flight[pool.submit(self.client.export_job_status, job.job_code)] = ("status", job)
-                    timeout = max(0.0, due[0][0] - self.clock()) if due else None
+                    wakes = [t for t in (due[0][0] if due else None, feeder_wakes) if t is not None]
+                    if feeder_wakes is not None and running >= cap:
+                        wakes.remove(feeder_wakes)  # no slot for it anyway: wait for a job to end
+                    timeout = max(0.0, min(wakes) - self.clock()) if wakes else None
                     if not in_flight:
-                        if timeout:
-                            time.sleep(timeout)
+                        time.sleep(timeout or 0.0)
                         continue
                     done, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
                     for future in done:
                         kind, job = in_flight.pop(future)
                         if kind == "fetch":
-                            yield future.result()
+                            yield settle(future.result())
                             continue
                         try:
                             answer: StatusAnswer = future.result()
@@ -253,44 +323,36 @@ class JobPoller:
                             raise
                         except JobNotFoundError as exc:
                             job.errors = exc.errors
-                            yield job.finish(Outcome.NOT_FOUND, str(exc))
+                            yield settle(ended(job).finish(Outcome.NOT_FOUND, str(exc)))
                             continue
                         except TransportError as exc:
-                            errors_in_row[job.job_code] += 1
-                            if errors_in_row[job.job_code] >= settings.max_status_errors:
-                                yield job.finish(Outcome.ERROR, str(exc))
+                            errors_in_row[id(job)] += 1
+                            if errors_in_row[id(job)] >= settings.max_status_errors:
+                                yield settle(ended(job).finish(Outcome.ERROR, str(exc)))
                                 continue
                             logger.warning(
                                 "job %s: status call failed (%s); will poll again", job.job_code, exc
                             )
-                            sequence += 1
-                            delay = settings.backoff.delay(job.polls + 1, self._rng)
-                            heapq.heappush(due, (self.clock() + delay, sequence, job))
+                            schedule(job, settings.backoff.delay(job.polls + 1, self._rng))
                             continue
                         except ApiError as exc:
                             job.errors = exc.errors
-                            yield job.finish(Outcome.ERROR, str(exc))
+                            yield settle(ended(job).finish(Outcome.ERROR, str(exc)))
                             continue
-                        errors_in_row[job.job_code] = 0
+                        errors_in_row[id(job)] = 0
                         job.polls += 1
                         job.server_status = answer.status
                         phase = classify(answer.status, answer.file_path)
                         if phase is Phase.READY:
                             job.file_url = answer.file_path
-                            in_flight[pool.submit(self._fetch, job)] = ("fetch", job)
-                        elif phase is Phase.FAILED:
-                            yield job.finish(
-                                Outcome.FAILED, answer.message or f"Uniware reports {answer.status}"
-                            )
-                        elif phase is Phase.CANCELLED:
-                            yield job.finish(
-                                Outcome.CANCELLED, answer.message or f"Uniware reports {answer.status}"
-                            )
+                            in_flight[pool.submit(self._fetch, ended(job))] = ("fetch", job)
+                        elif phase in (Phase.FAILED, Phase.CANCELLED):
+                            outcome = Outcome.FAILED if phase is Phase.FAILED else Outcome.CANCELLED
+                            message = answer.message or f"Uniware reports {answer.status}"
+                            yield settle(ended(job).finish(outcome, message))
                         else:
                             self._note_status(job, answer)
-                            sequence += 1
-                            delay = settings.backoff.delay(job.polls, self._rng)
-                            heapq.heappush(due, (self.clock() + delay, sequence, job))
+                            schedule(job, settings.backoff.delay(job.polls, self._rng))
             finally:
                 for future in in_flight:
                     future.cancel()
@@ -358,7 +420,7 @@ class JobPoller:
             )
         job.local_file, job.file_bytes, job.file_sha256 = result.path, result.bytes, result.sha256
         try:
-            job.plan = self.planner(result.path)
+            job.plan = self.planner(job, result.path)
         except CsvFormatError as exc:
             dest.unlink(missing_ok=True)
             return job.finish(Outcome.INVALID_FILE, f"job {job.job_code}: {exc}")

@@ -73,6 +73,39 @@ SALE_ORDER_COLUMNS = (
     "facility",
 )
 
+# Export column keys seen accepted by live tenants in public programs. Where none were seen, a
+# user must list the columns: a guessed key would only make Uniware refuse the export.
+INVOICE_COLUMNS = (
+    "invoiceCode", "invoiceDate", "orderCode", "shippingPackageCode", "channelName", "skuCode",
+    "skuName", "quantity", "invoiceTax", "invoiceTotal", "invoiceCancelled", "hsn", "cgst", "igst",
+    "sgst", "utgst", "cess", "taxPercentage", "shipping", "mrp", "customerName",
+)  # fmt: skip
+COURIER_RETURN_COLUMNS = (
+    "saleOrderNo", "shippingPackageCode", "shippingPackageStatus", "shippingProvider", "awbNo",
+    "returnDeliveryDate", "rtoReason", "created", "channel", "putawayNo", "putawayStatus",
+    "dispatchFacility", "returnFacility",
+)  # fmt: skip
+REVERSE_PICKUP_COLUMNS = (
+    "saleOrderItemCode", "saleOrderCode", "saleOrderCreated", "itemtypeSku", "reversePickupCode",
+    "trackingNumber", "reversePickupCreated", "reversePickupUpdated", "reversePickupStatus",
+    "reversePickupAction", "returnReason", "channel", "putawayCode", "putawayStatus",
+)  # fmt: skip
+INVENTORY_SNAPSHOT_COLUMNS = (
+    "facility", "itemTypeName", "itemtypeSku", "ean", "brand", "categoryName", "MRP", "openSale",
+    "inventory", "inventoryBlocked", "badInventory", "putawayPending", "openPurchase", "enabled",
+    "updated", "costPrice",
+)  # fmt: skip
+ITEM_MASTER_COLUMNS = (
+    "skuCode", "itemName", "categoryCode", "description", "ean", "brand", "color", "size",
+    "length", "width", "height", "weight", "MRP", "basePrice", "costPrice", "hsn", "type",
+    "enabled", "updated",
+)  # fmt: skip
+_CODES: dict[str, Kind] = {
+    label: "text"
+    for label in ("Invoice Code", "Sale Order Code", "Shipping Package Code", "Tracking Number", "SKU Code",
+                  "Item SKU Code", "Sale Order Item Code", "Reverse Pickup Code", "AWB No", "EAN", "HSN")
+}  # fmt: skip
+
 CATALOGUE: dict[str, ReportSpec] = {
     spec.name.lower(): spec
     for spec in (
@@ -90,15 +123,26 @@ CATALOGUE: dict[str, ReportSpec] = {
             date_filter="updatedOn",
             default_columns=SALE_ORDER_COLUMNS,
         ),
-        ReportSpec("Invoice", hints={"Invoice Code": "text"}, date_filter="dateCreatedRange"),
-        ReportSpec("Return Invoices", hints={"Invoice Code": "text"}, date_filter="addedOn"),
-        ReportSpec("Courier Returns", date_filter="soDateRange"),
-        ReportSpec("Reverse Pickup", date_filter="reversePickupDateRange"),
-        ReportSpec("Transaction Ledger", date_filter="addedOn"),
-        ReportSpec("Inventory Snapshot"),
-        ReportSpec("Item Master"),
-        ReportSpec("Channel Item Type Report"),
-        ReportSpec("Vendor Item Master"),
+        # An invoice has a row per item: its code is no key. Without a confirmed item-level key
+        # these reports replace the windows they re-read (see sync.py).
+        ReportSpec("Invoice", hints=_CODES, date_filter="dateCreatedRange", default_columns=INVOICE_COLUMNS),
+        ReportSpec("Return Invoices", hints=_CODES, date_filter="addedOn"),
+        ReportSpec(
+            "Courier Returns", hints=_CODES, date_filter="soDateRange", default_columns=COURIER_RETURN_COLUMNS
+        ),
+        ReportSpec(
+            "Reverse Pickup",
+            hints=_CODES,
+            date_filter="reversePickupDateRange",
+            default_columns=REVERSE_PICKUP_COLUMNS,
+        ),
+        # Its codes carry an Excel text guard ('2320617): the reader strips it and keeps them text.
+        ReportSpec("Transaction Ledger", hints=_CODES, date_filter="addedOn"),
+        # Snapshots: no date filter (a date window would drop every item that did not change).
+        ReportSpec("Inventory Snapshot", hints=_CODES, default_columns=INVENTORY_SNAPSHOT_COLUMNS),
+        ReportSpec("Item Master", hints=_CODES, default_columns=ITEM_MASTER_COLUMNS),
+        ReportSpec("Channel Item Type Report", hints=_CODES),
+        ReportSpec("Vendor Item Master", hints=_CODES),
     )
 }
 

@@ -95,10 +95,10 @@ class FileCache:
             if path.exists() and meta.exists():
                 try:
                     return path, int(json.loads(meta.read_text())["rows"])
-                except (ValueError, KeyError, OSError):
+                except (ValueError, KeyError, TypeError, OSError):
                     pass
             rows = self._generate(job, path)
-            meta.write_text(json.dumps({"rows": rows, **self.describe(job)}))
+            meta.write_text(json.dumps({**self.describe(job), "rows": rows}))
         return path, rows
 
     def _generate(self, job: Job, path: Path) -> int:

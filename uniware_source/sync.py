@@ -1,0 +1,432 @@
+"""Incremental sync: create export jobs per window and facility, and remember where we got to.
+
+Each run covers, per export and facility, the stored cursor minus the lookback up to now, cut
+into windows at local midnights. Jobs are created with at most `max_jobs_in_flight` running on
+the tenant at once (across every export and facility). A failed or timed-out window is created
+again after a cooldown; one that fails twice is split in halves, down to the export's minimum
+window; the size that worked is remembered. The cursor moves to the end of the last window of an
+unbroken run of loaded windows, in the resource state that dlt commits with the data.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.extract.resource import DltResource
+
+from uniware_source.client import UniwareClient
+from uniware_source.csv_reader import FilePlan
+from uniware_source.errors import AccessDeniedError, ApiError, TransportError
+from uniware_source.exports import ExportSpec
+from uniware_source.jobs import ExportJob, JobPoller, Outcome
+from uniware_source.ledger import JobLedger, LedgerEntry
+from uniware_source.resources import _JobRun, audit_item
+from uniware_source.settings import SourceSettings
+from uniware_source.windows import Window, local_midnight, plan_windows
+
+logger = logging.getLogger(__name__)
+
+RESOURCE_NAME = "uniware_exports"
+WINDOW_COLUMN = "_window"
+COLLISION_CODES = {"100014", 100014}
+LEDGER_MAX_AGE = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    max_jobs_in_flight: int = 4
+    retry_cooldown: float = 60.0  # seconds before a failed window's job is created again
+    collision_wait: float = 30.0  # seconds before retrying a create refused as a collision
+    split_after: int = 2  # failures of one window before it is split in halves
+    backfill: tuple[date, date] | None = None  # inclusive local dates; the cursor does not move
+
+
+@dataclass
+class WindowTask:
+    """One window of one export for one facility, and what happened to it in this run."""
+
+    spec: ExportSpec
+    facility: str
+    window: Window | None  # None: a snapshot
+    reattach: str | None = None  # a pending job of an earlier run to pick up
+    attempts: int = 0
+    failures: int = 0
+    collisions: int = 0
+    ready_at: float = 0.0
+    fetched: ExportJob | None = None  # the job whose file is to load
+    given_up: bool = False
+    split_into: tuple[WindowTask, WindowTask] | None = None
+
+    def describe(self, zone: str) -> str:
+        where = self.window.label(zone) if self.window else "snapshot"
+        return f"{self.spec.report.name} / {self.facility} / {where}"
+
+
+def plan_tasks(
+    specs: Sequence[ExportSpec],
+    state: dict[str, Any],
+    ledger: JobLedger,
+    facilities: Callable[[], list[str]],
+    *,
+    now: datetime,
+    zone: str,
+    backfill: tuple[date, date] | None,
+) -> list[WindowTask]:
+    """The windows this run will load, pending jobs of earlier runs first."""
+    cursors = state.get("cursors", {})
+    sizes = state.get("window_hours", {})
+    tenant_facilities: list[str] | None = None
+    tasks: list[WindowTask] = []
+    for spec in specs:
+        if spec.facilities is not None:
+            codes = list(spec.facilities)
+        else:
+            if tenant_facilities is None:
+                tenant_facilities = facilities()
+            codes = tenant_facilities
+        for facility in codes:
+            pending = ledger.pending(spec.key, facility)
+            if spec.is_snapshot:
+                reattach = pending[-1].job_code if pending else None
+                tasks.append(WindowTask(spec, facility, None, reattach=reattach))
+                continue
+            assert spec.start_date is not None
+            if backfill is not None:
+                start = local_midnight(backfill[0], zone)
+                end = min(local_midnight(backfill[1] + timedelta(days=1), zone), now)
+            else:
+                cursor = cursors.get(spec.key, {}).get(facility)
+                first = local_midnight(spec.start_date, zone)
+                start = max(first, datetime.fromisoformat(cursor) - spec.lookback) if cursor else first
+                end = now
+            remembered = sizes.get(spec.key, {}).get(facility)
+            size = min(spec.window, timedelta(hours=remembered)) if remembered else spec.window
+            windows = plan_windows(start, end, anchor=spec.start_date, size=size, zone=zone)
+            if not windows:
+                continue
+            span = Window(windows[0].start, windows[-1].end)
+            taken = []
+            for entry in pending:
+                window = entry.window_value()
+                if window is not None and window.start < span.end and span.start < window.end:
+                    taken.append(window)
+                    tasks.append(WindowTask(spec, facility, window, reattach=entry.job_code))
+            for window in windows:
+                for piece in _subtract(window, taken):
+                    tasks.append(WindowTask(spec, facility, piece))
+    return tasks
+
+
+def _subtract(window: Window, taken: Sequence[Window]) -> list[Window]:
+    pieces = [window]
+    for cut in taken:
+        remaining = []
+        for piece in pieces:
+            if cut.end <= piece.start or piece.end <= cut.start:
+                remaining.append(piece)
+                continue
+            if piece.start < cut.start:
+                remaining.append(Window(piece.start, cut.start))
+            if cut.end < piece.end:
+                remaining.append(Window(cut.end, piece.end))
+        pieces = remaining
+    return pieces
+
+
+class WindowFeeder:
+    """Creates (or re-attaches to) the job of each window task, as the poller has room."""
+
+    def __init__(
+        self,
+        client: UniwareClient,
+        tasks: Sequence[WindowTask],
+        ledger: JobLedger,
+        settings: SyncSettings,
+        *,
+        zone: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.queue: list[WindowTask] = list(tasks)
+        self.ledger = ledger
+        self.settings = settings
+        self.zone = zone
+        self.clock = clock
+        self.jobs: list[ExportJob] = []  # every job this run started or failed to create
+        self.task_of: dict[int, WindowTask] = {}
+
+    # -- JobFeeder --------------------------------------------------------------------------------
+    def take(self) -> ExportJob | None:
+        now = self.clock()
+        for task in list(self.queue):
+            if task.ready_at > now:
+                continue
+            self.queue.remove(task)
+            job = self._start(task)
+            if job is not None:
+                return job
+        return None
+
+    def next_ready_at(self) -> float | None:
+        return min((task.ready_at for task in self.queue), default=None)
+
+    def settle(self, job: ExportJob) -> None:
+        task = self.task_of[id(job)]
+        if job.outcome is None:  # downloaded and typed: it loads
+            task.fetched = job
+            return
+        if job.job_code:
+            self.ledger.drop([job.job_code])
+        if job.outcome is Outcome.NOT_FOUND and task.attempts == 0:
+            # a job of an earlier run that Uniware no longer knows: create the window afresh
+            self.queue.append(task)
+            return
+        task.failures += 1
+        spec = task.spec
+        window = task.window
+        can_split = window is not None and window.halves()[0].end - window.start >= spec.min_window
+        if task.failures >= self.settings.split_after and can_split:
+            assert task.window is not None
+            first, second = (WindowTask(spec, task.facility, half) for half in task.window.halves())
+            task.split_into = (first, second)
+            self.queue.extend((first, second))
+            logger.warning(
+                "%s failed %d times: splitting it in halves", task.describe(self.zone), task.failures
+            )
+        elif task.failures < spec.max_attempts:
+            task.ready_at = self.clock() + self.settings.retry_cooldown
+            self.queue.append(task)
+        else:
+            task.given_up = True
+            note = f"(window given up after {task.failures} failed attempts)"
+            job.message = f"{job.message or ''} {note}".strip()
+
+    # -- creating ---------------------------------------------------------------------------------
+    def _start(self, task: WindowTask) -> ExportJob | None:
+        spec = task.spec
+        job = ExportJob(
+            job_code=task.reattach or "",
+            report=spec.report.name,
+            facility=task.facility,
+            table_name=spec.table_name,
+            window=task.window,
+            attempt=task.attempts + 1,
+        )
+        if not spec.report.key and task.window is not None:
+            job.row_tags[WINDOW_COLUMN] = f"{task.facility}|{task.window.start.isoformat()}"
+        if task.reattach:
+            logger.info("re-attaching to job %s for %s", task.reattach, task.describe(self.zone))
+            task.reattach = None
+        else:
+            try:
+                job.job_code = self.client.create_export_job(
+                    report=spec.report.name,
+                    columns=spec.columns,
+                    filters=spec.filters_for(task.window.date_range() if task.window else None),
+                    facility=task.facility,
+                )
+            except ApiError as exc:
+                if str(exc.code) in {str(c) for c in COLLISION_CODES} or "collision" in str(exc).lower():
+                    # the same export is still running on the tenant: wait for it to end, then ask again
+                    task.collisions += 1
+                    if task.collisions <= spec.max_attempts * 4:
+                        logger.info(
+                            "%s: Uniware reports a collision; asking again later", task.describe(self.zone)
+                        )
+                        task.ready_at = self.clock() + self.settings.collision_wait
+                        self.queue.append(task)
+                        return None
+                self._give_up(task, job, exc, permanent=isinstance(exc, AccessDeniedError))
+                return None
+            except TransportError as exc:
+                # create is not idempotent: after a network failure we cannot know if it happened
+                self._give_up(task, job, exc, permanent=False)
+                return None
+            self.ledger.add(
+                LedgerEntry(
+                    job_code=job.job_code,
+                    export=spec.key,
+                    facility=task.facility,
+                    window=task.window.to_state() if task.window else None,
+                    created_at=datetime.now(UTC).isoformat(),
+                    attempt=job.attempt,
+                )
+            )
+        task.attempts += 1
+        self.jobs.append(job)
+        self.task_of[id(job)] = task
+        return job
+
+    def _give_up(self, task: WindowTask, job: ExportJob, exc: Exception, *, permanent: bool) -> None:
+        task.given_up = True
+        job.errors = getattr(exc, "errors", None)
+        job.finish(Outcome.CREATE_FAILED, f"{task.describe(self.zone)}: {exc}")
+        self.jobs.append(job)
+        logger.warning("could not create %s: %s", task.describe(self.zone), exc)
+
+
+def leaves(tasks: Sequence[WindowTask]) -> Iterator[WindowTask]:
+    """The tasks that were not split, in window order."""
+    for task in tasks:
+        if task.split_into:
+            yield from leaves(task.split_into)
+        else:
+            yield task
+
+
+def advance_cursors(tasks: Sequence[WindowTask], state: dict[str, Any]) -> None:
+    """Move each export/facility cursor over the unbroken run of loaded windows, no further."""
+    groups: dict[tuple[str, str], list[WindowTask]] = {}
+    for task in tasks:
+        if task.window is not None:
+            groups.setdefault((task.spec.key, task.facility), []).append(task)
+    cursors = state.setdefault("cursors", {})
+    sizes = state.setdefault("window_hours", {})
+    for (key, facility), group in groups.items():
+        done = sorted(leaves(group), key=lambda t: t.window.start if t.window else datetime.min)
+        cursor: datetime | None = None
+        for task in done:
+            job = task.fetched
+            if job is None or job.outcome is not Outcome.LOADED:
+                break
+            assert task.window is not None
+            cursor = task.window.end
+        previous = cursors.get(key, {}).get(facility)
+        if cursor is not None and (previous is None or cursor > datetime.fromisoformat(previous)):
+            cursors.setdefault(key, {})[facility] = cursor.isoformat()
+        split = [t for t in group if t.split_into]
+        if split:
+            smallest = min(t.window.hours for t in leaves(split) if t.window is not None)
+            sizes.setdefault(key, {})[facility] = smallest
+
+
+@dataclass(frozen=True)
+class ExportRun:
+    """Everything one run of the exports needs, so that `--plan` can show it without running it."""
+
+    settings: SourceSettings
+    specs: Sequence[ExportSpec]
+    sync: SyncSettings
+
+    def plan(self, state: dict[str, Any], ledger_dir: Path | None) -> list[WindowTask]:
+        """The jobs a run would create or re-attach to now. Creates nothing."""
+        ledger = JobLedger.open(ledger_dir)
+        ledger.prune(state.get("loaded_jobs", {}), max_age=LEDGER_MAX_AGE)
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        client = self.settings.client()
+        return plan_tasks(
+            self.specs,
+            state,
+            ledger,
+            client.list_facilities,
+            now=now,
+            zone=self.settings.timezone,
+            backfill=self.sync.backfill,
+        )
+
+
+def exports_resource(settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSettings) -> DltResource:
+    run = ExportRun(settings, specs, sync)
+
+    @dlt.resource(name=RESOURCE_NAME, max_table_nesting=0)
+    def uniware_exports() -> Iterator[Any]:
+        yield from _sync(run.settings, run.specs, run.sync)
+
+    resource = uniware_exports()
+    resource.export_run = run  # type: ignore[attr-defined]
+    return resource
+
+
+def export_run_of(source: Any) -> ExportRun | None:
+    """The exports part of a `uniware_source(...)`, if it has one."""
+    resource = source.resources.get(RESOURCE_NAME) if hasattr(source, "resources") else None
+    return getattr(resource, "export_run", None)
+
+
+def _ledger_dir() -> Path | None:
+    try:
+        return Path(dlt.current.pipeline().working_dir)
+    except Exception:  # iterated outside a pipeline: the ledger lives in memory only
+        return None
+
+
+def _sync(settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSettings) -> Iterator[Any]:
+    started = datetime.now(UTC)
+    state = dlt.current.resource_state()
+    loaded: dict[str, dict[str, Any]] = state.setdefault("loaded_jobs", {})
+    ledger = JobLedger.open(_ledger_dir())
+    ledger.prune(loaded, max_age=LEDGER_MAX_AGE)
+    client = settings.client()
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    tasks = plan_tasks(
+        specs, state, ledger, client.list_facilities, now=now, zone=settings.timezone, backfill=sync.backfill
+    )
+    loaders = {spec.table_name: _loader(settings, spec) for spec in specs}
+    feeder = WindowFeeder(client, tasks, ledger, sync, zone=settings.timezone)
+    download_dir = Path(tempfile.mkdtemp(prefix="uniware-", dir=settings.download_dir))
+    try:
+        poller = JobPoller(
+            client,
+            settings.poll,
+            download_dir=download_dir,
+            planner=lambda job, path: _plan(loaders[job.table_name], job, path),
+        )
+        for job in poller.run(feeder=feeder, max_in_flight=sync.max_jobs_in_flight):
+            if job.outcome is not None:
+                logger.warning("job %s: %s: %s", job.job_code, job.outcome.value, job.message)
+        for spec in specs:
+            yield from _load_export(spec, loaders[spec.table_name], tasks, loaded)
+    finally:
+        shutil.rmtree(download_dir, ignore_errors=True)
+    if sync.backfill is None:
+        advance_cursors(tasks, state)
+    if feeder.jobs:
+        yield audit_item(feeder.jobs, started)
+
+
+def _plan(loader: _JobRun, job: ExportJob, path: Path) -> FilePlan:
+    return loader._plan(job, path)
+
+
+def _loader(settings: SourceSettings, spec: ExportSpec) -> _JobRun:
+    loader = _JobRun(settings, [], spec.report, spec.table_name)
+    if spec.is_snapshot:
+        loader.report_hints = dlt.mark.make_hints(table_name=spec.table_name, write_disposition="replace")
+    elif not spec.report.key:
+        # no natural key: a re-read window replaces exactly the rows that window loaded before
+        loader.report_hints = dlt.mark.make_hints(
+            table_name=spec.table_name,
+            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+            merge_key=loader.naming.normalize_identifier(WINDOW_COLUMN),
+        )
+    return loader
+
+
+def _load_export(
+    spec: ExportSpec, loader: _JobRun, tasks: Sequence[WindowTask], loaded: dict[str, dict[str, Any]]
+) -> Iterator[Any]:
+    mine = [task for task in leaves(tasks) if task.spec is spec]
+    jobs = [task.fetched for task in mine if task.fetched is not None and task.fetched.outcome is None]
+    if spec.is_snapshot and any(task.fetched is None for task in mine):
+        # a snapshot replaces the whole table: never with some facilities missing
+        missing = ", ".join(task.facility for task in mine if task.fetched is None)
+        for job in jobs:
+            job.finish(Outcome.ERROR, f"snapshot not replaced: no file for facility {missing}")
+        return
+    if not jobs:
+        return
+    schema = loader._table_schema(jobs)
+    for job in jobs:
+        yield from loader._load(job, schema)
+        if job.outcome is Outcome.LOADED:
+            loaded[job.job_code] = {"loaded_at": datetime.now(UTC).isoformat(), "rows": job.rows_loaded}
+
