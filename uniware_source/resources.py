@@ -35,7 +35,7 @@ REJECTED_TABLE = "rejected_rows"
 JOB_CODE_COLUMN = "_job_code"
 
 _AUDIT_COLUMNS: list[dict[str, Any]] = [
-    {"name": "job_code", "data_type": "text", "nullable": False},
+    {"name": "job_code", "data_type": "text"},  # empty only when a window's job could not be created
     {"name": "report", "data_type": "text"},
     {"name": "facility", "data_type": "text"},
     {"name": "table_name", "data_type": "text"},
@@ -43,6 +43,9 @@ _AUDIT_COLUMNS: list[dict[str, Any]] = [
     {"name": "server_status", "data_type": "text"},
     {"name": "message", "data_type": "text"},
     {"name": "errors", "data_type": "text"},
+    {"name": "window_start", "data_type": "timestamp"},
+    {"name": "window_end", "data_type": "timestamp"},
+    {"name": "attempt", "data_type": "bigint"},
     {"name": "polls", "data_type": "bigint"},
     {"name": "run_started_at", "data_type": "timestamp"},
     {"name": "started_at", "data_type": "timestamp"},
@@ -63,6 +66,15 @@ _REJECTED_SCHEMA = pa.schema(
     ]
 )
 _REJECTED_CHUNK = 10_000
+
+
+def audit_item(jobs: Sequence[ExportJob], run_started_at: datetime) -> Any:
+    """The `export_jobs` rows of `jobs`, one per job, marked for their table."""
+    return dlt.mark.with_hints(
+        [job.audit_row(run_started_at) for job in jobs],
+        dlt.mark.make_hints(table_name=AUDIT_TABLE, write_disposition="append", columns=_AUDIT_COLUMNS),
+        create_table_variant=True,
+    )
 
 
 def export_job_resource(
@@ -158,7 +170,7 @@ class _JobRun:
             )
 
     # -- stages ---------------------------------------------------------------------------------
-    def _plan(self, path: Path) -> FilePlan:
+    def _plan(self, job: ExportJob, path: Path) -> FilePlan:
         return plan_file(
             path,
             normalize=self.naming.normalize_identifier,
@@ -202,7 +214,7 @@ class _JobRun:
                     table_schema,
                     timezone=self.settings.timezone,
                     batch_size=self.settings.batch_size,
-                    constants={self.job_code_column: job.job_code},
+                    constants={self.job_code_column: job.job_code, **job.row_tags},
                 )
                 for batch in batches:
                     batch = self._drop_empty_keys(batch, rejected)
