@@ -290,7 +290,6 @@ def advance_cursors(tasks: Sequence[WindowTask], state: dict[str, Any]) -> None:
         if task.window is not None:
             groups.setdefault((task.spec.key, task.facility), []).append(task)
     cursors = state.setdefault("cursors", {})
-    sizes = state.setdefault("window_hours", {})
     for (key, facility), group in groups.items():
         done = sorted(leaves(group), key=lambda t: t.window.start if t.window else datetime.min)
         cursor: datetime | None = None
@@ -303,10 +302,23 @@ def advance_cursors(tasks: Sequence[WindowTask], state: dict[str, Any]) -> None:
         previous = cursors.get(key, {}).get(facility)
         if cursor is not None and (previous is None or cursor > datetime.fromisoformat(previous)):
             cursors.setdefault(key, {})[facility] = cursor.isoformat()
-        split = [t for t in group if t.split_into]
-        if split:
-            smallest = min(t.window.hours for t in leaves(split) if t.window is not None)
-            sizes.setdefault(key, {})[facility] = smallest
+
+
+def remember_window_sizes(tasks: Sequence[WindowTask], state: dict[str, Any]) -> None:
+    """After a split, the size of the pieces that loaded is where the next run starts."""
+    sizes = state.setdefault("window_hours", {})
+    for task in tasks:
+        if not task.split_into:
+            continue
+        worked = [
+            leaf.window.hours
+            for leaf in leaves([task])
+            if leaf.window is not None and leaf.fetched is not None and leaf.fetched.outcome is Outcome.LOADED
+        ]
+        if worked:
+            key, facility = task.spec.key, task.facility
+            previous = sizes.get(key, {}).get(facility)
+            sizes.setdefault(key, {})[facility] = min([*worked, *([previous] if previous else [])])
 
 
 @dataclass(frozen=True)
@@ -334,7 +346,9 @@ class ExportRun:
         )
 
 
-def exports_resource(settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSettings) -> DltResource:
+def exports_resource(
+    settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSettings
+) -> DltResource:
     run = ExportRun(settings, specs, sync)
 
     @dlt.resource(name=RESOURCE_NAME, max_table_nesting=0)
@@ -387,6 +401,7 @@ def _sync(settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSetti
             yield from _load_export(spec, loaders[spec.table_name], tasks, loaded)
     finally:
         shutil.rmtree(download_dir, ignore_errors=True)
+    remember_window_sizes(tasks, state)
     if sync.backfill is None:
         advance_cursors(tasks, state)
     if feeder.jobs:

@@ -1,0 +1,297 @@
+"""Scheduled exports against the emulator: windows, facilities, retries, splits, cursors, crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import requests
+
+from tests.conftest import PASSWORD, USERNAME, make_source, parse_export, rows
+from uniware_source.emulator import Emulator
+from uniware_source.windows import local_midnight
+
+IST = "Asia/Kolkata"
+RUN = Path(__file__).resolve().parent.parent / "pipelines" / "run.py"
+CREATE = "/services/rest/v1/export/job/create"
+
+
+def ist_today() -> date:
+    return datetime.now(ZoneInfo(IST)).date()
+
+
+def sale_orders(start: date, **extra: Any) -> dict[str, Any]:
+    return {"report": "Sale Orders", "start_date": start.isoformat(), **extra}
+
+
+def fast(**settings: Any) -> dict[str, Any]:
+    return {"retry_cooldown": 0.2, "collision_wait": 0.3, **settings}
+
+
+def oracle_codes(emu: Emulator, facility: str, start: datetime, end: datetime) -> set[str]:
+    """Item codes the tenant has for [start, end): one export of the whole range, over plain HTTP."""
+    token = requests.get(
+        f"{emu.base_url}/oauth/token",
+        params={
+            "grant_type": "password",
+            "client_id": "my-trusted-client",
+            "username": USERNAME,
+            "password": PASSWORD,
+        },
+        timeout=10,
+    ).json()["access_token"]
+    headers = {"Authorization": f"bearer {token}", "Facility": facility}
+    body = {
+        "exportJobTypeName": "Sale Orders",
+        "exportColums": ["soicode", "updated"],  # not our column set: never collides with our jobs
+        "exportFilters": [
+            {
+                "id": "updatedOn",
+                "dateRange": {"start": int(start.timestamp() * 1000), "end": int(end.timestamp() * 1000) - 1},
+            }
+        ],
+        "frequency": "ONETIME",
+    }
+    code = requests.post(f"{emu.base_url}{CREATE}", json=body, headers=headers, timeout=10).json()["jobCode"]
+    for _ in range(600):
+        answer = requests.post(
+            f"{emu.base_url}/services/rest/v1/export/job/status",
+            json={"jobCode": code},
+            headers=headers,
+            timeout=10,
+        ).json()
+        if answer.get("filePath"):
+            data = requests.get(answer["filePath"], timeout=30).content
+            return {row["Sale Order Item Code"] for row in parse_export(data)}
+        time.sleep(0.05)
+    raise AssertionError("oracle export never finished")
+
+
+def creates(emu: Emulator) -> int:
+    return sum(1 for r in emu.requests if r.path == CREATE and r.status == 200)
+
+
+def exports_state(pipeline) -> dict[str, Any]:
+    return pipeline.state["sources"]["uniware"]["resources"]["uniware_exports"]
+
+
+def test_two_consecutive_runs_load_every_row_exactly_once(emulator, pipeline) -> None:
+    start = ist_today() - timedelta(days=2)
+    exports = [sale_orders(start, facilities=["WH-BLR", "WH-DEL"], lookback_hours=30)]
+    pipeline.run(make_source(emulator, [], exports=exports, **fast()))
+    first = rows(pipeline, "SELECT count(*) FROM sale_orders")[0][0]
+    pipeline.run(make_source(emulator, [], exports=exports, **fast()))
+    now = datetime.now(UTC)
+
+    expected = set()
+    for facility in ("WH-BLR", "WH-DEL"):
+        expected |= oracle_codes(emulator, facility, local_midnight(start, IST), now)
+    landed = rows(pipeline, "SELECT sale_order_item_code FROM sale_orders")
+    assert len(landed) == len({code for (code,) in landed}) == len(expected)
+    assert {code for (code,) in landed} == expected
+    assert first == len(expected)  # the second run re-read the lookback and duplicated nothing
+
+    jobs = rows(pipeline, "SELECT report, facility, window_start, window_end, status FROM export_jobs")
+    assert {status for *_, status in jobs} == {"LOADED"}
+    assert {facility for _, facility, *_ in jobs} == {"WH-BLR", "WH-DEL"}
+    for report, _, window_start, window_end, _ in jobs:
+        assert report == "Sale Orders"
+        assert window_start < window_end
+        assert window_start.astimezone(ZoneInfo(IST)).time().hour in (0, 12)  # IST midnight (or a half)
+    cursors = exports_state(pipeline)["cursors"]["Sale Orders|sale_orders"]
+    assert set(cursors) == {"WH-BLR", "WH-DEL"}
+    assert all(now - datetime.fromisoformat(c) < timedelta(minutes=2) for c in cursors.values())
+
+
+def test_window_failing_twice_is_split_and_then_loads(emulator, pipeline) -> None:
+    day = ist_today() - timedelta(days=5)
+    emulator.shape_next_jobs(2, outcome="FAILED")
+    exports = [sale_orders(day - timedelta(days=30), facilities=["WH-BLR"])]
+    source = make_source(
+        emulator, [], exports=exports, backfill_start=str(day), backfill_end=str(day), **fast()
+    )
+    pipeline.run(source)
+    jobs = rows(pipeline, "SELECT status, window_start, window_end FROM export_jobs ORDER BY started_at")
+    full = (local_midnight(day, IST), local_midnight(day + timedelta(days=1), IST))
+    half = full[0] + timedelta(hours=12)
+    assert jobs[:2] == [("FAILED", *full), ("FAILED", *full)]
+    assert sorted(jobs[2:]) == [("LOADED", full[0], half), ("LOADED", half, full[1])]
+    landed = {code for (code,) in rows(pipeline, "SELECT sale_order_item_code FROM sale_orders")}
+    assert landed == oracle_codes(emulator, "WH-BLR", *full)
+    assert exports_state(pipeline)["window_hours"]["Sale Orders|sale_orders"]["WH-BLR"] == 12
+    # a backfill leaves the incremental cursor alone
+    assert "Sale Orders|sale_orders" not in exports_state(pipeline).get("cursors", {})
+
+
+def test_cursor_never_passes_a_window_that_did_not_load(emulator, pipeline) -> None:
+    start = ist_today() - timedelta(days=2)
+    exports = [sale_orders(start, facilities=["WH-BLR"], max_attempts=1, min_window_hours=24)]
+    emulator.shape_next_jobs(1, outcome="FAILED")  # the first window's only attempt fails
+    pipeline.run(make_source(emulator, [], exports=exports, max_jobs_in_flight=1, **fast()))
+    jobs = rows(pipeline, "SELECT status, window_start FROM export_jobs ORDER BY window_start")
+    assert jobs[0] == ("FAILED", local_midnight(start, IST))
+    assert all(status == "LOADED" for status, _ in jobs[1:]) and len(jobs) >= 3
+    assert "Sale Orders|sale_orders" not in exports_state(pipeline).get("cursors", {})
+
+    pipeline.run(make_source(emulator, [], exports=exports, max_jobs_in_flight=1, **fast()))
+    landed = {code for (code,) in rows(pipeline, "SELECT sale_order_item_code FROM sale_orders")}
+    assert landed == oracle_codes(emulator, "WH-BLR", local_midnight(start, IST), datetime.now(UTC))
+    assert "WH-BLR" in exports_state(pipeline)["cursors"]["Sale Orders|sale_orders"]
+
+
+def test_collision_waits_for_the_running_twin_and_loses_no_window(emulator, pipeline) -> None:
+    day = ist_today() - timedelta(days=3)
+    exports = [sale_orders(day, facilities=["WH-DEL"])]
+    emulator.default_job_delay = 1.5
+    # someone else started the very same export a moment ago
+    source = make_source(
+        emulator, [], exports=exports, backfill_start=str(day), backfill_end=str(day), **fast()
+    )
+    twin = oracle_twin(emulator, day)
+    pipeline.run(source)
+    # the twin's create, ours refused as a collision (at least once), then ours accepted
+    assert sum(1 for r in emulator.requests if r.path == CREATE) >= 3
+    jobs = rows(pipeline, "SELECT job_code, status FROM export_jobs")
+    assert len(jobs) == 1 and jobs[0][1] == "LOADED" and jobs[0][0] != twin
+    full = (local_midnight(day, IST), local_midnight(day + timedelta(days=1), IST))
+    landed = {code for (code,) in rows(pipeline, "SELECT sale_order_item_code FROM sale_orders")}
+    assert landed == oracle_codes(emulator, "WH-DEL", *full)
+
+
+def oracle_twin(emu: Emulator, day: date) -> str:
+    """Create the exact export our source will ask for, so that ours collides with it."""
+    from uniware_source.reports import SALE_ORDER_COLUMNS
+    from uniware_source.windows import Window
+
+    token = requests.get(
+        f"{emu.base_url}/oauth/token",
+        params={
+            "grant_type": "password",
+            "client_id": "my-trusted-client",
+            "username": USERNAME,
+            "password": PASSWORD,
+        },
+        timeout=10,
+    ).json()["access_token"]
+    window = Window(local_midnight(day, IST), local_midnight(day + timedelta(days=1), IST))
+    body = {
+        "exportJobTypeName": "Sale Orders",
+        "exportColums": list(SALE_ORDER_COLUMNS),
+        "exportFilters": [{"id": "updatedOn", "dateRange": window.date_range()}],
+        "frequency": "ONETIME",
+    }
+    headers = {"Authorization": f"bearer {token}", "Facility": "WH-DEL"}
+    return requests.post(f"{emu.base_url}{CREATE}", json=body, headers=headers, timeout=10).json()["jobCode"]
+
+
+def test_snapshot_replaces_its_table_and_keyless_dated_report_replaces_its_window(emulator, pipeline) -> None:
+    start = ist_today() - timedelta(days=1)
+    exports = [
+        {"report": "Inventory Snapshot", "facilities": ["WH-BLR"]},
+        {
+            "report": "Transaction Ledger",
+            "columns": ["code", "amount"],
+            "start_date": start.isoformat(),
+            "facilities": ["WH-BLR"],
+            "lookback_hours": 48,
+        },
+    ]
+    pipeline.run(make_source(emulator, [], exports=exports, **fast()))
+    snapshot = rows(pipeline, "SELECT count(*) FROM inventory_snapshot")[0][0]
+    ledger = rows(pipeline, "SELECT count(*) FROM transaction_ledger")[0][0]
+    assert snapshot > 0 and ledger > 0
+    pipeline.run(make_source(emulator, [], exports=exports, **fast()))
+    assert rows(pipeline, "SELECT count(*) FROM inventory_snapshot")[0][0] == snapshot
+    assert rows(pipeline, "SELECT count(*) FROM transaction_ledger")[0][0] == ledger
+    assert pipeline.default_schema.tables["inventory_snapshot"]["write_disposition"] == "replace"
+
+
+def test_all_facilities_are_listed_through_the_api(emulator, pipeline) -> None:
+    start = ist_today()
+    pipeline.run(make_source(emulator, [], exports=[sale_orders(start, facilities="all")], **fast()))
+    facilities = {f for (f,) in rows(pipeline, "SELECT DISTINCT facility FROM export_jobs")}
+    assert facilities == {"WH-BLR", "WH-DEL", "WH-MUM"}
+
+
+# -- the command ----------------------------------------------------------------------------------
+def _env(emu: Emulator, tmp_path: Path, exports: list[dict[str, Any]]) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    return {
+        **clean,
+        "DLT_DATA_DIR": str(tmp_path / ".dlt-data"),
+        "SOURCES__UNIWARE__BASE_URL": emu.base_url,
+        "SOURCES__UNIWARE__CREDENTIALS__USERNAME": USERNAME,
+        "SOURCES__UNIWARE__CREDENTIALS__PASSWORD": PASSWORD,
+        "SOURCES__UNIWARE__EXPORTS": json.dumps(exports),
+        "SOURCES__UNIWARE__POLL_INTERVAL": "0.05",
+        "SOURCES__UNIWARE__MAX_POLL_INTERVAL": "0.3",
+    }
+
+
+def test_plan_prints_the_jobs_and_creates_nothing(emulator, tmp_path) -> None:
+    start = ist_today() - timedelta(days=1)
+    env = _env(emulator, tmp_path, [sale_orders(start, facilities=["WH-BLR", "WH-MUM"])])
+    result = subprocess.run(
+        [sys.executable, str(RUN), "--plan"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "Sale Orders" in line]
+    assert len(lines) == 4  # two days (yesterday, today so far) x two facilities
+    assert all("create" in line for line in lines)
+    assert creates(emulator) == 0
+
+
+def test_killed_run_is_resumed_without_duplicate_jobs_or_lost_rows(emulator, tmp_path) -> None:
+    start = ist_today() - timedelta(days=1)
+    env = _env(emulator, tmp_path, [sale_orders(start, facilities=["WH-BLR"])])
+    emulator.default_job_delay = 3600.0  # the jobs will still be running when the run is killed
+    process = subprocess.Popen(
+        [sys.executable, str(RUN)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ledger = tmp_path / ".dlt-data" / "pipelines" / "uniware" / "uniware_job_ledger.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if ledger.exists() and len(json.loads(ledger.read_text())["jobs"]) == 2:
+            break
+        time.sleep(0.1)
+    else:
+        process.kill()
+        raise AssertionError("the run never created its two jobs")
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    assert creates(emulator) == 2
+
+    emulator.default_job_delay = 0.3
+    for job in emulator.jobs.values():  # the tenant finishes the exports in the meantime
+        job.delay = 0.2
+    result = subprocess.run(
+        [sys.executable, str(RUN)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert creates(emulator) == 2, "the second run created its windows again instead of re-attaching"
+    with duckdb.connect(str(tmp_path / "uniware.duckdb"), read_only=True) as db:
+        landed = {
+            code for (code,) in db.sql("SELECT sale_order_item_code FROM uniware_data.sale_orders").fetchall()
+        }
+        statuses = db.sql("SELECT job_code, status FROM uniware_data.export_jobs").fetchall()
+    assert {status for _, status in statuses} == {"LOADED"}
+    assert {code for code, _ in statuses} == set(emulator.jobs)
+    assert landed == oracle_codes(emulator, "WH-BLR", local_midnight(start, IST), datetime.now(UTC))

@@ -1,0 +1,95 @@
+"""Window planning and export settings: pure functions."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from uniware_source.errors import ConfigurationError
+from uniware_source.exports import parse_exports
+from uniware_source.sync import _subtract
+from uniware_source.windows import Window, local_midnight, plan_windows
+
+IST = "Asia/Kolkata"
+
+
+def test_ist_midnight_is_1830_utc_the_day_before() -> None:
+    assert local_midnight(date(2024, 6, 1), IST) == datetime(2024, 5, 31, 18, 30, tzinfo=UTC)
+
+
+def test_windows_align_to_local_midnight_and_cover_the_range() -> None:
+    start = datetime(2024, 6, 2, 3, 0, tzinfo=UTC)  # 08:30 IST on June 2
+    end = datetime(2024, 6, 4, 10, 0, tzinfo=UTC)
+    windows = plan_windows(start, end, anchor=date(2024, 4, 1), size=timedelta(days=1), zone=IST)
+    assert windows[0].start == local_midnight(date(2024, 6, 2), IST)  # re-reads the whole first day
+    assert windows[-1].end == end  # the last one is partial
+    assert all(a.end == b.start for a, b in zip(windows, windows[1:], strict=False))
+    assert [w.hours for w in windows[:-1]] == [24.0, 24.0]
+
+
+def test_multi_day_windows_keep_their_boundaries_across_runs() -> None:
+    anchor = date(2024, 4, 1)
+    size = timedelta(days=7)
+    a = plan_windows(
+        datetime(2024, 5, 3, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC), anchor=anchor, size=size, zone=IST
+    )
+    b = plan_windows(
+        datetime(2024, 5, 20, tzinfo=UTC),
+        datetime(2024, 6, 1, tzinfo=UTC),
+        anchor=anchor,
+        size=size,
+        zone=IST,
+    )
+    assert {w.start for w in b} <= {w.start for w in a}
+
+
+def test_date_range_is_inclusive_epoch_millis() -> None:
+    window = Window(datetime(2024, 6, 1, tzinfo=UTC), datetime(2024, 6, 2, tzinfo=UTC))
+    assert window.date_range() == {"start": 1717200000000, "end": 1717286399999}
+    first, second = window.halves()
+    assert (first.start, first.end, second.end) == (
+        window.start,
+        window.start + timedelta(hours=12),
+        window.end,
+    )
+
+
+def test_subtracting_pending_windows_leaves_the_gaps() -> None:
+    day = Window(datetime(2024, 6, 1, tzinfo=UTC), datetime(2024, 6, 2, tzinfo=UTC))
+    pending = Window(datetime(2024, 6, 1, 6, tzinfo=UTC), datetime(2024, 6, 1, 12, tzinfo=UTC))
+    assert _subtract(day, [pending]) == [
+        Window(day.start, pending.start),
+        Window(pending.end, day.end),
+    ]
+    assert _subtract(day, [day]) == []
+
+
+def test_export_settings_get_catalogue_defaults() -> None:
+    (spec,) = parse_exports(
+        [{"report": "Sale Orders", "start_date": "2024-04-01"}], default_facility="WH-BLR"
+    )
+    assert spec.columns and "soicode" in spec.columns
+    assert spec.date_filter == "updatedOn"
+    assert spec.report.key == ("Sale Order Item Code",)
+    assert spec.facilities == ("WH-BLR",)
+    assert spec.table_name == "sale_orders"
+    (snapshot,) = parse_exports(
+        [{"report": "Inventory Snapshot", "facilities": "all"}], default_facility=None
+    )
+    assert snapshot.is_snapshot and snapshot.facilities is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ({"start_date": "2024-04-01"}, "report"),
+        ({"report": "Gatepass", "start_date": "2024-04-01"}, "columns"),
+        ({"report": "Sale Orders"}, "start_date"),
+        ({"report": "Sale Orders", "start_date": "01/04/2024"}, "start_date"),
+        ({"report": "Sale Orders", "start_date": "2024-04-01", "window_days": 0}, "window_days"),
+        ({"report": "Sale Orders", "start_date": "2024-04-01", "windowdays": 2}, "unknown setting"),
+    ],
+)
+def test_bad_export_settings_name_the_setting(entry, words) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigurationError, match=words) as error:
+        parse_exports([entry], default_facility=None)
+    assert "exports[0]" in str(error.value)
