@@ -4,7 +4,7 @@
     from uniware_source import uniware_source
 
     source = uniware_source(job_codes=["JOB1", "JOB2"], report="Sale Orders")
-    dlt.pipeline(pipeline_name="uniware", destination="duckdb", dataset_name="uniware").run(source)
+    dlt.pipeline(pipeline_name="uniware", destination="duckdb", dataset_name="uniware_data").run(source)
 
 Settings come from `[sources.uniware]` (and `[sources.uniware.credentials]`) in `.dlt/*.toml`, or from
 the matching environment variables (`SOURCES__UNIWARE__TENANT`,

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from dlt.sources.helpers.requests import Client
@@ -140,10 +140,13 @@ class UniwareClient:
     def export_job_status(self, job_code: str) -> StatusAnswer:
         body = self._call(STATUS_PATH, {"jobCode": job_code}, what=f"status of job {job_code}")
         status = body.get("status")
+        file_path = str(body.get("filePath") or "").strip() or None
+        if file_path and not urlsplit(file_path).scheme:
+            file_path = urljoin(self.base_url + "/", file_path)  # a path on the tenant's own host
         return StatusAnswer(
             job_code=job_code,
             status=str(status).strip() if status is not None else None,
-            file_path=(str(body.get("filePath") or "").strip() or None),
+            file_path=file_path,
             message=body.get("message"),
         )
 
@@ -179,7 +182,13 @@ class UniwareClient:
         return str(job_code)
 
     def list_facilities(self) -> list[str]:
-        payload = {"facilityStatus": "ENABLED"}
+        # the search wants a creation-date range: one wide enough for every facility there is
+        payload = {
+            "facilityStatus": "ENABLED",
+            "fromDate": "2000-01-01T00:00:00.000Z",
+            "toDate": "2100-01-01T00:00:00.000Z",
+            "dateType": "CREATED",
+        }
         body = self._call(FACILITY_SEARCH_PATH, payload, what="facility search")
         return [str(p["facilityCode"]) for p in body.get("parties") or [] if p.get("facilityCode")]
 
