@@ -379,6 +379,10 @@ def _sync(settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSetti
     loaded: dict[str, dict[str, Any]] = state.setdefault("loaded_jobs", {})
     ledger = JobLedger.open(_ledger_dir())
     ledger.prune(loaded, max_age=LEDGER_MAX_AGE)
+    # the loaded codes only serve to prune the ledger: keep them no longer than its entries
+    oldest = (started - LEDGER_MAX_AGE).isoformat()
+    for code in [code for code, info in loaded.items() if str(info.get("loaded_at") or "") < oldest]:
+        del loaded[code]
     client = settings.client()
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     tasks = plan_tasks(
