@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/mypy uniware_source pipelines
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_end_to_end.py
+	$(BIN)/python benchmarks/bench_targets.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.duckdb

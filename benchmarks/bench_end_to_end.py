@@ -30,13 +30,24 @@ USERNAME, PASSWORD = "bench", "bench-password"
 
 def child_ours(base_url: str, job_code: str, workdir: Path) -> dict[str, float]:
     import dlt
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
     from uniware_source import UniwareCredentials, uniware_source
 
     started = time.perf_counter()
+    # DuckDB's own settings for a bounded, fast load (see README, Speed): it may use this much
+    # memory before it spills to disk, and need not keep insertion order while loading
+    credentials = (
+        DuckDbCredentials(
+            str(workdir / "ours.duckdb"),
+            global_config=json.loads(os.environ.get("BENCH_DUCKDB_CONFIG", "{}")),
+        )
+        if os.environ.get("BENCH_DUCKDB_CONFIG")
+        else str(workdir / "ours.duckdb")
+    )
     pipeline = dlt.pipeline(
         pipeline_name="bench",
-        destination=dlt.destinations.duckdb(str(workdir / "ours.duckdb")),
+        destination=dlt.destinations.duckdb(credentials),
         dataset_name="uniware",
         pipelines_dir=str(workdir / "pipelines"),
     )
@@ -110,23 +121,13 @@ def _download(emulator: object, job_code: str, dest: Path) -> None:
             out.write(chunk)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
-    parser.add_argument(
-        "--cache-dir", default=str(ROOT / ".emulator-cache"), help="where generated exports are kept"
-    )
-    args = parser.parse_args()
-
+def measure_sizes(sizes: list[int], cache_dir: Path) -> list[tuple[int, float, dict, dict]]:
+    """For each size: (rows, CSV MB, ours, reference), each a child's seconds, rows and peak RSS."""
     from uniware_source.emulator import Emulator, JobSpec
 
     table = []
-    with Emulator(
-        username=USERNAME, password=PASSWORD, default_job_delay=0.2, cache_dir=Path(args.cache_dir)
-    ) as emu:
-        for rows in args.rows:
+    with Emulator(username=USERNAME, password=PASSWORD, default_job_delay=0.2, cache_dir=cache_dir) as emu:
+        for rows in sizes:
             print(f"preparing a {rows:,}-row Sale Orders export ...", flush=True)
             with tempfile.TemporaryDirectory(prefix="uniware-bench-") as tmp:
                 work = Path(tmp)
@@ -136,13 +137,31 @@ def main() -> None:
                 (work / "ref").mkdir()
                 (work / "ours").mkdir()
                 reference = _spawn("duckdb", str(csv_path), str(work / "ref"))
+                csv_path.unlink()  # not in the page cache's way of ours
                 ours = _spawn(
                     "ours", emu.base_url, emu.add_job(JobSpec(rows=rows, seed=11)), str(work / "ours")
                 )
                 if ours["rows"] != reference["rows"]:
                     print(f"  row counts differ: ours {ours['rows']}, reference {reference['rows']}")
+                print(
+                    f"  ours {ours['seconds']:.2f} s {ours['peak_rss_mb']:.0f} MB; "
+                    f"duckdb {reference['seconds']:.2f} s {reference['peak_rss_mb']:.0f} MB",
+                    flush=True,
+                )
                 table.append((rows, size_mb, ours, reference))
+    return table
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument(
+        "--cache-dir", default=str(ROOT / ".emulator-cache"), help="where generated exports are kept"
+    )
+    args = parser.parse_args()
+    table = measure_sizes(args.rows, Path(args.cache_dir))
     print()
     print(
         f"{'rows':>10} {'CSV MB':>7} | {'ours s':>7} {'duckdb s':>8} {'ratio':>6} | "

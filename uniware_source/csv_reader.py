@@ -26,11 +26,12 @@ import codecs
 import csv
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
 
 import polars as pl
 import pyarrow as pa
 
+from uniware_source import csv_chunks
+from uniware_source.csv_chunks import byte_chunks, header_end
 from uniware_source.errors import CsvFormatError
 from uniware_source.type_plan import (
     ALL_FORMATS,
@@ -65,7 +66,9 @@ __all__ = [
 
 _SNIFF_BYTES = 1 << 16
 _ROW_INDEX = "__record"
-_ENGINE: Literal["streaming"] = "streaming"
+# the first chunk of pass 1 is small: most columns show there that they can only be text, and are
+# profiled cheaply from then on
+FIRST_CHUNK_BYTES = 1 << 20
 
 
 # -- raw file access ----------------------------------------------------------------------------------
@@ -133,11 +136,10 @@ def _read_header(path: Path) -> list[str]:
     return [label.lstrip("\ufeff") for label in row]
 
 
-def _scan(path: Path, width: int) -> pl.LazyFrame:
+def _scan(source: bytes, width: int) -> pl.LazyFrame:
     return pl.scan_csv(
-        path,
+        source,
         has_header=False,
-        skip_rows=1,
         schema={f"c{i}": pl.String for i in range(width + 1)},
         separator=",",
         quote_char='"',
@@ -150,20 +152,36 @@ def _scan(path: Path, width: int) -> pl.LazyFrame:
     )
 
 
-def _filtered(lf: pl.LazyFrame, width: int, skip: Sequence[int], drop_empty: bool) -> pl.LazyFrame:
-    if skip:
-        lf = lf.with_row_index(_ROW_INDEX).filter(~pl.col(_ROW_INDEX).is_in(list(skip))).drop(_ROW_INDEX)
+def _frames(path: Path, width: int, first: int = 0) -> Iterator[tuple[int, pl.DataFrame]]:
+    """Every data record (header excluded) as raw String columns c0..cN+1, chunk by chunk, each
+    with the 0-based index of its first record. The first chunk holds about `first` bytes."""
+    offset = 0
+    for chunk in byte_chunks(path, header_end(path), csv_chunks.CHUNK_BYTES, first):
+        try:
+            df = _scan(chunk, width).collect()
+        except pl.exceptions.PolarsError as exc:
+            raise CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0]) from exc
+        yield offset, df
+        offset += df.height
+
+
+def _filtered(
+    df: pl.DataFrame, offset: int, width: int, skip: Sequence[int], drop_empty: bool
+) -> pl.DataFrame:
+    """The chunk without its rejected records (global indexes `skip`) and, if asked, all-empty ones."""
+    local = [i - offset for i in skip if offset <= i < offset + df.height]
+    if local:
+        df = df.with_row_index(_ROW_INDEX).filter(~pl.col(_ROW_INDEX).is_in(local)).drop(_ROW_INDEX)
     if drop_empty:
-        lf = lf.filter(pl.any_horizontal([pl.col(f"c{i}").is_not_null() for i in range(width + 1)]))
-    return lf
+        df = df.filter(pl.any_horizontal([pl.col(f"c{i}").is_not_null() for i in range(width + 1)]))
+    return df
 
 
-def _collect(path: Path, lf: pl.LazyFrame) -> dict[str, int | None]:
+def _select(path: Path, df: pl.DataFrame, exprs: Sequence[pl.Expr]) -> dict[str, int | None]:
     try:
-        df = lf.collect(engine=_ENGINE)
+        return df.select(exprs).row(0, named=True)
     except pl.exceptions.PolarsError as exc:
         raise CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0]) from exc
-    return df.row(0, named=True)
 
 
 # -- names --------------------------------------------------------------------------------------------
@@ -203,32 +221,124 @@ def _locate_rejects(path: Path, width: int) -> tuple[list[RejectedRow], list[int
     return rejected, indexes, max(count, 0)
 
 
+class _Profile:
+    """Column statistics of a file, accumulated chunk by chunk (sums, and maxima of widths).
+
+    A column stops being profiled in detail as soon as its statistics rule out every kind but text
+    (a value that is neither a number, a boolean nor a date shape; counts only grow, so that stays
+    true to the end of the file): then only its value count is kept. Date-like columns also count
+    the values of each format's shape, and how many of them parse with the formats their chunk
+    showed; a value that parses with a format has that format's shape, so the count equals the one
+    that parsing the whole file with all matched formats would give."""
+
+    def __init__(
+        self, cols: Sequence[str], forced: Sequence[Kind | None], guarded: set[str], timezone: str
+    ) -> None:
+        self.cols = list(cols)
+        self.timezone = timezone
+        self.guarded = set(guarded)
+        self.live = {c for c, kind in zip(cols, forced, strict=True) if kind != "text"}
+        self.dates = set(self.live)
+        self.totals: dict[str, int] = {":records": 0, ":too_many": 0, ":maybe_short": 0, ":empty": 0}
+        for c in cols:
+            self.totals.update({f"{c}:{k}": 0 for k in Profile.__dataclass_fields__})
+        self.format_counts = {c: [0] * len(ALL_FORMATS) for c in cols}
+        self.parsed = dict.fromkeys(cols, 0)
+
+    def add(self, path: Path, df: pl.DataFrame, shape: bool) -> None:
+        cols, width = self.cols, len(self.cols)
+        first: list[pl.Expr] = [pl.len().alias(":records")]
+        if shape:
+            extra, last = pl.col(f"c{width}"), pl.col(cols[-1])
+            any_value = pl.any_horizontal([pl.col(c).is_not_null() for c in cols])
+            first += [
+                extra.is_not_null().sum().alias(":too_many"),
+                (last.is_null() & any_value).sum().alias(":maybe_short"),
+                (~any_value & extra.is_null()).sum().alias(":empty"),
+            ]
+        first += [
+            pl.col(c).str.strip_chars_start().str.starts_with("'").sum().alias(f"{c}:g")
+            for c in cols
+            if c not in self.guarded
+        ]
+        row = _select(path, df, first)
+        self.guarded.update(c for c in cols if row.get(f"{c}:g"))
+        for key in (":records", ":too_many", ":maybe_short", ":empty"):
+            self.totals[key] += int(row.get(key) or 0)
+
+        typed = df.lazy().with_columns([typed_expr(c, c in self.guarded).alias(f"t{c}") for c in cols])
+        exprs: list[pl.Expr] = []
+        for c in cols:
+            if c in self.live:
+                exprs += profile_exprs(c, f"t{c}")
+            else:
+                exprs.append(pl.col(f"t{c}").count().alias(f"{c}:nn"))
+            if c in self.dates:
+                exprs += format_match_exprs(c, f"t{c}")
+        try:
+            row = typed.select(exprs).collect().row(0, named=True)
+        except pl.exceptions.PolarsError as exc:
+            raise CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0]) from exc
+        for c in cols:
+            for k in Profile.__dataclass_fields__:
+                value = row.get(f"{c}:{k}")
+                if value is None:
+                    continue
+                key = f"{c}:{k}"
+                if k in ("scale", "intw"):
+                    self.totals[key] = max(self.totals[key], int(value))
+                else:
+                    self.totals[key] += int(value)
+
+        checks: list[pl.Expr] = []
+        for c in [c for c in cols if c in self.dates]:
+            counts = [int(row.get(f"{c}:f{i}") or 0) for i in range(len(ALL_FORMATS))]
+            self.format_counts[c] = [a + b for a, b in zip(self.format_counts[c], counts, strict=True)]
+            if self.totals[f"{c}:dateish"] < self.totals[f"{c}:nn"]:
+                self.dates.discard(c)
+                continue
+            formats = tuple(f for f, n in zip(ALL_FORMATS, counts, strict=True) if n)
+            if formats:
+                checks.append(temporal_parse_expr(c, f"t{c}", formats, self.timezone))
+        if checks:
+            parsed = _select(path, typed.select(checks).collect(), [pl.all()])
+            for key, value in parsed.items():
+                self.parsed[key.split(":")[0]] += int(value or 0)
+        for c in list(self.live):
+            t = self.totals
+            nn = t[f"{c}:nn"]
+            if t[f"{c}:num"] < nn and t[f"{c}:bool"] < nn and t[f"{c}:dateish"] < nn:
+                self.live.discard(c)
+                self.dates.discard(c)
+
+    def temporal_formats(self) -> dict[str, tuple[str, ...]]:
+        """The formats of the date-like columns whose every value parses (within the zone)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for c in self.dates:
+            nn = self.totals[f"{c}:nn"]
+            counts = self.format_counts[c]
+            if sum(counts) >= nn and self.parsed[c] == nn:
+                out[c] = tuple(f for f, n in zip(ALL_FORMATS, counts, strict=True) if n)
+        return out
+
+
 def _profile(
-    path: Path, lf: pl.LazyFrame, cols: Sequence[str], guarded: set[str], extra: Sequence[pl.Expr] = ()
-) -> dict[str, int | None]:
-    """One streaming pass: every column through typed_expr once, then all aggregations."""
-    typed = lf.with_columns([typed_expr(c, c in guarded).alias(f"t{c}") for c in cols])
-    return _collect(path, typed.select([*extra, *(e for c in cols for e in profile_exprs(c, f"t{c}"))]))
-
-
-def _temporal_formats(
-    path: Path, lf: pl.LazyFrame, cols: Sequence[str], guarded: set[str], nn: Mapping[str, int], timezone: str
-) -> dict[str, tuple[str, ...]]:
-    """The formats of the date-like columns whose every value parses (within the zone); others absent.
-
-    Regexes pick each column's formats first (cheap); only those formats are then parsed."""
-    typed = lf.with_columns([typed_expr(c, c in guarded).alias(f"t{c}") for c in cols])
-    shapes = _collect(path, typed.select([e for c in cols for e in format_match_exprs(c, f"t{c}")]))
-    candidates: dict[str, tuple[str, ...]] = {}
-    for c in cols:
-        counts = [int(shapes[f"{c}:f{i}"] or 0) for i in range(len(ALL_FORMATS))]
-        if sum(counts) >= nn[c]:
-            candidates[c] = tuple(f for f, n in zip(ALL_FORMATS, counts, strict=True) if n)
-    if not candidates:
-        return {}
-    checks = [temporal_parse_expr(c, f"t{c}", fmts, timezone) for c, fmts in candidates.items()]
-    parsed = _collect(path, typed.select(checks))
-    return {c: fmts for c, fmts in candidates.items() if int(parsed[f"{c}:parsed"] or 0) == nn[c]}
+    path: Path,
+    cols: Sequence[str],
+    forced: Sequence[Kind | None],
+    timezone: str,
+    guarded: set[str],
+    skip: Sequence[int] = (),
+    drop_empty: bool = False,
+) -> _Profile:
+    """One pass over the file (without the records `skip`), in chunks of bounded size."""
+    profile = _Profile(cols, forced, guarded, timezone)
+    width = len(cols)
+    for offset, df in _frames(path, width, first=FIRST_CHUNK_BYTES):
+        if skip or drop_empty:
+            df = _filtered(df, offset, width, skip, drop_empty)
+        profile.add(path, df, shape=not skip)
+    return profile
 
 
 def plan_file(
@@ -256,18 +366,10 @@ def plan_file(
     names = column_names(labels, normalize)
     forced = [_forced(hints, label, name) for label, name in zip(labels, names, strict=True)]
     cols = [f"c{i}" for i in range(width)]
-    extra, last = pl.col(f"c{width}"), pl.col(cols[-1])
-    any_value = pl.any_horizontal([pl.col(c).is_not_null() for c in cols])
-    shape = [
-        pl.len().alias(":records"),
-        extra.is_not_null().sum().alias(":too_many"),
-        (last.is_null() & any_value).sum().alias(":maybe_short"),
-        (~any_value & extra.is_null()).sum().alias(":empty"),
-    ]
 
-    lf = _scan(path, width)
-    stats = _profile(path, lf, cols, set(), shape)
-    records, empty = int(stats[":records"] or 0), int(stats[":empty"] or 0)
+    profile = _profile(path, cols, forced, timezone, set())
+    stats = profile.totals
+    records, empty = stats[":records"], stats[":empty"]
     rows = records - empty
     rejected: list[RejectedRow] = []
     skip: list[int] = []
@@ -278,21 +380,18 @@ def plan_file(
                 f"{path}: record boundaries are ambiguous ({records} records by polars, {seen} by csv); "
                 "check the quoting"
             )
-    guarded = {c for c in cols if stats.get(f"{c}:guard")}
+    guarded = profile.guarded
     if skip:  # decide the types again without the rejected records
-        lf = _filtered(lf, width, skip, empty > 0)
-        stats = _profile(path, lf, cols, guarded, [pl.len().alias(":records")])
-        rows = int(stats[":records"] or 0)
-    elif guarded:
-        stats.update(_profile(path, lf, sorted(guarded), guarded))
+        profile = _profile(path, cols, forced, timezone, guarded, skip, empty > 0)
+        stats = profile.totals
+        rows = stats[":records"]
 
     decided = [
         classify(Profile.from_row(stats, c), label, kind)
         for c, label, kind in zip(cols, labels, forced, strict=True)
     ]
-    nn = {c: int(stats[f"{c}:nn"] or 0) for c in cols}
-    temporal_cols = [c for c, d in zip(cols, decided, strict=True) if d[2]]
-    formats = _temporal_formats(path, lf, temporal_cols, guarded, nn, timezone) if temporal_cols else {}
+    nn = {c: stats[f"{c}:nn"] for c in cols}
+    formats = profile.temporal_formats()
 
     columns: list[ColumnPlan] = []
     for c, label, name, hint, decision in zip(cols, labels, names, forced, decided, strict=True):
@@ -330,11 +429,15 @@ def read_batches(
         else:
             exprs.append(pl.lit(None, dtype=polars_type(col)).alias(col.name))
     exprs += [pl.lit(value, dtype=pl.String).alias(name) for name, value in constants.items()]
-    lf = _filtered(_scan(Path(path), width), width, plan.skip_records, plan.drop_empty_records).select(exprs)
-    try:
-        for df in lf.collect_batches(chunk_size=batch_size, engine=_ENGINE):
-            if df.height:
-                yield df.to_arrow().cast(target)
-    except pl.exceptions.PolarsError as exc:
-        message = f"{path}: could not convert the file with its plan: {exc}".splitlines()[0]
-        raise CsvFormatError(message) from exc
+    path = Path(path)
+    for offset, df in _frames(path, width):
+        df = _filtered(df, offset, width, plan.skip_records, plan.drop_empty_records)
+        if not df.height:
+            continue
+        try:
+            typed = df.lazy().select(exprs).collect()
+        except pl.exceptions.PolarsError as exc:
+            message = f"{path}: could not convert the file with its plan: {exc}".splitlines()[0]
+            raise CsvFormatError(message) from exc
+        for start in range(0, typed.height, batch_size):
+            yield typed.slice(start, batch_size).to_arrow().cast(target)

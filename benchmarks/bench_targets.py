@@ -1,0 +1,283 @@
+"""The six speed targets of the connector, each next to its reference, in one table.
+
+    python benchmarks/bench_targets.py                  # 100k and 1M rows (a few minutes)
+    python benchmarks/bench_targets.py --full           # adds 5M rows (~1.6 GB of CSV)
+    python benchmarks/bench_targets.py --rows 200000    # other sizes for targets 1-3
+
+Targets (issue 4); every figure is measured in this run, on this machine:
+1. end to end (status → download → typing → DuckDB) at 1M rows ≤ 1.5× DuckDB's own
+   `read_csv(..., sample_size=-1)` of the same downloaded file;
+2. peak RSS ≤ 600 MB at 1M rows, and no growth at 5M rows;
+3. time and memory grow linearly with rows (100k, 1M, 5M);
+4. PostgreSQL (127.0.0.1:5432, database `test`; BENCH_POSTGRES_DSN overrides) loads
+   ≥ 100k rows/s through its bulk path (COPY of
+   dlt's csv files), in a scratch dataset that is dropped afterwards;
+5. 100 small jobs in flight together: wall time minus the server-side job time < 5 s, and no more
+   status requests than `Backoff.max_polls` promises;
+6. a run with nothing new to load (`pipelines/run.py` as a user runs it) < 3 s, Python's start
+   included.
+Each contender runs in a fresh process. Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_end_to_end import PASSWORD, USERNAME, measure_sizes  # noqa: E402
+
+PG_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres:trust@127.0.0.1:5432/test")
+JOBS, JOB_DELAY, JOB_ROWS = 100, 5.0, 200
+
+
+def target_postgres(emu: Any, rows: int, work: Path) -> dict[str, float]:
+    """Load one export into PostgreSQL with dlt's csv (COPY) path; rows/s of normalize + load."""
+    work.mkdir(parents=True, exist_ok=True)
+    import dlt
+
+    from uniware_source import UniwareCredentials, uniware_source
+    from uniware_source.emulator import JobSpec
+
+    dataset = f"bench_pg_{os.getpid()}"
+    pipeline = dlt.pipeline(
+        pipeline_name="bench_pg",
+        destination=dlt.destinations.postgres(PG_DSN),
+        dataset_name=dataset,
+        pipelines_dir=str(work / "pipelines"),
+    )
+    source = uniware_source(
+        job_codes=[emu.add_job(JobSpec(rows=rows, seed=11))],
+        base_url=emu.base_url,
+        credentials=UniwareCredentials(username=USERNAME, password=PASSWORD),
+        poll_interval=0.1,
+        max_poll_interval=0.5,
+        download_dir=str(work),
+    )
+    try:
+        started = time.perf_counter()
+        pipeline.extract(source, loader_file_format="csv")
+        extracted = time.perf_counter()
+        pipeline.normalize()
+        pipeline.load()
+        finished = time.perf_counter()
+        with pipeline.sql_client() as client:
+            (loaded,) = client.execute_sql(f"SELECT count(*) FROM {dataset}.sale_orders")[0]
+    finally:
+        import psycopg2
+
+        with psycopg2.connect(PG_DSN) as conn, conn.cursor() as cur:
+            for schema in (dataset, f"{dataset}_staging"):
+                cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    return {
+        "rows": float(loaded),
+        "end_to_end_s": finished - started,
+        "load_s": finished - extracted,
+        "rows_per_s": loaded / (finished - extracted),
+    }
+
+
+def target_jobs(work: Path) -> dict[str, float]:
+    """100 small jobs that each take JOB_DELAY s on the server, loaded by one run."""
+    work.mkdir(parents=True, exist_ok=True)
+    import dlt
+
+    from uniware_source import UniwareCredentials, uniware_source
+    from uniware_source.emulator import Emulator, JobSpec
+    from uniware_source.jobs import Backoff
+
+    poll_interval, max_poll_interval = 0.5, 2.0
+    with Emulator(username=USERNAME, password=PASSWORD, default_job_delay=JOB_DELAY) as emu:
+        codes = [emu.add_job(JobSpec(rows=JOB_ROWS, seed=i)) for i in range(JOBS)]
+        pipeline = dlt.pipeline(
+            pipeline_name="bench_jobs",
+            destination=dlt.destinations.duckdb(str(work / "jobs.duckdb")),
+            dataset_name="uniware",
+            pipelines_dir=str(work / "pipelines"),
+        )
+        source = uniware_source(
+            job_codes=codes,
+            base_url=emu.base_url,
+            credentials=UniwareCredentials(username=USERNAME, password=PASSWORD),
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            max_workers=8,
+            download_dir=str(work),
+        )
+        started = time.perf_counter()
+        pipeline.run(source)
+        wall = time.perf_counter() - started
+        status_calls = sum(1 for r in emu.requests if r.path.endswith("/export/job/status"))
+    bound = JOBS * Backoff(initial=poll_interval, cap=max_poll_interval).max_polls(JOB_DELAY)
+    return {"wall_s": wall, "overhead_s": wall - JOB_DELAY, "status_calls": status_calls, "bound": bound}
+
+
+def target_nothing_new(work: Path) -> dict[str, float]:
+    """`pipelines/run.py` twice on the same jobs: the second run finds nothing new."""
+    work.mkdir(parents=True, exist_ok=True)
+    from uniware_source.emulator import Emulator, JobSpec
+
+    with Emulator(username=USERNAME, password=PASSWORD, default_job_delay=0.1) as emu:
+        codes = [emu.add_job(JobSpec(rows=1000, seed=i)) for i in range(3)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+        env.update(
+            DLT_DATA_DIR=str(work / ".dlt-data"),
+            SOURCES__UNIWARE__BASE_URL=emu.base_url,
+            SOURCES__UNIWARE__CREDENTIALS__USERNAME=USERNAME,
+            SOURCES__UNIWARE__CREDENTIALS__PASSWORD=PASSWORD,
+            SOURCES__UNIWARE__POLL_INTERVAL="0.05",
+            SOURCES__UNIWARE__MAX_POLL_INTERVAL="0.3",
+            SOURCES__UNIWARE__JOB_CODES="[" + ", ".join(f'"{c}"' for c in codes) + "]",
+        )
+        command = [sys.executable, str(ROOT / "pipelines" / "run.py")]
+        first = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, check=False)
+        if first.returncode != 0:
+            raise SystemExit(f"pipelines/run.py failed:\n{first.stderr[-2000:]}")
+        started = time.perf_counter()
+        again = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - started
+        if again.returncode != 0:
+            raise SystemExit(f"pipelines/run.py failed on the second run:\n{again.stderr[-2000:]}")
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        python_start = time.perf_counter() - started
+    return {"seconds": seconds, "python_start_s": python_start}
+
+
+def _row(target: str, ours: str, reference: str, verdict: str) -> str:
+    return f"| {target} | {ours} | {reference} | {verdict} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--full", action="store_true", help="also 5M rows (targets 2 and 3)")
+    parser.add_argument("--pg-rows", type=int, default=1_000_000)
+    parser.add_argument("--cache-dir", default=str(ROOT / ".emulator-cache"))
+    args = parser.parse_args()
+    sizes = sorted(set(args.rows + ([5_000_000] if args.full else [])))
+
+    from uniware_source.emulator import Emulator
+
+    print(f"targets 1-3: {', '.join(f'{n:,}' for n in sizes)} rows ...", flush=True)
+    table = measure_sizes(sizes, Path(args.cache_dir))
+    work = Path(tempfile.mkdtemp(prefix="uniware-bench-"))
+    try:
+        print(f"target 4: PostgreSQL, {args.pg_rows:,} rows ...", flush=True)
+        with Emulator(
+            username=USERNAME, password=PASSWORD, default_job_delay=0.2, cache_dir=Path(args.cache_dir)
+        ) as emu:
+            pg = target_postgres(emu, args.pg_rows, work / "pg")
+        print(f"target 5: {JOBS} jobs of {JOB_DELAY:g} s ...", flush=True)
+        jobs = target_jobs(work / "jobs")
+        print("target 6: nothing new ...", flush=True)
+        nothing = target_nothing_new(work / "nothing")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    by_rows = {rows: (size_mb, ours, ref) for rows, size_mb, ours, ref in table}
+    print("\n| target | ours | reference | ratio / verdict |\n| --- | --- | --- | --- |")
+    if 1_000_000 in by_rows:
+        _, ours, ref = by_rows[1_000_000]
+        ratio = ours["seconds"] / ref["seconds"]
+        print(
+            _row(
+                "1. end to end, 1M rows (≤ 1.5× DuckDB)",
+                f"{ours['seconds']:.1f} s",
+                f"{ref['seconds']:.1f} s (DuckDB read_csv)",
+                f"{ratio:.2f}× {'ok' if ratio <= 1.5 else 'MISSED'}",
+            )
+        )
+        mb = ours["peak_rss_mb"]
+        print(
+            _row(
+                "2. peak RSS, 1M rows (≤ 600 MB)",
+                f"{mb:.0f} MB",
+                f"{ref['peak_rss_mb']:.0f} MB (DuckDB)",
+                f"{mb / 600:.2f}× of 600 MB {'ok' if mb <= 600 else 'MISSED'}",
+            )
+        )
+    if 5_000_000 in by_rows and 1_000_000 in by_rows:
+        big, small = by_rows[5_000_000][1]["peak_rss_mb"], by_rows[1_000_000][1]["peak_rss_mb"]
+        print(
+            _row(
+                "2. peak RSS, 5M vs 1M rows (no growth)",
+                f"{big:.0f} MB",
+                f"{small:.0f} MB at 1M",
+                f"{big / small:.2f}× {'ok' if big <= small * 1.1 else 'MISSED'}",
+            )
+        )
+    if len(sizes) > 1:
+        lo, hi = sizes[0], sizes[-1]
+        t_lo, t_hi = by_rows[lo][1]["seconds"], by_rows[hi][1]["seconds"]
+        per_lo, per_hi = t_lo / lo * 1e6, t_hi / hi * 1e6
+        print(
+            _row(
+                f"3. scaling, s per 1M rows at {lo:,} → {hi:,}",
+                f"{per_lo:.1f} → {per_hi:.1f} s",
+                "linear: the same s per row",
+                f"{per_hi / per_lo:.2f}× {'ok' if per_hi <= per_lo * 1.25 else 'MISSED'}",
+            )
+        )
+    rps = pg["rows_per_s"]
+    print(
+        _row(
+            "4. PostgreSQL bulk load (≥ 100k rows/s)",
+            f"{rps / 1000:.0f}k rows/s ({pg['rows']:,.0f} rows, {pg['load_s']:.1f} s normalize+load)",
+            "100k rows/s",
+            f"{rps / 1e5:.2f}× {'ok' if rps >= 1e5 else 'MISSED'}",
+        )
+    )
+    print(
+        _row(
+            f"5. {JOBS} jobs in flight: overhead (< 5 s)",
+            f"{jobs['overhead_s']:.1f} s (wall {jobs['wall_s']:.1f} s)",
+            f"{JOB_DELAY:g} s server-side",
+            f"{'ok' if jobs['overhead_s'] < 5 else 'MISSED'}",
+        )
+    )
+    print(
+        _row(
+            f"5. {JOBS} jobs: status requests (≤ max_polls bound)",
+            f"{jobs['status_calls']:.0f}",
+            f"{jobs['bound']:.0f}",
+            f"{jobs['status_calls'] / jobs['bound']:.2f}× "
+            f"{'ok' if jobs['status_calls'] <= jobs['bound'] else 'MISSED'}",
+        )
+    )
+    print(
+        _row(
+            "6. nothing new, process wall time (< 3 s)",
+            f"{nothing['seconds']:.2f} s",
+            f"3 s (bare Python start {nothing['python_start_s']:.2f} s)",
+            f"{nothing['seconds'] / 3:.2f}× {'ok' if nothing['seconds'] < 3 else 'MISSED'}",
+        )
+    )
+    print("\nscaling (targets 1-3):")
+    print(
+        f"{'rows':>10} {'CSV MB':>7} | {'ours s':>7} {'duckdb s':>8} {'ratio':>6} | "
+        f"{'ours MB':>8} {'duckdb MB':>9}"
+    )
+    for rows, size_mb, ours, ref in table:
+        print(
+            f"{rows:>10,} {size_mb:>7.0f} | {ours['seconds']:>7.2f} {ref['seconds']:>8.2f} "
+            f"{ours['seconds'] / ref['seconds']:>5.2f}x | "
+            f"{ours['peak_rss_mb']:>8.0f} {ref['peak_rss_mb']:>9.0f}"
+        )
+    print(f"\nmachine: {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
