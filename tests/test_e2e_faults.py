@@ -133,6 +133,10 @@ def test_outcomes_of_many_kinds_in_one_run(emulator, pipeline, caplog) -> None:
     assert rows(pipeline, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM sale_orders") == [
         (len(expected), len(expected))
     ]
+    # these jobs share order items: the destination was told to deduplicate, latest update first
+    table = pipeline.default_schema.tables["sale_orders"]
+    assert table["x-stage-data-deduplicated"] is False
+    assert table["columns"]["updated"].get("dedup_sort") == "desc"
     # an unknown status is logged once, not once per poll or per job
     assert caplog.text.count("'VALIDATING' was never seen before") == 1
 

@@ -58,6 +58,8 @@ def test_sale_orders_land_typed_and_complete(emulator, pipeline) -> None:
         expected_created = datetime.strptime(row["Created"], "%Y-%m-%d %H:%M:%S") - IST
         assert created == expected_created.replace(tzinfo=UTC)  # IST wall clock -> UTC instant
 
+    # unique keys: the destination is spared its deduplication pass
+    assert pipeline.default_schema.tables["sale_orders"]["x-stage-data-deduplicated"] is True
     job = audit(pipeline)[code]
     assert job["status"] == "LOADED"
     assert job["rows_loaded"] == 3000

@@ -32,8 +32,9 @@ from uniware_source.errors import (
     UniwareError,
 )
 from uniware_source.exports import parse_exports
+from uniware_source.loading import AUDIT_TABLE, REJECTED_TABLE, KeyTracker
 from uniware_source.reports import report_spec
-from uniware_source.resources import AUDIT_TABLE, REJECTED_TABLE, export_job_resource
+from uniware_source.resources import export_job_resource
 from uniware_source.settings import SourceSettings
 from uniware_source.sync import SyncSettings, exports_resource
 
@@ -120,6 +121,7 @@ def uniware_source(
         request_backoff_factor=request_backoff_factor,
     )
     resources: list[DltResource] = []
+    tracker = KeyTracker()  # keys yielded per table, across this source's resources
     if exports:
         specs = parse_exports(exports, default_facility=settings.facility)
         backfill = _backfill(backfill_start, backfill_end)
@@ -129,12 +131,14 @@ def uniware_source(
             collision_wait=float(collision_wait),
             backfill=backfill,
         )
-        resources.append(exports_resource(settings, specs, sync))
+        resources.append(exports_resource(settings, specs, sync, tracker))
     if job_codes:
         if isinstance(job_codes, str):
             job_codes = job_codes.split(",")
         spec = report_spec(report)
-        resources.append(export_job_resource(settings, job_codes, spec, table_name or spec.table_name))
+        resources.append(
+            export_job_resource(settings, job_codes, spec, table_name or spec.table_name, tracker)
+        )
     if not resources:
         raise ConfigurationError(
             "Nothing to load: configure [[sources.uniware.exports]] for scheduled exports, or pass "

@@ -24,12 +24,11 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from uniware_source.client import UniwareClient
-from uniware_source.csv_reader import FilePlan
 from uniware_source.errors import AccessDeniedError, ApiError, TransportError
 from uniware_source.exports import ExportSpec
 from uniware_source.jobs import ExportJob, JobPoller, Outcome
 from uniware_source.ledger import JobLedger, LedgerEntry
-from uniware_source.resources import _JobRun, audit_item
+from uniware_source.loading import KeyTracker, TableLoader, audit_item
 from uniware_source.settings import SourceSettings
 from uniware_source.windows import Window, local_midnight, plan_windows
 
@@ -347,13 +346,13 @@ class ExportRun:
 
 
 def exports_resource(
-    settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSettings
+    settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSettings, tracker: KeyTracker
 ) -> DltResource:
     run = ExportRun(settings, specs, sync)
 
     @dlt.resource(name=RESOURCE_NAME, max_table_nesting=0)
     def uniware_exports() -> Iterator[Any]:
-        yield from _sync(run.settings, run.specs, run.sync)
+        yield from _sync(run.settings, run.specs, run.sync, tracker)
 
     resource = uniware_exports()
     resource.export_run = run  # type: ignore[attr-defined]
@@ -373,7 +372,9 @@ def _ledger_dir() -> Path | None:
         return None
 
 
-def _sync(settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSettings) -> Iterator[Any]:
+def _sync(
+    settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSettings, tracker: KeyTracker
+) -> Iterator[Any]:
     started = datetime.now(UTC)
     state = dlt.current.resource_state()
     loaded: dict[str, dict[str, Any]] = state.setdefault("loaded_jobs", {})
@@ -388,7 +389,7 @@ def _sync(settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSetti
     tasks = plan_tasks(
         specs, state, ledger, client.list_facilities, now=now, zone=settings.timezone, backfill=sync.backfill
     )
-    loaders = {spec.table_name: _loader(settings, spec) for spec in specs}
+    loaders = {spec.table_name: _loader(settings, spec, tracker, started) for spec in specs}
     feeder = WindowFeeder(client, tasks, ledger, sync, zone=settings.timezone)
     download_dir = Path(tempfile.mkdtemp(prefix="uniware-", dir=settings.download_dir))
     try:
@@ -396,7 +397,7 @@ def _sync(settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSetti
             client,
             settings.poll,
             download_dir=download_dir,
-            planner=lambda job, path: _plan(loaders[job.table_name], job, path),
+            planner=lambda job, path: loaders[job.table_name].plan(job, path),
         )
         for job in poller.run(feeder=feeder, max_in_flight=sync.max_jobs_in_flight):
             if job.outcome is not None:
@@ -405,6 +406,8 @@ def _sync(settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSetti
             yield from _load_export(spec, loaders[spec.table_name], tasks, loaded)
     finally:
         shutil.rmtree(download_dir, ignore_errors=True)
+    # a job that will never load must not be re-attached to by the next run
+    ledger.drop(job.job_code for job in feeder.jobs if job.job_code and job.outcome is not Outcome.LOADED)
     remember_window_sizes(tasks, state)
     if sync.backfill is None:
         advance_cursors(tasks, state)
@@ -412,40 +415,42 @@ def _sync(settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSetti
         yield audit_item(feeder.jobs, started)
 
 
-def _plan(loader: _JobRun, job: ExportJob, path: Path) -> FilePlan:
-    return loader._plan(job, path)
-
-
-def _loader(settings: SourceSettings, spec: ExportSpec) -> _JobRun:
-    loader = _JobRun(settings, [], spec.report, spec.table_name)
-    if spec.is_snapshot:
-        loader.report_hints = dlt.mark.make_hints(table_name=spec.table_name, write_disposition="replace")
-    elif not spec.report.key:
-        # no natural key: a re-read window replaces exactly the rows that window loaded before
-        loader.report_hints = dlt.mark.make_hints(
-            table_name=spec.table_name,
-            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-            merge_key=loader.naming.normalize_identifier(WINDOW_COLUMN),
-        )
-    return loader
+def _loader(
+    settings: SourceSettings, spec: ExportSpec, tracker: KeyTracker, started: datetime
+) -> TableLoader:
+    # a snapshot replaces its table; a dated report without a natural key replaces the rows of
+    # the windows it re-reads (tagged with their window); any other merges on its key
+    return TableLoader(
+        settings,
+        spec.report,
+        spec.table_name,
+        tracker=tracker,
+        run_started_at=started,
+        tag_column=WINDOW_COLUMN,
+        replace=spec.is_snapshot,
+    )
 
 
 def _load_export(
-    spec: ExportSpec, loader: _JobRun, tasks: Sequence[WindowTask], loaded: dict[str, dict[str, Any]]
+    spec: ExportSpec, loader: TableLoader, tasks: Sequence[WindowTask], loaded: dict[str, dict[str, Any]]
 ) -> Iterator[Any]:
     mine = [task for task in leaves(tasks) if task.spec is spec]
     jobs = [task.fetched for task in mine if task.fetched is not None and task.fetched.outcome is None]
-    if spec.is_snapshot and any(task.fetched is None for task in mine):
-        # a snapshot replaces the whole table: never with some facilities missing
-        missing = ", ".join(task.facility for task in mine if task.fetched is None)
-        for job in jobs:
-            job.finish(Outcome.ERROR, f"snapshot not replaced: no file for facility {missing}")
+    schema = loader.table_schema(jobs) if jobs else None
+    if spec.is_snapshot:
+        # a snapshot replaces the whole table: never with a facility missing
+        missing = [task.facility for task in mine if task.fetched is None or task.fetched.outcome is not None]
+        if missing:
+            for job in jobs:
+                if job.outcome is None:
+                    job.finish(
+                        Outcome.ERROR, f"snapshot not replaced: no usable file for {', '.join(missing)}"
+                    )
+            return
+    if schema is None:
         return
-    if not jobs:
-        return
-    schema = loader._table_schema(jobs)
     for job in jobs:
-        yield from loader._load(job, schema)
+        yield from loader.load(job, schema)
         if job.outcome is Outcome.LOADED:
             loaded[job.job_code] = {"loaded_at": datetime.now(UTC).isoformat(), "rows": job.rows_loaded}
-
+    yield from loader.finish()
