@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from tests.conftest import PASSWORD, audit, item_codes, make_source, rows
-from uniware_source import AuthError, UniwareCredentials
+from uniware_source import AuthError, UniwareCredentials, uniware_source
 from uniware_source.emulator import Emulator, JobSpec
 from uniware_source.jobs import Backoff
 
@@ -43,7 +44,11 @@ def test_token_is_refreshed_before_it_expires(tmp_path_factory, pipeline) -> Non
 
 def test_dead_refresh_token_falls_back_to_the_password(tmp_path_factory, pipeline) -> None:
     with Emulator(
-        username="u", password="p", access_token_ttl=2.0, refresh_token_ttl=1.0, default_job_delay=5.0,
+        username="u",
+        password="p",
+        access_token_ttl=2.0,
+        refresh_token_ttl=1.0,
+        default_job_delay=5.0,
         cache_dir=tmp_path_factory.getbasetemp() / "emulator-cache",
     ) as emu:
         code = emu.add_job(JobSpec(rows=50))
@@ -67,9 +72,9 @@ def test_revoked_token_mid_run_is_renewed_and_the_call_retried(emulator, pipelin
 
 
 def test_bad_password_is_a_clear_error_and_never_a_retry_loop(emulator, pipeline, caplog) -> None:
-    code = emulator.add_job(JobSpec(rows=10))
+    codes = [emulator.add_job(JobSpec(rows=10, seed=i)) for i in range(20)]  # 20 polls racing to log in
     source = make_source(
-        emulator, [code], credentials=UniwareCredentials(username="analyst", password="wrong-pw-42")
+        emulator, codes, credentials=UniwareCredentials(username="analyst", password="wrong-pw-42")
     )
     with caplog.at_level(logging.DEBUG), pytest.raises(PipelineStepFailed) as failure:
         pipeline.run(source)
@@ -95,6 +100,29 @@ def test_secrets_never_reach_logs_or_tables(emulator, pipeline, caplog) -> None:
     for secret in [PASSWORD, *tokens]:
         assert secret not in caplog.text
         assert secret not in dumped
+
+
+def test_unreachable_token_endpoint_leaves_no_password_in_the_trace(pipeline) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    source = uniware_source(
+        job_codes=["J1"],
+        base_url=f"http://127.0.0.1:{port}",
+        credentials=UniwareCredentials(username="u", password="SUPERSECRETPW"),
+        poll_interval=0.05,
+        max_poll_interval=0.1,
+        request_backoff_factor=0.01,
+    )
+    pipeline.run(source)  # the tenant is unreachable: the job ends in error, the run goes on
+    job = audit(pipeline)["J1"]
+    assert job["status"] == "ERROR" and "failed" in job["message"]
+    assert "SUPERSECRETPW" not in str(job)
+    assert "SUPERSECRETPW" not in repr(pipeline.last_trace.asdict())
+    trace_files = list(Path(pipeline.working_dir).rglob("trace.pickle"))
+    assert all(b"SUPERSECRETPW" not in f.read_bytes() for f in trace_files)
 
 
 # -- status -------------------------------------------------------------------------------------

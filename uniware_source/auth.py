@@ -98,12 +98,15 @@ class TokenProvider:
         self._clock = clock
         self._lock = threading.Lock()
         self._token: _Token | None = None
+        self._refused: AuthError | None = None  # a refused login is never tried again
         self.logins = 0
         self.refreshes = 0
 
     # -- public ---------------------------------------------------------------------------------
     def header(self) -> str:
         with self._lock:
+            if self._refused is not None:
+                raise self._refused
             token = self._token
             if token is None:
                 token = self._token = self._login()
@@ -149,11 +152,12 @@ class TokenProvider:
             self.logins += 1
             logger.info("logged in to Uniware as %r", self._credentials.username)
             return self._token_from(body)
-        raise AuthError(
+        self._refused = AuthError(
             f"Uniware refused the login for user {self._credentials.username!r} "
             f"(HTTP {response.status_code}): {self._describe(body, response)}. "
             "Check sources.uniware.credentials; the login is not retried, to avoid locking the account."
         )
+        raise self._refused
 
     def _refresh(self, refresh_token: str) -> _Token:
         params = {
@@ -178,15 +182,18 @@ class TokenProvider:
             reraise=True,
         )
         def call() -> requests.Response:
-            return self._session.get(self._token_url, params=params, timeout=self._timeout)
+            # no redirects: one that kept the query string would carry the password elsewhere
+            return self._session.get(
+                self._token_url, params=params, timeout=self._timeout, allow_redirects=False
+            )
 
         try:
             return call()
         except requests.RequestException as exc:
-            # requests puts the full URL, query string and password included, in its messages
-            raise TransportError(
-                f"Uniware {what} at {self._token_url} failed: {redact(str(exc), self.secrets())}"
-            ) from None
+            # requests puts the full URL, password included, in its messages: keep only a
+            # redacted summary, and raise outside this block so the original is not chained
+            failure = f"Uniware {what} at {self._token_url} failed: {redact(str(exc), self.secrets())}"
+        raise TransportError(failure)
 
     def _token_from(self, body: dict[str, Any]) -> _Token:
         try:

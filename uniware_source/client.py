@@ -119,6 +119,7 @@ class UniwareClient:
         self.base_url = resolve_base_url(None, base_url)
         self.facility = facility
         self._timeout = request_timeout
+
         def retrying(**overrides: Any) -> Client:
             settings: dict[str, Any] = {
                 "request_timeout": request_timeout,
@@ -212,10 +213,13 @@ class UniwareClient:
             }
             if facility:
                 headers["Facility"] = facility
+            failure = None
             try:
                 response = session.post(url, json=payload, headers=headers, timeout=self._timeout)
             except requests.RequestException as exc:
-                raise TransportError(f"Uniware {what}: {self._redact(str(exc))}") from None
+                failure = f"Uniware {what}: {type(exc).__name__}: {self._redact(str(exc))}"
+            if failure is not None:  # raised outside the except block: no chained original
+                raise TransportError(failure)
             if response.status_code == 401:
                 self.tokens.invalidate(header)
                 if attempt == 1:
@@ -285,12 +289,14 @@ class UniwareClient:
         if _origin(url) == _origin(self.base_url):
             headers["Authorization"] = self.tokens.header()
         where = display_url(url)
+        failure = None
         try:
             response = self._files.session.get(url, headers=headers, stream=True, timeout=self._timeout)
         except requests.RequestException as exc:
-            raise DownloadError(
-                f"job {job_code}: download of {where} failed: {self._redact(str(exc))}"
-            ) from None
+            # the message of a file request holds the signed link: name the error only
+            failure = f"job {job_code}: download of {where} failed: {type(exc).__name__}"
+        if failure is not None:
+            raise DownloadError(failure)
         with response:
             if response.status_code in (401, 403, 404, 410):
                 raise LinkExpiredError(
@@ -312,6 +318,7 @@ class UniwareClient:
                 expected_bytes = None  # Content-Length counts the encoded bytes
             digest = hashlib.sha256()
             size = 0
+            dropped = None
             try:
                 with open(dest, "wb") as out:
                     for chunk in response.iter_content(_CHUNK):
@@ -324,9 +331,11 @@ class UniwareClient:
                         digest.update(chunk)
                         size += len(chunk)
             except requests.RequestException as exc:
-                raise DownloadError(
+                dropped = (
                     f"job {job_code}: connection dropped after {size} bytes of {where}: {type(exc).__name__}"
-                ) from None
+                )
+            if dropped is not None:
+                raise DownloadError(dropped)
             if expected_bytes is not None and size != expected_bytes:
                 raise DownloadError(f"job {job_code}: {where} ended after {size} of {expected_bytes} bytes")
         return DownloadResult(path=dest, bytes=size, sha256=digest.hexdigest())

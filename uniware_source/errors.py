@@ -11,19 +11,23 @@ from collections.abc import Iterable
 from typing import Any
 
 _SECRET_QUERY = re.compile(r"(?i)\b(password|access_token|refresh_token|token)=([^&\s'\"]+)")
+# the query string of any URL or request path: credentials, pre-signed links' signatures
+_URL_QUERY = re.compile(r"(/[^\s?#'\"]*)\?[^\s'\"]+")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """Remove secrets from text meant for logs or exceptions.
 
-    Known secret values are replaced wherever they appear; query parameters and bearer headers
-    that look like credentials are masked even when the value is not known here.
+    Known secret values are replaced wherever they appear; query strings (they carry credentials
+    and the signatures of pre-signed links) and bearer headers are masked even when no secret
+    value is known here.
     """
     for secret in secrets:
         if secret and len(secret) >= 3:
             text = text.replace(secret, "***")
     text = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", text)
+    text = _URL_QUERY.sub(lambda m: f"{m.group(1)}?***", text)
     return _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
 
 
