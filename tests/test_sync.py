@@ -295,3 +295,32 @@ def test_killed_run_is_resumed_without_duplicate_jobs_or_lost_rows(emulator, tmp
     assert {status for _, status in statuses} == {"LOADED"}
     assert {code for code, _ in statuses} == set(emulator.jobs)
     assert landed == oracle_codes(emulator, "WH-BLR", local_midnight(start, IST), datetime.now(UTC))
+
+
+def test_a_forgotten_job_in_the_ledger_is_created_afresh(emulator, pipeline) -> None:
+    from uniware_source.ledger import JobLedger, LedgerEntry
+    from uniware_source.windows import Window
+
+    day = ist_today() - timedelta(days=4)
+    window = Window(local_midnight(day, IST), local_midnight(day + timedelta(days=1), IST))
+    ledger = JobLedger.open(Path(pipeline.working_dir))
+    ledger.add(
+        LedgerEntry(
+            "EXP-GONE-1",
+            "Sale Orders|sale_orders",
+            "WH-BLR",
+            window.to_state(),
+            datetime.now(UTC).isoformat(),
+        )
+    )
+    exports = [sale_orders(day, facilities=["WH-BLR"], max_attempts=1)]
+    source = make_source(
+        emulator, [], exports=exports, backfill_start=str(day), backfill_end=str(day), **fast()
+    )
+    pipeline.run(source)
+    jobs = dict(rows(pipeline, "SELECT job_code, status FROM export_jobs"))
+    assert jobs.pop("EXP-GONE-1") == "NOT_FOUND"
+    assert list(jobs.values()) == ["LOADED"]  # not given up: a new job for the same window
+    landed = {code for (code,) in rows(pipeline, "SELECT sale_order_item_code FROM sale_orders")}
+    assert landed == oracle_codes(emulator, "WH-BLR", window.start, window.end)
+    assert JobLedger.open(Path(pipeline.working_dir)).entries.keys() <= set(jobs)  # the dead entry is gone

@@ -87,9 +87,42 @@ def test_export_settings_get_catalogue_defaults() -> None:
         ({"report": "Sale Orders", "start_date": "01/04/2024"}, "start_date"),
         ({"report": "Sale Orders", "start_date": "2024-04-01", "window_days": 0}, "window_days"),
         ({"report": "Sale Orders", "start_date": "2024-04-01", "windowdays": 2}, "unknown setting"),
+        ({"report": "Sale Orders", "start_date": "2024-04-01", "window_days": "nan"}, "window_days"),
+        ({"report": "Sale Orders", "start_date": "2024-04-01", "max_attempts": 0.5}, "max_attempts"),
+        ({"report": "Sale Orders", "start_date": "2024-04-01", "columns": 5}, "columns"),
+        ({"report": "Sale Orders", "start_date": "2024-04-01", "primary_key": 5}, "primary_key"),
+        ({"report": "Sale Orders", "start_date": "2024-04-01", "type_hints": ["x"]}, "type_hints"),
+        ({"report": "Gatepass", "columns": ["a"], "start_date": "2024-04-01"}, "date_filter"),
     ],
 )
 def test_bad_export_settings_name_the_setting(entry, words) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigurationError, match=words) as error:
         parse_exports([entry], default_facility=None)
     assert "exports[0]" in str(error.value)
+
+
+def test_remembered_window_size_stays_on_the_grid_and_grows_back() -> None:
+    from uniware_source.jobs import ExportJob, Outcome
+    from uniware_source.sync import WindowTask, remember_window_sizes
+
+    (spec,) = parse_exports([{"report": "Sale Orders", "start_date": "2024-04-01"}], default_facility="F")
+    day = Window(local_midnight(date(2024, 6, 1), IST), local_midnight(date(2024, 6, 2), IST))
+    partial = Window(day.end, day.end + timedelta(hours=2, minutes=5))
+
+    def loaded(window: Window, *, full: bool) -> WindowTask:
+        task = WindowTask(spec, "F", window, full=full)
+        task.fetched = ExportJob("J", spec.report.name, "F", spec.table_name).finish(Outcome.LOADED)
+        return task
+
+    split_day = WindowTask(spec, "F", day, full=True)
+    split_day.split_into = (loaded(day.halves()[0], full=True), loaded(day.halves()[1], full=True))
+    split_partial = WindowTask(spec, "F", partial)
+    split_partial.split_into = (
+        loaded(partial.halves()[0], full=False),
+        loaded(partial.halves()[1], full=False),
+    )
+    state: dict = {}
+    remember_window_sizes([split_day, split_partial], state)
+    assert state["window_hours"][spec.key]["F"] == 12  # the partial window's odd halves are ignored
+    remember_window_sizes([loaded(day.halves()[0], full=True)], state)
+    assert spec.key not in state["window_hours"] or "F" not in state["window_hours"][spec.key]  # back to 24 h

@@ -125,6 +125,11 @@ def uniware_source(
     if exports:
         specs = parse_exports(exports, default_facility=settings.facility)
         backfill = _backfill(backfill_start, backfill_end)
+        for name, seconds in (("retry_cooldown", retry_cooldown), ("collision_wait", collision_wait)):
+            if not 0 <= float(seconds) < float("inf"):
+                raise ConfigurationError(
+                    f"sources.uniware.{name} must be zero or more seconds, got {seconds!r}"
+                )
         sync = SyncSettings(
             max_jobs_in_flight=_at_least_one("max_jobs_in_flight", max_jobs_in_flight),
             retry_cooldown=float(retry_cooldown),

@@ -1,20 +1,21 @@
 """Export specs: what `[[sources.uniware.exports]]` asks for, checked, with catalogue defaults.
 
-    [[sources.uniware.exports]]
-    report = "Sale Orders"            # exportJobTypeName: any name the tenant has
-    columns = ["soicode", "..."]      # exportColums keys; the catalogue gives defaults for known reports
-    date_filter = "updatedOn"         # filter id that windows use; "" for a snapshot report
-    start_date = "2024-04-01"         # the first run starts here (a local date)
-    window_days = 1                   # one job per window and facility
-    lookback_hours = 6                # each run re-reads this much before its cursor
-    facilities = ["WH-BLR", "WH-DEL"] # or "all": the tenant's enabled facilities
-    filters = []                      # extra exportFilters, passed through as given
-    table_name = "sale_orders"        # optional
-    primary_key = "Sale Order Item Code"  # optional; the catalogue knows it for known reports
+[[sources.uniware.exports]]
+report = "Sale Orders"            # exportJobTypeName: any name the tenant has
+columns = ["soicode", "..."]      # exportColums keys; the catalogue gives defaults for known reports
+date_filter = "updatedOn"         # filter id that windows use; "" for a snapshot report
+start_date = "2024-04-01"         # the first run starts here (a local date)
+window_days = 1                   # one job per window and facility
+lookback_hours = 6                # each run re-reads this much before its cursor
+facilities = ["WH-BLR", "WH-DEL"] # or "all": the tenant's enabled facilities
+filters = []                      # extra exportFilters, passed through as given
+table_name = "sale_orders"        # optional
+primary_key = "Sale Order Item Code"  # optional; the catalogue knows it for known reports
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -105,7 +106,7 @@ def _parse_one(entry: dict[str, Any], where: str, default_facility: str | None) 
     catalogue = report_spec(name)
 
     columns = entry.get("columns") or catalogue.default_columns
-    if isinstance(columns, str) or not all(isinstance(c, str) and c.strip() for c in columns):
+    if not isinstance(columns, list | tuple) or not all(isinstance(c, str) and c.strip() for c in columns):
         raise ConfigurationError(f"{where}.columns must be a list of export column keys")
     if not columns:
         raise ConfigurationError(
@@ -118,12 +119,22 @@ def _parse_one(entry: dict[str, Any], where: str, default_facility: str | None) 
     start_date = _date(entry.get("start_date"), f"{where}.start_date")
     if date_filter and start_date is None:
         raise ConfigurationError(f"{where}.start_date is needed for a dated report (e.g. '2024-04-01')")
+    if start_date is not None and not date_filter:
+        raise ConfigurationError(
+            f"{where} has a start_date but no date_filter: name the filter id its windows use "
+            f"(e.g. 'updatedOn'), or drop start_date to load {name!r} as a snapshot"
+        )
 
     key = entry.get("primary_key", list(catalogue.key))
     if isinstance(key, str):
         key = [key]
+    if not isinstance(key, list | tuple) or not all(isinstance(k, str) and k for k in key):
+        raise ConfigurationError(f"{where}.primary_key must be a column label or a list of them")
     hints: dict[str, Kind] = dict(catalogue.hints)
-    for label, kind in (entry.get("type_hints") or {}).items():
+    type_hints = entry.get("type_hints") or {}
+    if not isinstance(type_hints, Mapping):
+        raise ConfigurationError(f"{where}.type_hints must be a table of label = type")
+    for label, kind in type_hints.items():
         if kind not in ("text", "integer", "decimal", "boolean", "date", "timestamp"):
             raise ConfigurationError(f"{where}.type_hints[{label!r}] = {kind!r} is not a known type")
         hints[label] = kind
@@ -135,7 +146,7 @@ def _parse_one(entry: dict[str, Any], where: str, default_facility: str | None) 
     if isinstance(facilities, str):
         facilities = None if facilities.strip().lower() == "all" else [facilities]
     if facilities is not None and (not facilities or not all(isinstance(f, str) and f for f in facilities)):
-        raise ConfigurationError(f"{where}.facilities must be a list of facility codes, or \"all\"")
+        raise ConfigurationError(f'{where}.facilities must be a list of facility codes, or "all"')
 
     filters = entry.get("filters") or []
     if not isinstance(filters, list) or not all(isinstance(f, Mapping) for f in filters):
@@ -144,7 +155,9 @@ def _parse_one(entry: dict[str, Any], where: str, default_facility: str | None) 
     window_days = _positive(entry.get("window_days", 1), f"{where}.window_days")
     lookback_hours = _positive(entry.get("lookback_hours", 6), f"{where}.lookback_hours", allow_zero=True)
     min_window_hours = _positive(entry.get("min_window_hours", 1), f"{where}.min_window_hours")
-    max_attempts = int(_positive(entry.get("max_attempts", 3), f"{where}.max_attempts"))
+    max_attempts = _positive(entry.get("max_attempts", 3), f"{where}.max_attempts")
+    if max_attempts != int(max_attempts):
+        raise ConfigurationError(f"{where}.max_attempts must be a whole number, got {max_attempts!r}")
     return ExportSpec(
         report=spec,
         columns=tuple(columns),
@@ -156,7 +169,7 @@ def _parse_one(entry: dict[str, Any], where: str, default_facility: str | None) 
         filters=tuple(filters),
         table_name=str(entry.get("table_name") or catalogue.table_name),
         min_window=timedelta(hours=min_window_hours),
-        max_attempts=max_attempts,
+        max_attempts=int(max_attempts),
     )
 
 
@@ -175,7 +188,9 @@ def _positive(value: Any, where: str, *, allow_zero: bool = False) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigurationError(f"{where} must be a number, got {value!r}") from None
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise ConfigurationError(f"{where} must be a number, got {value!r}")
     if number < 0 or (number == 0 and not allow_zero):
         raise ConfigurationError(f"{where} must be {'zero or ' if allow_zero else ''}positive, got {value!r}")
     return number

@@ -255,7 +255,6 @@ class JobPoller:
         def admit(job: ExportJob) -> None:
             nonlocal sequence, running
             now = self.clock()
-            deadlines[id(job)] = now + settings.job_timeout
             errors_in_row[id(job)] = 0
             job.started_at = job.started_at or datetime.now(UTC)
             sequence += 1
@@ -294,7 +293,9 @@ class JobPoller:
                     now = self.clock()
                     while due and due[0][0] <= now and len(in_flight) < settings.max_workers * 2:
                         _, _, job = heapq.heappop(due)
-                        if now >= deadlines[id(job)]:
+                        # the clock runs from the first poll, not from time spent queued here
+                        deadline = deadlines.setdefault(id(job), now + settings.job_timeout)
+                        if now >= deadline:
                             yield settle(
                                 ended(job).finish(
                                     Outcome.TIMED_OUT,
@@ -307,6 +308,8 @@ class JobPoller:
                     wakes = [t for t in (due[0][0] if due else None, feeder_wakes) if t is not None]
                     if feeder_wakes is not None and running >= cap:
                         wakes.remove(feeder_wakes)  # no slot for it anyway: wait for a job to end
+                    if due and len(in_flight) >= settings.max_workers * 2:
+                        wakes = []  # polls are due but every worker is busy: wait for one to finish
                     timeout = max(0.0, min(wakes) - self.clock()) if wakes else None
                     if not in_flight:
                         time.sleep(timeout or 0.0)

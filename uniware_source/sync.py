@@ -24,7 +24,7 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from uniware_source.client import UniwareClient
-from uniware_source.errors import AccessDeniedError, ApiError, TransportError
+from uniware_source.errors import AccessDeniedError, ApiError, ConfigurationError, TransportError
 from uniware_source.exports import ExportSpec
 from uniware_source.jobs import ExportJob, JobPoller, Outcome
 from uniware_source.ledger import JobLedger, LedgerEntry
@@ -64,6 +64,8 @@ class WindowTask:
     fetched: ExportJob | None = None  # the job whose file is to load
     given_up: bool = False
     split_into: tuple[WindowTask, WindowTask] | None = None
+    full: bool = False  # a whole window of the planned size (or a half of one, and so on)
+    reattached: bool = False  # its current job is one of an earlier run
 
     def describe(self, zone: str) -> str:
         where = self.window.label(zone) if self.window else "snapshot"
@@ -91,6 +93,11 @@ def plan_tasks(
         else:
             if tenant_facilities is None:
                 tenant_facilities = facilities()
+                if not tenant_facilities:
+                    raise ConfigurationError(
+                        f'{spec.report.name!r} asks for facilities = "all", but the tenant\'s facility '
+                        "search listed no enabled facility: list the facility codes instead"
+                    )
             codes = tenant_facilities
         for facility in codes:
             pending = ledger.pending(spec.key, facility)
@@ -121,7 +128,7 @@ def plan_tasks(
                     tasks.append(WindowTask(spec, facility, window, reattach=entry.job_code))
             for window in windows:
                 for piece in _subtract(window, taken):
-                    tasks.append(WindowTask(spec, facility, piece))
+                    tasks.append(WindowTask(spec, facility, piece, full=piece.end - piece.start == size))
     return tasks
 
 
@@ -185,8 +192,9 @@ class WindowFeeder:
             return
         if job.job_code:
             self.ledger.drop([job.job_code])
-        if job.outcome is Outcome.NOT_FOUND and task.attempts == 0:
-            # a job of an earlier run that Uniware no longer knows: create the window afresh
+        if task.reattached and job.outcome in (Outcome.NOT_FOUND, Outcome.FAILED, Outcome.CANCELLED):
+            # a job of an earlier run that Uniware no longer has: create the window afresh
+            task.reattached = False
             self.queue.append(task)
             return
         task.failures += 1
@@ -195,7 +203,9 @@ class WindowFeeder:
         can_split = window is not None and window.halves()[0].end - window.start >= spec.min_window
         if task.failures >= self.settings.split_after and can_split:
             assert task.window is not None
-            first, second = (WindowTask(spec, task.facility, half) for half in task.window.halves())
+            first, second = (
+                WindowTask(spec, task.facility, half, full=task.full) for half in task.window.halves()
+            )
             task.split_into = (first, second)
             self.queue.extend((first, second))
             logger.warning(
@@ -221,7 +231,8 @@ class WindowFeeder:
             attempt=task.attempts + 1,
         )
         if not spec.report.key and task.window is not None:
-            job.row_tags[WINDOW_COLUMN] = f"{task.facility}|{task.window.start.isoformat()}"
+            job.row_tags[WINDOW_COLUMN] = f"{task.facility}|{self._grid_cell(task).isoformat()}"
+        task.reattached = bool(task.reattach)
         if task.reattach:
             logger.info("re-attaching to job %s for %s", task.reattach, task.describe(self.zone))
             task.reattach = None
@@ -260,10 +271,18 @@ class WindowFeeder:
                     attempt=job.attempt,
                 )
             )
-        task.attempts += 1
+            task.attempts += 1
         self.jobs.append(job)
         self.task_of[id(job)] = task
         return job
+
+    def _grid_cell(self, task: WindowTask) -> datetime:
+        """The start of the export's window grid cell that holds the task's window: every piece
+        of one cell tags its rows alike, so a re-read replaces them whatever the pieces were."""
+        spec, window = task.spec, task.window
+        assert spec.start_date is not None and window is not None
+        origin = local_midnight(spec.start_date, self.zone)
+        return origin + ((window.start - origin) // spec.window) * spec.window
 
     def _give_up(self, task: WindowTask, job: ExportJob, exc: Exception, *, permanent: bool) -> None:
         task.given_up = True
@@ -304,20 +323,33 @@ def advance_cursors(tasks: Sequence[WindowTask], state: dict[str, Any]) -> None:
 
 
 def remember_window_sizes(tasks: Sequence[WindowTask], state: dict[str, Any]) -> None:
-    """After a split, the size of the pieces that loaded is where the next run starts."""
+    """After a split of a whole window, the size of the pieces that loaded is where the next run
+    starts (it stays on the window grid: a half, a quarter, ...). A run with no split and every
+    window loaded doubles it again, back up to the export's window size."""
     sizes = state.setdefault("window_hours", {})
+    groups: dict[tuple[str, str], list[WindowTask]] = {}
     for task in tasks:
-        if not task.split_into:
-            continue
+        if task.window is not None:
+            groups.setdefault((task.spec.key, task.facility), []).append(task)
+    for (key, facility), group in groups.items():
+        remembered = sizes.get(key, {}).get(facility)
         worked = [
             leaf.window.hours
+            for task in group
+            if task.split_into and task.full
             for leaf in leaves([task])
             if leaf.window is not None and leaf.fetched is not None and leaf.fetched.outcome is Outcome.LOADED
         ]
         if worked:
-            key, facility = task.spec.key, task.facility
-            previous = sizes.get(key, {}).get(facility)
-            sizes.setdefault(key, {})[facility] = min([*worked, *([previous] if previous else [])])
+            sizes.setdefault(key, {})[facility] = min([*worked, *([remembered] if remembered else [])])
+        elif remembered and all(
+            leaf.fetched is not None and leaf.fetched.outcome is Outcome.LOADED for leaf in leaves(group)
+        ):
+            grown = remembered * 2
+            if grown >= group[0].spec.window.total_seconds() / 3600:
+                del sizes[key][facility]
+            else:
+                sizes[key][facility] = grown
 
 
 @dataclass(frozen=True)
