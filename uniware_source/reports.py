@@ -90,6 +90,14 @@ REVERSE_PICKUP_COLUMNS = (
     "trackingNumber", "reversePickupCreated", "reversePickupUpdated", "reversePickupStatus",
     "reversePickupAction", "returnReason", "channel", "putawayCode", "putawayStatus",
 )  # fmt: skip
+RETURN_INVOICE_COLUMNS = (
+    "returnInvoiceCode", "invoiceCode", "displayorderCode", "ShippingPackageCode", "returnedDate",
+    "skuCode", "itemTypeName", "qty", "transferPrice", "cgst", "igst", "sgst", "utgst", "cess",
+)  # fmt: skip
+CHANNEL_ITEM_TYPE_COLUMNS = (
+    "channelName", "channelProductId", "sellerSkuCode", "uniwareSkuCode", "productName",
+    "blockedInventory", "disabled", "sellingPrice", "mrp", "statusCode", "lastInventoryUpdate",
+)  # fmt: skip
 INVENTORY_SNAPSHOT_COLUMNS = (
     "facility", "itemTypeName", "itemtypeSku", "ean", "brand", "categoryName", "MRP", "openSale",
     "inventory", "inventoryBlocked", "badInventory", "putawayPending", "openPurchase", "enabled",
@@ -126,7 +134,9 @@ CATALOGUE: dict[str, ReportSpec] = {
         # An invoice has a row per item: its code is no key. Without a confirmed item-level key
         # these reports replace the windows they re-read (see sync.py).
         ReportSpec("Invoice", hints=_CODES, date_filter="dateCreatedRange", default_columns=INVOICE_COLUMNS),
-        ReportSpec("Return Invoices", hints=_CODES, date_filter="addedOn"),
+        ReportSpec(
+            "Return Invoices", hints=_CODES, date_filter="addedOn", default_columns=RETURN_INVOICE_COLUMNS
+        ),
         ReportSpec(
             "Courier Returns", hints=_CODES, date_filter="soDateRange", default_columns=COURIER_RETURN_COLUMNS
         ),
@@ -141,7 +151,7 @@ CATALOGUE: dict[str, ReportSpec] = {
         # Snapshots: no date filter (a date window would drop every item that did not change).
         ReportSpec("Inventory Snapshot", hints=_CODES, default_columns=INVENTORY_SNAPSHOT_COLUMNS),
         ReportSpec("Item Master", hints=_CODES, default_columns=ITEM_MASTER_COLUMNS),
-        ReportSpec("Channel Item Type Report", hints=_CODES),
+        ReportSpec("Channel Item Type Report", hints=_CODES, default_columns=CHANNEL_ITEM_TYPE_COLUMNS),
         ReportSpec("Vendor Item Master", hints=_CODES),
     )
 }
