@@ -71,13 +71,11 @@ def audit(pipeline: dlt.Pipeline) -> dict[str, dict[str, Any]]:
     return latest
 
 
-def fetch_export(emu: Emulator, job_code: str) -> bytes:
-    """The job's CSV bytes, fetched with plain requests: an oracle independent of our client."""
-    import time
-
+def bearer(emu: Emulator) -> str:
+    """A token from the emulator, by a plain password grant (the tests' own, not our client's)."""
     import requests
 
-    token = requests.get(
+    response = requests.get(
         f"{emu.base_url}/oauth/token",
         params={
             "grant_type": "password",
@@ -86,8 +84,17 @@ def fetch_export(emu: Emulator, job_code: str) -> bytes:
             "password": PASSWORD,
         },
         timeout=10,
-    ).json()["access_token"]
-    headers = {"Authorization": f"bearer {token}"}
+    )
+    return f"bearer {response.json()['access_token']}"
+
+
+def fetch_export(emu: Emulator, job_code: str) -> bytes:
+    """The job's CSV bytes, fetched with plain requests: an oracle independent of our client."""
+    import time
+
+    import requests
+
+    headers = {"Authorization": bearer(emu)}
     for _ in range(400):
         body = requests.post(
             f"{emu.base_url}/services/rest/v1/export/job/status",

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import requests
 
-from tests.conftest import PASSWORD, USERNAME, make_source, parse_export, rows
+from tests.conftest import PASSWORD, USERNAME, bearer, make_source, parse_export, rows
 from uniware_source.emulator import Emulator
 from uniware_source.windows import local_midnight
 
@@ -39,17 +39,7 @@ def fast(**settings: Any) -> dict[str, Any]:
 
 def oracle_codes(emu: Emulator, facility: str, start: datetime, end: datetime) -> set[str]:
     """Item codes the tenant has for [start, end): one export of the whole range, over plain HTTP."""
-    token = requests.get(
-        f"{emu.base_url}/oauth/token",
-        params={
-            "grant_type": "password",
-            "client_id": "my-trusted-client",
-            "username": USERNAME,
-            "password": PASSWORD,
-        },
-        timeout=10,
-    ).json()["access_token"]
-    headers = {"Authorization": f"bearer {token}", "Facility": facility}
+    headers = {"Authorization": bearer(emu), "Facility": facility}
     body = {
         "exportJobTypeName": "Sale Orders",
         "exportColums": ["soicode", "updated"],  # not our column set: never collides with our jobs
@@ -172,16 +162,6 @@ def oracle_twin(emu: Emulator, day: date) -> str:
     from uniware_source.reports import SALE_ORDER_COLUMNS
     from uniware_source.windows import Window
 
-    token = requests.get(
-        f"{emu.base_url}/oauth/token",
-        params={
-            "grant_type": "password",
-            "client_id": "my-trusted-client",
-            "username": USERNAME,
-            "password": PASSWORD,
-        },
-        timeout=10,
-    ).json()["access_token"]
     window = Window(local_midnight(day, IST), local_midnight(day + timedelta(days=1), IST))
     body = {
         "exportJobTypeName": "Sale Orders",
@@ -189,7 +169,7 @@ def oracle_twin(emu: Emulator, day: date) -> str:
         "exportFilters": [{"id": "updatedOn", "dateRange": window.date_range()}],
         "frequency": "ONETIME",
     }
-    headers = {"Authorization": f"bearer {token}", "Facility": "WH-DEL"}
+    headers = {"Authorization": bearer(emu), "Facility": "WH-DEL"}
     return requests.post(f"{emu.base_url}{CREATE}", json=body, headers=headers, timeout=10).json()["jobCode"]
 
 
