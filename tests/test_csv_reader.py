@@ -300,3 +300,24 @@ def test_unify_respects_existing_destination_types() -> None:
     schema = unify([plan], existing={"a": "decimal", "b": "timestamp", "c": "text", "d": "bigint"})
     assert [c.kind for c in schema.columns] == ["decimal", "timestamp", "text", "integer"]
     assert isinstance(schema, TableSchema)
+
+
+def test_date_format_shapes_exclude_each_other() -> None:
+    """Pass 1 counts a column's known formats with one combined pattern: that equals the sum of
+    the per-format counts only while no value has the shape of two formats."""
+    import re
+
+    from uniware_source.type_plan import ALL_FORMATS, FORMAT_REGEXES
+
+    samples = [
+        "2024-06-01", "01-06-2024", "01/06/2024", "2024-06-01 13:05:09", "2024-06-01 13:05:09.123",
+        "2024-06-01 13:05", "2024-06-01T13:05:09", "2024-06-01T13:05", "01-06-2024 13:05:09",
+        "01-06-2024 13:05", "01/06/2024 13:05:09", "01/06/2024 13:05", "2024-06-01T13:05:09+05:30",
+        "2024-06-01T13:05:09.5Z", "2024-06-01 13:05:09-0700", "2024-06-01T13:05Z", "2024-06-01T13:05+05",
+    ]  # fmt: skip
+    matched_formats = set()
+    for value in samples:
+        hits = [f for f in ALL_FORMATS if re.search(FORMAT_REGEXES[f], value)]
+        assert len(hits) == 1, (value, hits)
+        matched_formats.update(hits)
+    assert matched_formats == set(ALL_FORMATS)

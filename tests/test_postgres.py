@@ -13,7 +13,9 @@ import pytest
 from tests.conftest import audit, item_codes, make_source, rows
 from uniware_source.emulator import JobSpec
 
-DSN = os.environ.get("UNIWARE_TEST_POSTGRES", "postgresql://postgres:unused-with-trust-auth@127.0.0.1:5432/test")
+DSN = os.environ.get(
+    "UNIWARE_TEST_POSTGRES", "postgresql://postgres:unused-with-trust-auth@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture()

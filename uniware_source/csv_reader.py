@@ -42,12 +42,17 @@ from uniware_source.type_plan import (
     Profile,
     RejectedRow,
     TableSchema,
+    any_format_expr,
+    boolean_exprs,
     classify,
     classify_temporal,
     convert_expr,
+    count_expr,
+    date_shape_expr,
     format_match_exprs,
+    is_identifier_label,
+    numeric_exprs,
     polars_type,
-    profile_exprs,
     temporal_parse_expr,
     typed_expr,
     unify,
@@ -224,26 +229,48 @@ def _locate_rejects(path: Path, width: int) -> tuple[list[RejectedRow], list[int
 class _Profile:
     """Column statistics of a file, accumulated chunk by chunk (sums, and maxima of widths).
 
-    A column stops being profiled in detail as soon as its statistics rule out every kind but text
-    (a value that is neither a number, a boolean nor a date shape; counts only grow, so that stays
-    true to the end of the file): then only its value count is kept. Date-like columns also count
-    the values of each format's shape, and how many of them parse with the formats their chunk
-    showed; a value that parses with a format has that format's shape, so the count equals the one
-    that parsing the whole file with all matched formats would give."""
+    Each column is profiled only for the kinds it can still become. A kind is given up as soon as
+    a value rules it out (counts only grow, so that stays true to the end of the file) and its
+    statistics are frozen from then on: they keep ruling it out in `classify`. Not profiled at all:
+    numbers in an identifier-labelled column without a hint (a number there loads as text, and a
+    number is never date-shaped), and every kind a hint excludes. A column left with no kind keeps
+    only its value count.
+
+    Date-like columns count the values of each format's shape. Once a column has shown its
+    formats, a chunk whose values all have one of those shapes is checked with one regex of all of
+    them (the shapes exclude each other, so the count is the sum the separate regexes give);
+    otherwise every format is counted again. The values that have a format's shape are parsed with
+    the formats seen so far: a value that parses with a format has that format's shape, so the count
+    equals the one that parsing the whole file with all matched formats would give."""
 
     def __init__(
-        self, cols: Sequence[str], forced: Sequence[Kind | None], guarded: set[str], timezone: str
+        self,
+        cols: Sequence[str],
+        labels: Sequence[str],
+        forced: Sequence[Kind | None],
+        guarded: set[str],
+        timezone: str,
     ) -> None:
         self.cols = list(cols)
         self.timezone = timezone
         self.guarded = set(guarded)
-        self.live = {c for c, kind in zip(cols, forced, strict=True) if kind != "text"}
-        self.dates = set(self.live)
+        self.numeric = {
+            c
+            for c, label, kind in zip(cols, labels, forced, strict=True)
+            if kind in ("integer", "decimal") or (kind is None and not is_identifier_label(label))
+        }
+        kinds = dict(zip(cols, forced, strict=True))
+        self.boolish = {c for c in cols if kinds[c] not in ("text", "date", "timestamp")}
+        self.dates = {c for c in cols if kinds[c] in (None, "date", "timestamp")}
         self.totals: dict[str, int] = {":records": 0, ":too_many": 0, ":maybe_short": 0, ":empty": 0}
         for c in cols:
             self.totals.update({f"{c}:{k}": 0 for k in Profile.__dataclass_fields__})
         self.format_counts = {c: [0] * len(ALL_FORMATS) for c in cols}
+        self.matched = dict.fromkeys(cols, 0)  # values with the shape of some format
         self.parsed = dict.fromkeys(cols, 0)
+
+    def _seen(self, c: str) -> tuple[str, ...]:
+        return tuple(f for f, n in zip(ALL_FORMATS, self.format_counts[c], strict=True) if n)
 
     def add(self, path: Path, df: pl.DataFrame, shape: bool) -> None:
         cols, width = self.cols, len(self.cols)
@@ -266,65 +293,75 @@ class _Profile:
         for key in (":records", ":too_many", ":maybe_short", ":empty"):
             self.totals[key] += int(row.get(key) or 0)
 
-        typed = df.lazy().with_columns([typed_expr(c, c in self.guarded).alias(f"t{c}") for c in cols])
-        exprs: list[pl.Expr] = []
-        for c in cols:
-            if c in self.live:
-                exprs += profile_exprs(c, f"t{c}")
-            else:
-                exprs.append(pl.col(f"t{c}").count().alias(f"{c}:nn"))
-            if c in self.dates:
-                exprs += format_match_exprs(c, f"t{c}")
+        profiled = [c for c in cols if c in self.numeric or c in self.boolish or c in self.dates]
         try:
-            row = typed.select(exprs).collect().row(0, named=True)
+            frame = df.with_columns([typed_expr(c, c in self.guarded).alias(f"t{c}") for c in profiled])
         except pl.exceptions.PolarsError as exc:
             raise CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0]) from exc
-        for c in cols:
-            for k in Profile.__dataclass_fields__:
-                value = row.get(f"{c}:{k}")
-                if value is None:
-                    continue
-                key = f"{c}:{k}"
-                if k in ("scale", "intw"):
-                    self.totals[key] = max(self.totals[key], int(value))
+        exprs: list[pl.Expr] = [count_expr(c) for c in cols]
+        known: dict[str, tuple[str, ...]] = {}
+        for c in profiled:
+            if c in self.numeric:
+                exprs += numeric_exprs(c, f"t{c}")
+            if c in self.boolish:
+                exprs += boolean_exprs(c, f"t{c}")
+            if c in self.dates:
+                exprs.append(date_shape_expr(c, f"t{c}"))
+                known[c] = self._seen(c)
+                if known[c]:
+                    exprs.append(any_format_expr(c, f"t{c}", known[c]))
                 else:
-                    self.totals[key] += int(value)
+                    exprs += format_match_exprs(c, f"t{c}")
+        row = _select(path, frame, exprs)
+        for key, value in row.items():
+            if value is None or key.split(":")[1] not in Profile.__dataclass_fields__:
+                continue
+            if key.endswith((":scale", ":intw")):
+                self.totals[key] = max(self.totals[key], int(value))
+            else:
+                self.totals[key] += int(value)
 
         checks: list[pl.Expr] = []
-        for c in [c for c in cols if c in self.dates]:
-            counts = [int(row.get(f"{c}:f{i}") or 0) for i in range(len(ALL_FORMATS))]
-            self.format_counts[c] = [a + b for a, b in zip(self.format_counts[c], counts, strict=True)]
+        recount = [
+            c for c in known if known[c] and int(row.get(f"{c}:known") or 0) < int(row[f"{c}:nn"] or 0)
+        ]
+        if recount:  # a value with no format seen so far: count every format's shape in this chunk
+            row.update(_select(path, frame, [e for c in recount for e in format_match_exprs(c, f"t{c}")]))
+        for c in known:
+            if known[c] and c not in recount:
+                self.matched[c] += int(row.get(f"{c}:known") or 0)
+            else:
+                counts = [int(row.get(f"{c}:f{i}") or 0) for i in range(len(ALL_FORMATS))]
+                self.format_counts[c] = [a + b for a, b in zip(self.format_counts[c], counts, strict=True)]
+                self.matched[c] += sum(counts)
             if self.totals[f"{c}:dateish"] < self.totals[f"{c}:nn"]:
                 self.dates.discard(c)
                 continue
-            formats = tuple(f for f, n in zip(ALL_FORMATS, counts, strict=True) if n)
+            formats = self._seen(c)
             if formats:
                 checks.append(temporal_parse_expr(c, f"t{c}", formats, self.timezone))
         if checks:
-            parsed = _select(path, typed.select(checks).collect(), [pl.all()])
+            parsed = _select(path, frame, checks)
             for key, value in parsed.items():
                 self.parsed[key.split(":")[0]] += int(value or 0)
-        for c in list(self.live):
-            t = self.totals
-            nn = t[f"{c}:nn"]
-            if t[f"{c}:num"] < nn and t[f"{c}:bool"] < nn and t[f"{c}:dateish"] < nn:
-                self.live.discard(c)
-                self.dates.discard(c)
+        t = self.totals
+        self.numeric = {c for c in self.numeric if t[f"{c}:num"] == t[f"{c}:nn"]}
+        self.boolish = {c for c in self.boolish if t[f"{c}:bool"] == t[f"{c}:nn"]}
 
     def temporal_formats(self) -> dict[str, tuple[str, ...]]:
         """The formats of the date-like columns whose every value parses (within the zone)."""
         out: dict[str, tuple[str, ...]] = {}
         for c in self.dates:
             nn = self.totals[f"{c}:nn"]
-            counts = self.format_counts[c]
-            if sum(counts) >= nn and self.parsed[c] == nn:
-                out[c] = tuple(f for f, n in zip(ALL_FORMATS, counts, strict=True) if n)
+            if self.matched[c] >= nn and self.parsed[c] == nn:
+                out[c] = self._seen(c)
         return out
 
 
 def _profile(
     path: Path,
     cols: Sequence[str],
+    labels: Sequence[str],
     forced: Sequence[Kind | None],
     timezone: str,
     guarded: set[str],
@@ -332,7 +369,7 @@ def _profile(
     drop_empty: bool = False,
 ) -> _Profile:
     """One pass over the file (without the records `skip`), in chunks of bounded size."""
-    profile = _Profile(cols, forced, guarded, timezone)
+    profile = _Profile(cols, labels, forced, guarded, timezone)
     width = len(cols)
     for offset, df in _frames(path, width, first=FIRST_CHUNK_BYTES):
         if skip or drop_empty:
@@ -367,7 +404,7 @@ def plan_file(
     forced = [_forced(hints, label, name) for label, name in zip(labels, names, strict=True)]
     cols = [f"c{i}" for i in range(width)]
 
-    profile = _profile(path, cols, forced, timezone, set())
+    profile = _profile(path, cols, labels, forced, timezone, set())
     stats = profile.totals
     records, empty = stats[":records"], stats[":empty"]
     rows = records - empty
@@ -382,7 +419,7 @@ def plan_file(
             )
     guarded = profile.guarded
     if skip:  # decide the types again without the rejected records
-        profile = _profile(path, cols, forced, timezone, guarded, skip, empty > 0)
+        profile = _profile(path, cols, labels, forced, timezone, guarded, skip, empty > 0)
         stats = profile.totals
         rows = stats[":records"]
 

@@ -310,29 +310,55 @@ def convert_expr(col: str, source: ColumnPlan, target: ColumnPlan, timezone: str
 
 
 # -- deciding a column's kind over the whole file -----------------------------------------------------
-def profile_exprs(col: str, typed: str) -> list[pl.Expr]:
-    """Aggregations over all values of one column; `typed` is the column already through typed_expr."""
+def count_expr(col: str) -> pl.Expr:
+    """Non-null values of raw String column `col` after typed_expr (the guard never makes a null)."""
+    raw = pl.col(col)
+    return (raw.count() - raw.str.strip_chars().is_in(_NULL_VARIANTS).sum()).alias(f"{col}:nn")
+
+
+def numeric_exprs(col: str, typed: str) -> list[pl.Expr]:
+    """Aggregations deciding integer / decimal; `typed` is the column already through typed_expr."""
     t = pl.col(typed)
     unsigned = t.str.strip_chars_start("+-")
     dot = unsigned.str.find(".", literal=True)
     return [
-        t.count().alias(f"{col}:nn"),
         t.str.contains(_NUMBER_RE).sum().alias(f"{col}:num"),
         dot.is_not_null().sum().alias(f"{col}:dot"),
         (unsigned.str.len_bytes() - dot - 1).max().alias(f"{col}:scale"),
         pl.coalesce(dot, unsigned.str.len_bytes()).max().alias(f"{col}:intw"),
         t.str.contains(_LEADING_ZERO_RE).sum().alias(f"{col}:lead0"),
+    ]
+
+
+def boolean_exprs(col: str, typed: str) -> list[pl.Expr]:
+    t = pl.col(typed)
+    return [
         t.is_in(_BOOL_VARIANTS).sum().alias(f"{col}:bool"),
         t.is_in(_BOOL_WORD_VARIANTS).sum().alias(f"{col}:word"),
-        t.str.contains(_DATE_SHAPE_RE).sum().alias(f"{col}:dateish"),
-        t.str.starts_with("'").sum().alias(f"{col}:guard"),
     ]
+
+
+def date_shape_expr(col: str, typed: str) -> pl.Expr:
+    return pl.col(typed).str.contains(_DATE_SHAPE_RE).sum().alias(f"{col}:dateish")
+
+
+def profile_exprs(col: str, typed: str) -> list[pl.Expr]:
+    """Aggregations over all values of one column; `typed` is the column already through typed_expr."""
+    nn = pl.col(typed).count().alias(f"{col}:nn")
+    return [nn, *numeric_exprs(col, typed), *boolean_exprs(col, typed), date_shape_expr(col, typed)]
 
 
 def format_match_exprs(col: str, typed: str) -> list[pl.Expr]:
     """How many values of a date-like column have the shape of each accepted format."""
     t = pl.col(typed)
     return [t.str.contains(FORMAT_REGEXES[f]).sum().alias(f"{col}:f{i}") for i, f in enumerate(ALL_FORMATS)]
+
+
+def any_format_expr(col: str, typed: str, formats: Sequence[str]) -> pl.Expr:
+    """How many values have the shape of one of `formats` (the shapes of the formats exclude each
+    other, so this is the sum of their format_match_exprs counts)."""
+    pattern = "|".join(f"(?:{FORMAT_REGEXES[f]})" for f in formats)
+    return pl.col(typed).str.contains(pattern).sum().alias(f"{col}:known")
 
 
 def temporal_parse_expr(col: str, typed: str, formats: Sequence[str], timezone: str) -> pl.Expr:
@@ -351,7 +377,6 @@ class Profile:
     bool: int
     word: int
     dateish: int
-    guard: int = 0
 
     @classmethod
     def from_row(cls, row: Mapping[str, int | None], col: str) -> Profile:
