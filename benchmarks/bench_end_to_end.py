@@ -24,12 +24,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "pipelines"))
+
+from process_settings import (  # noqa: E402
+    DUCKDB_CONFIG_VARIABLE,
+    apply_allocator_defaults,
+    apply_duckdb_defaults,
+)
 
 USERNAME, PASSWORD = "bench", "bench-password"
-# what README (Speed) recommends for DuckDB: 300 MB keeps the load below the extract's peak, at 1M
-# and 5M rows alike, and a load that needs dedup (repeated keys) spills instead of failing
-DUCKDB_SETTINGS = {"memory_limit": "300MB", "preserve_insertion_order": False}
-DUCKDB_CONFIG_ENV = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
 
 
 def child_ours(base_url: str, job_code: str, workdir: Path) -> dict[str, float]:
@@ -38,11 +41,11 @@ def child_ours(base_url: str, job_code: str, workdir: Path) -> dict[str, float]:
     from uniware_source import UniwareCredentials, uniware_source
 
     started = time.perf_counter()
-    # DuckDB's own settings for a bounded, fast load (see README, Speed): the memory it may use
-    # before it spills to its temp directory, and no need to keep insertion order while loading.
-    # The same as a user sets them (an environment variable; see .dlt/config.toml for why not
-    # there); BENCH_DUCKDB_CONFIG='{}' measures DuckDB's defaults instead.
-    os.environ[DUCKDB_CONFIG_ENV] = os.environ.get("BENCH_DUCKDB_CONFIG", json.dumps(DUCKDB_SETTINGS))
+    # the settings pipelines/run.py applies (pipelines/process_settings.py); BENCH_DUCKDB_CONFIG='{}'
+    # measures DuckDB's defaults instead
+    if "BENCH_DUCKDB_CONFIG" in os.environ:
+        os.environ[DUCKDB_CONFIG_VARIABLE] = os.environ["BENCH_DUCKDB_CONFIG"]
+    apply_duckdb_defaults()
     credentials = str(workdir / "ours.duckdb")
     pipeline = dlt.pipeline(
         pipeline_name="bench",
@@ -77,6 +80,8 @@ def child_duckdb(csv_path: Path, workdir: Path) -> dict[str, float]:
 
 def _child_main(argv: list[str]) -> None:
     kind, workdir = argv[0], Path(argv[-1])
+    if kind == "ours":
+        apply_allocator_defaults()  # as pipelines/run.py does, before polars and pyarrow load
     result = child_ours(argv[1], argv[2], workdir) if kind == "ours" else child_duckdb(Path(argv[1]), workdir)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))

@@ -27,6 +27,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from process_settings import apply_allocator_defaults, apply_duckdb_defaults  # noqa: E402
+
+apply_allocator_defaults()  # before polars and pyarrow are imported
 
 import dlt  # noqa: E402
 from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
@@ -37,10 +42,6 @@ from uniware_source import AUDIT_TABLE, REJECTED_TABLE, UniwareError, uniware_so
 from uniware_source.sync import RESOURCE_NAME, export_run_of  # noqa: E402
 
 EXIT_OK, EXIT_JOBS_FAILED, EXIT_RUN_FAILED = 0, 1, 2
-DUCKDB_CONFIG_VARIABLE = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
-# DuckDB spills to <database>.duckdb.tmp beyond its memory limit; without one it keeps whatever
-# it touched (1.6 GB to load a million rows). Insertion order is not needed for a table load.
-DUCKDB_DEFAULTS = {"memory_limit": "300MB", "preserve_insertion_order": False}
 _NO_PROGRESS = NullCollector()
 
 
@@ -99,21 +100,8 @@ def demo_tenant(pipeline_name: str, *, fresh: bool) -> Iterator[list[str]]:
         yield job_codes
 
 
-def bound_duckdb_memory() -> None:
-    """Give DuckDB the settings above unless the user configured its global_config already
-    (in the environment or .dlt/secrets.toml: dlt treats DuckDB credentials as secrets)."""
-    if DUCKDB_CONFIG_VARIABLE in os.environ:
-        return
-    try:
-        configured: object = dlt.secrets.get("destination.duckdb.credentials.global_config")
-    except Exception:  # an unreadable secrets file is dlt's to report, when the run needs it
-        configured = None
-    if configured is None:
-        os.environ[DUCKDB_CONFIG_VARIABLE] = json.dumps(DUCKDB_DEFAULTS)
-
-
 def run(args: argparse.Namespace) -> int:
-    bound_duckdb_memory()
+    apply_duckdb_defaults()
     pipeline_name = args.pipeline_name or ("uniware_demo" if args.demo else "uniware")
     started = time.monotonic()
     source_args: dict[str, Any] = {}
