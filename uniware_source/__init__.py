@@ -13,7 +13,6 @@ the matching environment variables (`SOURCES__UNIWARE__TENANT`,
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Dict, List, Optional  # noqa: UP035 - dlt reads these annotations to resolve config
 
 import dlt
@@ -124,17 +123,12 @@ def uniware_source(
     tracker = KeyTracker()  # keys yielded per table, across this source's resources
     if exports:
         specs = parse_exports(exports, default_facility=settings.facility)
-        backfill = _backfill(backfill_start, backfill_end)
-        for name, seconds in (("retry_cooldown", retry_cooldown), ("collision_wait", collision_wait)):
-            if not 0 <= float(seconds) < float("inf"):
-                raise ConfigurationError(
-                    f"sources.uniware.{name} must be zero or more seconds, got {seconds!r}"
-                )
-        sync = SyncSettings(
-            max_jobs_in_flight=_at_least_one("max_jobs_in_flight", max_jobs_in_flight),
-            retry_cooldown=float(retry_cooldown),
-            collision_wait=float(collision_wait),
-            backfill=backfill,
+        sync = SyncSettings.build(
+            max_jobs_in_flight=max_jobs_in_flight,
+            retry_cooldown=retry_cooldown,
+            collision_wait=collision_wait,
+            backfill_start=backfill_start,
+            backfill_end=backfill_end,
         )
         resources.append(exports_resource(settings, specs, sync, tracker))
     if job_codes:
@@ -150,23 +144,3 @@ def uniware_source(
             "job_codes=[...] / set sources.uniware.job_codes (SOURCES__UNIWARE__JOB_CODES='[\"JOB1\"]')"
         )
     return resources
-
-
-def _backfill(start: str | None, end: str | None) -> tuple[date, date] | None:
-    if not start and not end:
-        return None
-    try:
-        first, last = date.fromisoformat(str(start)), date.fromisoformat(str(end or start))
-    except ValueError:
-        raise ConfigurationError(
-            f"backfill dates must look like 2024-04-01, got {start!r} .. {end!r}"
-        ) from None
-    if last < first:
-        raise ConfigurationError(f"backfill ends ({last}) before it starts ({first})")
-    return first, last
-
-
-def _at_least_one(name: str, value: int) -> int:
-    if int(value) < 1:
-        raise ConfigurationError(f"sources.uniware.{name} must be at least 1, got {value!r}")
-    return int(value)

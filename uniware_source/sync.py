@@ -48,6 +48,40 @@ class SyncSettings:
     split_after: int = 2  # failures of one window before it is split in halves
     backfill: tuple[date, date] | None = None  # inclusive local dates; the cursor does not move
 
+    @classmethod
+    def build(
+        cls,
+        *,
+        max_jobs_in_flight: int,
+        retry_cooldown: float,
+        collision_wait: float,
+        backfill_start: str | None,
+        backfill_end: str | None,
+    ) -> SyncSettings:
+        """The settings, checked; errors name the setting."""
+        if int(max_jobs_in_flight) < 1:
+            raise ConfigurationError(
+                f"sources.uniware.max_jobs_in_flight must be at least 1, got {max_jobs_in_flight!r}"
+            )
+        for name, seconds in (("retry_cooldown", retry_cooldown), ("collision_wait", collision_wait)):
+            if not 0 <= float(seconds) < float("inf"):
+                raise ConfigurationError(
+                    f"sources.uniware.{name} must be zero or more seconds, got {seconds!r}"
+                )
+        backfill = None
+        if backfill_start or backfill_end:
+            try:
+                first = date.fromisoformat(str(backfill_start))
+                last = date.fromisoformat(str(backfill_end or backfill_start))
+            except ValueError:
+                raise ConfigurationError(
+                    f"backfill dates must look like 2024-04-01, got {backfill_start!r} .. {backfill_end!r}"
+                ) from None
+            if last < first:
+                raise ConfigurationError(f"backfill ends ({last}) before it starts ({first})")
+            backfill = (first, last)
+        return cls(int(max_jobs_in_flight), float(retry_cooldown), float(collision_wait), backfill=backfill)
+
 
 @dataclass
 class WindowTask:
