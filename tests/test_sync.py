@@ -304,3 +304,50 @@ def test_a_forgotten_job_in_the_ledger_is_created_afresh(emulator, pipeline) -> 
     landed = {code for (code,) in rows(pipeline, "SELECT sale_order_item_code FROM sale_orders")}
     assert landed == oracle_codes(emulator, "WH-BLR", window.start, window.end)
     assert JobLedger.open(Path(pipeline.working_dir)).entries.keys() <= set(jobs)  # the dead entry is gone
+
+
+def _ledger_export(start: date, **extra: Any) -> dict[str, Any]:
+    return {
+        "report": "Transaction Ledger",
+        "columns": ["code", "amount"],
+        "start_date": start.isoformat(),
+        "facilities": ["WH-BLR"],
+        **extra,
+    }
+
+
+def test_a_keyless_report_is_reread_in_whole_windows(emulator, pipeline) -> None:
+    week = ist_today() - timedelta(days=21)
+    export = _ledger_export(week, window_days=7)
+    end = week + timedelta(days=6)
+    pipeline.run(make_source(emulator, [], exports=[export], backfill_start=str(week), backfill_end=str(end)))
+    (loaded,) = rows(pipeline, "SELECT count(*) FROM transaction_ledger")[0]
+    assert loaded > 0
+    # a backfill of one day inside that week re-reads the whole week: its rows are replaced, not lost
+    day = week + timedelta(days=2)
+    pipeline.run(make_source(emulator, [], exports=[export], backfill_start=str(day), backfill_end=str(day)))
+    assert rows(pipeline, "SELECT count(*) FROM transaction_ledger")[0][0] == loaded
+    windows = rows(
+        pipeline, "SELECT window_start, window_end FROM export_jobs ORDER BY run_started_at DESC LIMIT 1"
+    )
+    assert windows == [(local_midnight(week, IST), local_midnight(week + timedelta(days=7), IST))]
+
+
+def test_a_keyless_window_loads_whole_or_not_at_all(emulator, pipeline) -> None:
+    day = ist_today() - timedelta(days=9)
+    export = _ledger_export(day, min_window_hours=12, max_attempts=2)
+    window = {"backfill_start": str(day), "backfill_end": str(day)}
+    pipeline.run(make_source(emulator, [], exports=[export], **window, **fast()))
+    (before,) = rows(pipeline, "SELECT count(*) FROM transaction_ledger")[0]
+    # the whole day fails twice and is split; then one half fails for good, the other downloads
+    emulator.shape_next_jobs(5, outcome="FAILED")
+    pipeline.run(make_source(emulator, [], exports=[export], **window, **fast()))
+    latest = rows(
+        pipeline,
+        "SELECT status, message FROM export_jobs "
+        "WHERE run_started_at = (SELECT max(run_started_at) FROM export_jobs)",
+    )
+    assert [status for status, _ in latest].count("FAILED") == 5
+    held = [message for status, message in latest if status == "ERROR"]
+    assert len(held) == 1 and "another piece" in held[0]
+    assert rows(pipeline, "SELECT count(*) FROM transaction_ledger")[0][0] == before  # nothing lost

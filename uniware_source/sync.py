@@ -148,6 +148,12 @@ def plan_tasks(
                 first = local_midnight(spec.start_date, zone)
                 start = max(first, datetime.fromisoformat(cursor) - spec.lookback) if cursor else first
                 end = now
+            if not spec.report.key:
+                # rows without a key are replaced per window grid cell: read whole cells only
+                start = grid_cell(spec, start, zone)
+                cell_end = grid_cell(spec, end, zone)
+                if cell_end < end:
+                    end = min(cell_end + spec.window, now)
             remembered = sizes.get(spec.key, {}).get(facility)
             size = min(spec.window, timedelta(hours=remembered)) if remembered else spec.window
             windows = plan_windows(start, end, anchor=spec.start_date, size=size, zone=zone)
@@ -164,6 +170,14 @@ def plan_tasks(
                 for piece in _subtract(window, taken):
                     tasks.append(WindowTask(spec, facility, piece, full=piece.end - piece.start == size))
     return tasks
+
+
+def grid_cell(spec: ExportSpec, instant: datetime, zone: str) -> datetime:
+    """The start of the export's window grid cell (`window_days` long, from the local midnight of
+    `start_date`) that holds `instant`."""
+    assert spec.start_date is not None
+    origin = local_midnight(spec.start_date, zone)
+    return origin + ((instant - origin) // spec.window) * spec.window
 
 
 def _subtract(window: Window, taken: Sequence[Window]) -> list[Window]:
@@ -265,7 +279,9 @@ class WindowFeeder:
             attempt=task.attempts + 1,
         )
         if not spec.report.key and task.window is not None:
-            job.row_tags[WINDOW_COLUMN] = f"{task.facility}|{self._grid_cell(task).isoformat()}"
+            # every piece of one grid cell tags its rows alike, so a re-read replaces them all
+            cell = grid_cell(spec, task.window.start, self.zone)
+            job.row_tags[WINDOW_COLUMN] = f"{task.facility}|{cell.isoformat()}"
         task.reattached = bool(task.reattach)
         if task.reattach:
             logger.info("re-attaching to job %s for %s", task.reattach, task.describe(self.zone))
@@ -309,14 +325,6 @@ class WindowFeeder:
         self.jobs.append(job)
         self.task_of[id(job)] = task
         return job
-
-    def _grid_cell(self, task: WindowTask) -> datetime:
-        """The start of the export's window grid cell that holds the task's window: every piece
-        of one cell tags its rows alike, so a re-read replaces them whatever the pieces were."""
-        spec, window = task.spec, task.window
-        assert spec.start_date is not None and window is not None
-        origin = local_midnight(spec.start_date, self.zone)
-        return origin + ((window.start - origin) // spec.window) * spec.window
 
     def _give_up(self, task: WindowTask, job: ExportJob, exc: Exception, *, permanent: bool) -> None:
         task.given_up = True
@@ -469,7 +477,7 @@ def _sync(
             if job.outcome is not None:
                 logger.warning("job %s: %s: %s", job.job_code, job.outcome.value, job.message)
         for spec in specs:
-            yield from _load_export(spec, loaders[spec.table_name], tasks, loaded)
+            yield from _load_export(spec, loaders[spec.table_name], tasks, loaded, settings.timezone)
     finally:
         shutil.rmtree(download_dir, ignore_errors=True)
     # a job that will never load must not be re-attached to by the next run
@@ -498,7 +506,11 @@ def _loader(
 
 
 def _load_export(
-    spec: ExportSpec, loader: TableLoader, tasks: Sequence[WindowTask], loaded: dict[str, dict[str, Any]]
+    spec: ExportSpec,
+    loader: TableLoader,
+    tasks: Sequence[WindowTask],
+    loaded: dict[str, dict[str, Any]],
+    zone: str,
 ) -> Iterator[Any]:
     mine = [task for task in leaves(tasks) if task.spec is spec]
     jobs = [task.fetched for task in mine if task.fetched is not None and task.fetched.outcome is None]
@@ -513,6 +525,23 @@ def _load_export(
                         Outcome.ERROR, f"snapshot not replaced: no usable file for {', '.join(missing)}"
                     )
             return
+    if not spec.is_snapshot and not spec.report.key:
+        # a cell's rows are replaced as a whole: load a cell only when all its pieces are here
+        cells: dict[tuple[str, datetime], list[WindowTask]] = {}
+        for task in mine:
+            assert task.window is not None
+            cells.setdefault((task.facility, grid_cell(spec, task.window.start, zone)), []).append(task)
+        for (facility, cell), pieces in cells.items():
+            if all(p.fetched is not None and p.fetched.outcome is None for p in pieces):
+                continue
+            for piece in pieces:
+                if piece.fetched is not None and piece.fetched.outcome is None:
+                    piece.fetched.finish(
+                        Outcome.ERROR,
+                        f"not loaded: another piece of the window from {cell:%Y-%m-%d %H:%M} UTC "
+                        f"({facility}) did not download, and a report without a key is replaced a whole "
+                        "window at a time",
+                    )
     if schema is None:
         return
     for job in jobs:
