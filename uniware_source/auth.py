@@ -106,7 +106,7 @@ class TokenProvider:
     def header(self) -> str:
         with self._lock:
             if self._refused is not None:
-                raise self._refused
+                raise AuthError(str(self._refused))
             token = self._token
             if token is None:
                 token = self._token = self._login()
@@ -152,9 +152,12 @@ class TokenProvider:
             self.logins += 1
             logger.info("logged in to Uniware as %r", self._credentials.username)
             return self._token_from(body)
+        reason = f"(HTTP {response.status_code}): {self._describe(body, response)}"
+        if response.status_code >= 502 or body is None:
+            # a gateway or an HTML error page, not Uniware's verdict on the credentials
+            raise TransportError(f"Uniware's token endpoint failed {reason}")
         self._refused = AuthError(
-            f"Uniware refused the login for user {self._credentials.username!r} "
-            f"(HTTP {response.status_code}): {self._describe(body, response)}. "
+            f"Uniware refused the login for user {self._credentials.username!r} {reason}. "
             "Check sources.uniware.credentials; the login is not retried, to avoid locking the account."
         )
         raise self._refused

@@ -246,6 +246,7 @@ class JobPoller:
         settings = self.settings
         cap = max_in_flight or float("inf")
         deadlines: dict[int, float] = {}
+        last_chance: set[int] = set()  # jobs past their deadline, polled one last time
         errors_in_row: dict[int, int] = {}
         due: list[tuple[float, int, ExportJob]] = []
         sequence = 0
@@ -296,14 +297,9 @@ class JobPoller:
                         # the clock runs from the first poll, not from time spent queued here
                         deadline = deadlines.setdefault(id(job), now + settings.job_timeout)
                         if now >= deadline:
-                            yield settle(
-                                ended(job).finish(
-                                    Outcome.TIMED_OUT,
-                                    f"job {job.job_code} not done after {settings.job_timeout:g} s "
-                                    f"({job.polls} polls, last status {job.server_status!r})",
-                                )
-                            )
-                            continue
+                            # one last poll after the deadline: a job may have finished while its
+                            # poll waited for a worker; if it is still not done, it has timed out
+                            last_chance.add(id(job))
                         in_flight[pool.submit(self.client.export_job_status, job.job_code)] = ("status", job)
                     wakes = [t for t in (due[0][0] if due else None, feeder_wakes) if t is not None]
                     if feeder_wakes is not None and running >= cap:
@@ -353,6 +349,14 @@ class JobPoller:
                             outcome = Outcome.FAILED if phase is Phase.FAILED else Outcome.CANCELLED
                             message = answer.message or f"Uniware reports {answer.status}"
                             yield settle(ended(job).finish(outcome, message))
+                        elif id(job) in last_chance:
+                            yield settle(
+                                ended(job).finish(
+                                    Outcome.TIMED_OUT,
+                                    f"job {job.job_code} not done after {settings.job_timeout:g} s "
+                                    f"({job.polls} polls, last status {job.server_status!r})",
+                                )
+                            )
                         else:
                             self._note_status(job, answer)
                             schedule(job, settings.backoff.delay(job.polls, self._rng))
