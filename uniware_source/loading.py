@@ -1,26 +1,31 @@
 """From typed files to dlt: one TableLoader per destination table, and the audit rows.
 
 A loader yields a table's Arrow batches with the table's write disposition, and every rejected
-row to `rejected_rows`. For tables merged on a natural key it keeps a 64-bit hash of every key
-it yields (8 bytes a row). When no key repeats within the load, dlt is told the staged rows are
-already unique, which spares the destination a window function over the whole load (in DuckDB,
-that function alone needed memory growing with the load: 1.6 GB for a million rows). When a key
-repeats, dlt deduplicates as usual, keeping the row with the latest `updated` if there is one.
+row to `rejected_rows`. For tables merged on a natural key it writes a 64-bit hash of every key
+it yields to a temporary file (8 bytes a row, on disk). When no key repeats within the load,
+dlt is told the staged rows are already unique, which spares the destination a window function
+over the whole load (in DuckDB, that function alone needed memory growing with the load: 1.6 GB
+for a million rows). When a key repeats, dlt deduplicates as usual, keeping the row with the
+latest `updated` if there is one.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from dlt.common.schema import Schema
 
 from uniware_source.csv_reader import FilePlan, TableSchema, plan_file, read_batches, unify
@@ -79,24 +84,53 @@ def audit_item(jobs: Sequence[ExportJob], run_started_at: datetime) -> Any:
     )
 
 
-@dataclass
 class KeyTracker:
-    """Hashes of the keys yielded per table in one run of the source (shared by its resources)."""
+    """Hashes of the keys yielded per table in one run of the source (shared by its resources).
 
-    hashes: dict[str, list[pl.Series]] = field(default_factory=dict)
+    They go to parquet files on disk (8 bytes a row), not memory, and DuckDB checks them for
+    repeats out of core under a small memory limit: memory stays flat whatever the load's size.
+    """
+
+    def __init__(self) -> None:
+        self._directory: Path | None = None
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._parts: dict[str, list[Path]] = {}
 
     def add(self, table: str, keys: pa.Table) -> None:
         frame = pl.from_arrow(keys)
         assert isinstance(frame, pl.DataFrame)
         hashed = frame.to_series().hash() if frame.width == 1 else frame.hash_rows()
-        self.hashes.setdefault(table, []).append(hashed)
+        writer = self._writers.get(table)
+        if writer is None:
+            if self._directory is None:
+                self._directory = Path(tempfile.mkdtemp(prefix="uniware-keys-"))
+                weakref.finalize(self, shutil.rmtree, self._directory, ignore_errors=True)
+            part = self._directory / f"{len(self._parts.get(table, []))}-{abs(hash(table))}.parquet"
+            self._parts.setdefault(table, []).append(part)
+            writer = self._writers[table] = pq.ParquetWriter(part, _HASH_SCHEMA)
+        writer.write_table(pa.table([hashed.to_arrow()], schema=_HASH_SCHEMA))
 
     def repeats(self, table: str) -> bool:
-        chunks = self.hashes.get(table)
-        if not chunks:
+        """Whether any key hash of `table` occurs twice (a 64-bit collision only costs a dedup)."""
+        writer = self._writers.pop(table, None)
+        if writer is not None:
+            writer.close()  # a later batch of the same table starts a new part
+        parts = self._parts.get(table)
+        if not parts or self._directory is None:
             return False
-        every = pl.concat(chunks).sort()
-        return bool((every.diff() == 0).any())
+        files = ", ".join(f"'{part}'" for part in parts)
+        with duckdb.connect() as db:
+            db.execute(f"SET temp_directory = '{self._directory}'")
+            db.execute("SET memory_limit = '64MB'")
+            db.execute("SET threads = 1")
+            counted = db.execute(
+                f"SELECT count(*), count(DISTINCT h) FROM read_parquet([{files}])"
+            ).fetchone()
+        assert counted is not None
+        return bool(counted[0] != counted[1])
+
+
+_HASH_SCHEMA = pa.schema([("h", pa.uint64())])
 
 
 class TableLoader:
