@@ -78,10 +78,6 @@ class Outcome(StrEnum):
     ERROR = "ERROR"
     CREATE_FAILED = "CREATE_FAILED"  # Uniware refused to create the window's job
 
-    @property
-    def ok(self) -> bool:
-        return self in (Outcome.LOADED, Outcome.SKIPPED)
-
 
 @dataclass(frozen=True)
 class Backoff:
@@ -133,7 +129,6 @@ class ExportJob:
     local_file: Path | None = None
     plan: FilePlan | None = None
     file_url: str | None = None
-    unknown_statuses: set[str] = field(default_factory=set)
     window: Window | None = None  # the time window the job exports, when we created it
     attempt: int = 1
     row_tags: dict[str, str] = field(default_factory=dict)  # constant columns added to its rows
@@ -371,7 +366,6 @@ class JobPoller:
             return
         if status in KNOWN_WAITING_STATUSES:
             return
-        job.unknown_statuses.add(status)
         with self._lock:
             if status not in self._seen_unknown:
                 self._seen_unknown.add(status)

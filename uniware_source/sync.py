@@ -24,7 +24,7 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from uniware_source.client import UniwareClient
-from uniware_source.errors import AccessDeniedError, ApiError, ConfigurationError, TransportError
+from uniware_source.errors import ApiError, ConfigurationError, TransportError
 from uniware_source.exports import ExportSpec
 from uniware_source.jobs import ExportJob, JobPoller, Outcome
 from uniware_source.ledger import JobLedger, LedgerEntry
@@ -96,7 +96,6 @@ class WindowTask:
     collisions: int = 0
     ready_at: float = 0.0
     fetched: ExportJob | None = None  # the job whose file is to load
-    given_up: bool = False
     split_into: tuple[WindowTask, WindowTask] | None = None
     full: bool = False  # a whole window of the planned size (or a half of one, and so on)
     reattached: bool = False  # its current job is one of an earlier run
@@ -263,7 +262,6 @@ class WindowFeeder:
             task.ready_at = self.clock() + self.settings.retry_cooldown
             self.queue.append(task)
         else:
-            task.given_up = True
             note = f"(window given up after {task.failures} failed attempts)"
             job.message = f"{job.message or ''} {note}".strip()
 
@@ -305,11 +303,11 @@ class WindowFeeder:
                         task.ready_at = self.clock() + self.settings.collision_wait
                         self.queue.append(task)
                         return None
-                self._give_up(task, job, exc, permanent=isinstance(exc, AccessDeniedError))
+                self._give_up(task, job, exc)
                 return None
             except TransportError as exc:
                 # create is not idempotent: after a network failure we cannot know if it happened
-                self._give_up(task, job, exc, permanent=False)
+                self._give_up(task, job, exc)
                 return None
             self.ledger.add(
                 LedgerEntry(
@@ -326,8 +324,7 @@ class WindowFeeder:
         self.task_of[id(job)] = task
         return job
 
-    def _give_up(self, task: WindowTask, job: ExportJob, exc: Exception, *, permanent: bool) -> None:
-        task.given_up = True
+    def _give_up(self, task: WindowTask, job: ExportJob, exc: Exception) -> None:
         job.errors = getattr(exc, "errors", None)
         job.finish(Outcome.CREATE_FAILED, f"{task.describe(self.zone)}: {exc}")
         self.jobs.append(job)
