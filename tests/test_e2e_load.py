@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
-import pyarrow as pa
+import dlt
+import pyarrow.parquet as pq
 
 from tests.conftest import audit, fetch_export, make_source, parse_export, rows
 from uniware_source.emulator import JobSpec
@@ -104,21 +105,28 @@ def test_identifier_numeric_for_40k_rows_then_not_stays_text(emulator, pipeline)
     assert numeric >= 30_000 and other > 0
 
 
-def test_every_chunk_of_a_table_has_one_arrow_schema(emulator) -> None:
-    # iterated outside a pipeline, the source keeps state in dlt's default pipeline: unique codes
-    codes = [
-        emulator.add_job(JobSpec(rows=n, seed=n, job_code=f"SCHEMA-{uuid.uuid4()}")) for n in (700, 1300)
-    ]
-    source = make_source(emulator, codes, batch_size=250)
-    schemas = {}
-    count = 0
-    for item in source:
-        if isinstance(item, pa.Table) and "sale_order_item_code" in item.column_names:
-            schemas[item.schema.to_string()] = item.schema
-            count += item.num_rows
-            assert item.num_rows <= 250
+def test_typed_files_reach_the_load_package_as_written(emulator, pipeline) -> None:
+    """Each job's rows go to a parquet file of ours that dlt imports untouched: one Arrow schema
+    for the whole table (key non-null, as dlt declares it), row groups of at most batch_size rows,
+    and none of the dictionary encoding dlt's own writer would have used."""
+    codes = [emulator.add_job(JobSpec(rows=n, seed=n)) for n in (700, 1300)]
+    pipeline.extract(make_source(emulator, codes, batch_size=250))
+    pipeline.normalize()
+    (load_id,) = pipeline.list_normalized_load_packages()
+    jobs = pipeline.get_load_package_info(load_id).jobs["new_jobs"]
+    files = [Path(job.file_path) for job in jobs if job.job_file_info.table_name == "sale_orders"]
+    schemas, count = set(), 0
+    for path in files:
+        meta = pq.ParquetFile(path).metadata
+        count += meta.num_rows
+        schemas.add(pq.read_schema(path).remove_metadata().to_string())
+        for group in range(meta.num_row_groups):
+            assert meta.row_group(group).num_rows <= 250
+            for column in range(meta.num_columns):
+                assert not any("DICTIONARY" in e for e in meta.row_group(group).column(column).encodings)
     assert count == 2000
-    assert len(schemas) == 1, list(schemas)
+    assert len(schemas) == 1, schemas
+    assert "sale_order_item_code: string not null" in schemas.pop()
 
 
 def test_rejected_rows_are_visible_and_the_rest_loads(emulator, pipeline) -> None:
@@ -177,3 +185,29 @@ def test_unknown_report_appends_per_job_and_force_reload_replaces_that_job(emula
     pipeline.run(make_source(emulator, [code], force_reload=True, **source_args))
     assert rows(pipeline, "SELECT count(*) FROM gatepass") == [(120,)]
     assert pipeline.default_schema.tables["gatepass"].get("write_disposition") == "merge"
+
+
+def _schemata(pipeline) -> set[str]:
+    with pipeline.sql_client() as client:
+        return {name for (name,) in client.execute_sql("SELECT schema_name FROM information_schema.schemata")}
+
+
+def test_first_load_goes_straight_in_and_a_table_with_rows_is_merged(emulator, pipeline, tmp_path) -> None:
+    code = emulator.add_job(JobSpec(rows=600, seed=3))
+    pipeline.run(make_source(emulator, [code]))
+    assert rows(pipeline, "SELECT count(*) FROM sale_orders") == [(600,)]
+    assert "uniware_staging" not in _schemata(pipeline)  # no staging copy for an empty table
+
+    # a pipeline that never saw the table, writing into the same dataset, finds rows there: merges
+    other = dlt.pipeline(
+        pipeline_name="uniware_other",
+        destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
+        dataset_name="uniware",
+        pipelines_dir=str(tmp_path / "other"),
+    )
+    other.run(make_source(emulator, [code]))
+    assert audit(other)[code]["status"] == "LOADED"
+    assert rows(other, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM sale_orders") == [
+        (600, 600)
+    ]
+    assert "uniware_staging" in _schemata(other)

@@ -7,6 +7,11 @@ dlt is told the staged rows are already unique, which spares the destination a w
 over the whole load (in DuckDB, that function alone needed memory growing with the load: 1.6 GB
 for a million rows). When a key repeats, dlt deduplicates as usual, keeping the row with the
 latest `updated` if there is one.
+
+A table's first load skips the merge altogether: when the destination has no rows in the table yet
+(its schema never saw data, and the destination confirms it) and no key repeats, the rows are
+appended straight into it. Merging into an empty table gives the same rows, at the cost of a second
+copy of all of them (DuckDB: copy into the staging table, then insert from it).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dlt.common.schema import Schema
+from dlt.common.schema.utils import has_table_seen_data
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from uniware_source.csv_reader import FilePlan, TableSchema, plan_file, read_batches, unify
 from uniware_source.errors import UniwareError
@@ -131,6 +138,7 @@ class KeyTracker:
 
 
 _HASH_SCHEMA = pa.schema([("h", pa.uint64())])
+_PARQUET_OPTIONS: dict[str, Any] = {"compression": "snappy", "use_dictionary": False}
 
 
 class TableLoader:
@@ -165,11 +173,15 @@ class TableLoader:
         self.mode = "replace" if replace else "key" if self.key else "tag"
         self.hints = self._hints(deduplicated=True)
         self._arrow_schema: pa.Schema | None = None
+        self._empty_destination: bool | None = None
+        self._declared = False
 
-    def _hints(self, *, deduplicated: bool, dedup_sort: str | None = None) -> Any:
+    def _hints(self, *, deduplicated: bool, dedup_sort: str | None = None, append: bool = False) -> Any:
+        """The table's hints. `append` keeps the merge keys (later runs merge on them) but loads
+        this run's rows straight into the table: only for a table with no rows yet."""
         if self.mode == "replace":
             return dlt.mark.make_hints(table_name=self.table, write_disposition="replace")
-        merge: Any = {"disposition": "merge", "strategy": "delete-insert"}
+        merge: Any = "append" if append else {"disposition": "merge", "strategy": "delete-insert"}
         if self.mode == "tag":
             return dlt.mark.make_hints(
                 table_name=self.table, write_disposition=merge, merge_key=self.tag_column
@@ -217,48 +229,58 @@ class TableLoader:
         return unify([job.plan for job in jobs if job.outcome is None and job.plan is not None], existing)
 
     def load(self, job: ExportJob, table_schema: TableSchema) -> Iterator[Any]:
-        """Yield the job's rows and rejected rows; the job ends LOADED or INVALID_FILE."""
+        """Yield the job's rows and rejected rows; the job ends LOADED or INVALID_FILE.
+
+        The typed rows go to a parquet file of our own, which dlt imports as it is: all of the
+        file's rows load, or (when the file turns out unreadable half-way) none of them."""
         if job.outcome is not None or job.plan is None or job.local_file is None:
             return
         plan = job.plan
         rejected: list[tuple[int | None, str, str]] = [
             (r.line_number, r.raw_line, r.reason) for r in plan.rejected
         ]
+        typed = job.local_file.with_name(job.local_file.name + ".parquet")
+        rows = 0
         try:
             if plan.columns:
-                batches = read_batches(
-                    job.local_file,
-                    plan,
-                    table_schema,
-                    timezone=self.settings.timezone,
-                    batch_size=self.settings.batch_size,
-                    constants={self.job_code_column: job.job_code, **job.row_tags},
-                )
-                for batch in batches:
-                    batch = self._keyed(batch, rejected)
-                    if batch.num_rows:
-                        job.rows_loaded += batch.num_rows
-                        yield dlt.mark.with_hints(batch, self.hints, create_table_variant=True)
+                rows = self._write_parquet(job, table_schema, typed, rejected)
         except Exception as exc:  # this job's file only: the other jobs still load
             if not isinstance(exc, UniwareError):
                 logger.exception("job %s: unexpected failure while reading its file", job.job_code)
             message = f"job {job.job_code}: {exc if isinstance(exc, UniwareError) else repr(exc)}"
-            if job.rows_loaded:
-                message += f" ({job.rows_loaded} rows were already handed over and will load)"
-            job.finish(Outcome.INVALID_FILE, message)
+            job.finish(Outcome.INVALID_FILE, f"{message}; none of its rows load")
         else:
+            if rows:
+                assert self._arrow_schema is not None
+                if not self._declared:  # the table's columns and hints, from the Arrow schema
+                    self._declared = True
+                    yield dlt.mark.with_hints(
+                        self._arrow_schema.empty_table(), self.hints, create_table_variant=True
+                    )
+                # the table name only: dlt applies these hints to the resource itself, and every
+                # table variant created later starts from those; finish() has the last word
+                import_hints = dlt.mark.make_hints(table_name=self.table)
+                yield dlt.mark.with_file_import(str(typed), "parquet", rows, hints=import_hints)
+            job.rows_loaded = rows
             job.finish(Outcome.LOADED, None)
         finally:
             job.local_file.unlink(missing_ok=True)
+            typed.unlink(missing_ok=True)  # dlt holds a hard link (or its own copy) by now
         job.rows_rejected = len(rejected)
         yield from self._rejected_items(job, rejected)
 
     def finish(self) -> Iterator[Any]:
-        """The table's definitive merge hints, decided once every key of the run is known: an
-        empty batch that carries them (dlt keeps the last hints a table received)."""
-        if self.mode != "key" or self._arrow_schema is None:
+        """The table's definitive hints, decided once every key of the run is known: an empty
+        batch that carries them (dlt keeps the last hints a table received)."""
+        if self._arrow_schema is None:
             return
-        if not self.tracker.repeats(self.table):
+        repeats = self.mode == "key" and self.tracker.repeats(self.table)
+        if self.mode == "replace":
+            hints = self.hints
+        elif not repeats and self._destination_empty():
+            logger.info("table %s: first load, rows go straight into the table", self.table)
+            hints = self._hints(deduplicated=True, append=True)
+        elif not repeats:
             hints = self.hints
         else:
             updated = self.naming.normalize_identifier("Updated")
@@ -268,10 +290,59 @@ class TableLoader:
         yield dlt.mark.with_hints(self._arrow_schema.empty_table(), hints, create_table_variant=True)
 
     # -- helpers --------------------------------------------------------------------------------
+    def _write_parquet(
+        self,
+        job: ExportJob,
+        table_schema: TableSchema,
+        out: Path,
+        rejected: list[tuple[int | None, str, str]],
+    ) -> int:
+        """Pass 2 of the job's file into the parquet file `out`; the number of rows written.
+
+        Written by pyarrow with exactly the table's Arrow schema (key columns non-null, as dlt
+        declares them), so dlt's normalizer passes the file on without rewriting it. Without
+        dictionary encoding: for these files it doubled the time of the write and saved nothing
+        at the destination."""
+        assert job.plan is not None and job.local_file is not None
+        batches = read_batches(
+            job.local_file,
+            job.plan,
+            table_schema,
+            timezone=self.settings.timezone,
+            batch_size=self.settings.batch_size,
+            constants={self.job_code_column: job.job_code, **job.row_tags},
+        )
+        rows = 0
+        writer: pq.ParquetWriter | None = None
+        try:
+            for batch in batches:
+                batch = self._keyed(batch, rejected)
+                if batch.num_rows:
+                    if writer is None:
+                        writer = pq.ParquetWriter(out, batch.schema, **_PARQUET_OPTIONS)
+                    writer.write_table(batch)
+                    rows += batch.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        return rows
+
+    def _destination_empty(self) -> bool:
+        """True only if the table certainly has no rows in the destination: its schema never saw
+        data and the destination says so. Anything unsure (no pipeline, no SQL client, an error)
+        is False, and the rows merge as usual."""
+        if self._empty_destination is None:
+            self._empty_destination = not has_table_seen_data(
+                self.schema.tables.get(self.table, {})
+            ) and _destination_has_no_rows(self.table)
+        return self._empty_destination
+
     def _keyed(self, batch: pa.Table, rejected: list[tuple[int | None, str, str]]) -> pa.Table:
         """Rows without their key cannot be merged: rejected, visibly. The rest are tracked, and
         their key columns declared non-null (as the destination has them)."""
         if self.mode != "key":
+            if self._arrow_schema is None:
+                self._arrow_schema = batch.schema
             return batch
         valid = pc.is_valid(batch.column(self.key[0]))
         for name in self.key[1:]:
@@ -307,3 +378,21 @@ class TableLoader:
                 schema=_REJECTED_SCHEMA,
             )
             yield dlt.mark.with_hints(table, hints, create_table_variant=True)
+
+
+def _destination_has_no_rows(table: str) -> bool:
+    """Whether the destination of the running pipeline certainly holds no rows of `table`."""
+    try:
+        pipeline = dlt.current.pipeline()
+        with pipeline.sql_client() as client:
+            name = client.make_qualified_table_name(table)
+            try:
+                rows = client.execute_sql(f"SELECT 1 FROM {name} LIMIT 1")
+            except DatabaseUndefinedRelation:
+                return True
+    except Exception as exc:  # no pipeline, no SQL destination, unreachable: merge as usual
+        logger.debug(
+            "table %s: cannot tell whether the destination holds rows (%s)", table, type(exc).__name__
+        )
+        return False
+    return not rows
