@@ -127,6 +127,27 @@ def test_mixed_timestamp_formats_to_utc(tmp_path: Path) -> None:
     assert table.column("mixed").to_pylist()[:2] == [midnight, dt.datetime(2026, 9, 7, 0, 0, tzinfo=UTC)]
 
 
+def test_seconds_with_and_without_a_fraction_in_one_column(tmp_path: Path) -> None:
+    """Two formats (the fast fixed one, and one with a fraction) that together cover the column."""
+    lines = ["Updated,Stamp", "2026-09-07 13:17:29,2026-09-07T13:17:29Z", "2026-09-07 13:17:29.250,"]
+    lines += ["2026-09-07 13:17:29.000001,2026-09-07T13:17:29.5+05:30", "2026-9-7 1:02:03,"]
+    plan, table = load(write(tmp_path, lines))
+    assert kinds(plan) == {"updated": "timestamp", "stamp": "timestamp"}
+    ist = dt.datetime(2026, 9, 7, 7, 47, 29, tzinfo=UTC)
+    assert table.column("updated").to_pylist() == [
+        ist,
+        ist.replace(microsecond=250_000),
+        ist.replace(microsecond=1),
+        dt.datetime(2026, 9, 6, 19, 32, 3, tzinfo=UTC),
+    ]
+    assert table.column("stamp").to_pylist() == [
+        dt.datetime(2026, 9, 7, 13, 17, 29, tzinfo=UTC),
+        None,
+        ist.replace(microsecond=500_000),
+        None,
+    ]
+
+
 def test_timezone_parameter(tmp_path: Path) -> None:
     path = write(tmp_path, ["T", "2026-01-01 00:00:00"])
     plan = plan_file(path, normalize=NORMALIZE, timezone="UTC")
@@ -314,6 +335,7 @@ def test_date_format_shapes_exclude_each_other() -> None:
         "2024-06-01 13:05", "2024-06-01T13:05:09", "2024-06-01T13:05", "01-06-2024 13:05:09",
         "01-06-2024 13:05", "01/06/2024 13:05:09", "01/06/2024 13:05", "2024-06-01T13:05:09+05:30",
         "2024-06-01T13:05:09.5Z", "2024-06-01 13:05:09-0700", "2024-06-01T13:05Z", "2024-06-01T13:05+05",
+        "2024-06-01T13:05:09.250", "2024-06-01 13:05:09.125+05:30",
     ]  # fmt: skip
     matched_formats = set()
     for value in samples:
