@@ -343,3 +343,38 @@ def test_date_format_shapes_exclude_each_other() -> None:
         assert len(hits) == 1, (value, hits)
         matched_formats.update(hits)
     assert matched_formats == set(ALL_FORMATS)
+
+
+def test_prefetched_keeps_order_raises_the_producers_error_and_stops_early() -> None:
+    import threading
+
+    from uniware_source.csv_chunks import prefetched
+
+    assert list(prefetched(iter(range(50)))) == list(range(50))
+
+    def failing():
+        yield 1
+        raise CsvFormatError("line 7: broken")
+
+    got = []
+    with pytest.raises(CsvFormatError, match="line 7"):
+        for item in prefetched(failing()):
+            got.append(item)
+    assert got == [1]
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                n += 1
+                yield n
+        finally:
+            closed.set()
+
+    items = prefetched(endless())
+    assert next(items) == 1
+    items.close()  # the consumer stops: the producer is stopped and its generator closed
+    assert closed.is_set()
+    assert not any(t.name == "uniware-prefetch" for t in threading.enumerate())

@@ -11,10 +11,14 @@ characters since the start of the record stream.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
-CHUNK_BYTES = 24 << 20
+CHUNK_BYTES = 12 << 20
+T = TypeVar("T")
 
 
 def _last_boundary(buf: bytes) -> int:
@@ -73,3 +77,51 @@ def byte_chunks(path: Path, start: int, size: int = CHUNK_BYTES, first: int = 0)
                 continue
             carry = buf[cut:]
             yield buf[:cut] if cut < len(buf) else buf
+
+
+def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """The items of `items`, produced on a worker thread up to `depth` items ahead of the consumer.
+
+    polars and pyarrow release the GIL while they work, so reading and parsing the next chunk
+    overlaps with processing the current one. An error of the producer is raised to the consumer;
+    a consumer that stops early stops the producer (and closes `items`) before returning."""
+    slots: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def offer(entry: tuple[object, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        error: BaseException | None = None
+        try:
+            for item in items:
+                if not offer((item, None)):
+                    return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            error = exc
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+        offer((done, error))
+
+    worker = threading.Thread(target=produce, name="uniware-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()

@@ -31,7 +31,7 @@ import polars as pl
 import pyarrow as pa
 
 from uniware_source import csv_chunks
-from uniware_source.csv_chunks import byte_chunks, header_end
+from uniware_source.csv_chunks import byte_chunks, header_end, prefetched
 from uniware_source.errors import CsvFormatError
 from uniware_source.type_plan import (
     ALL_FORMATS,
@@ -159,15 +159,20 @@ def _scan(source: bytes, width: int) -> pl.LazyFrame:
 
 def _frames(path: Path, width: int, first: int = 0) -> Iterator[tuple[int, pl.DataFrame]]:
     """Every data record (header excluded) as raw String columns c0..cN+1, chunk by chunk, each
-    with the 0-based index of its first record. The first chunk holds about `first` bytes."""
+    with the 0-based index of its first record. The first chunk holds about `first` bytes. The next
+    chunk is read and parsed on a worker thread while the caller works on the current one."""
     offset = 0
-    for chunk in byte_chunks(path, header_end(path), csv_chunks.CHUNK_BYTES, first):
-        try:
-            df = _scan(chunk, width).collect()
-        except pl.exceptions.PolarsError as exc:
-            raise CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0]) from exc
+    for df in prefetched(_parsed(path, width, first)):
         yield offset, df
         offset += df.height
+
+
+def _parsed(path: Path, width: int, first: int) -> Iterator[pl.DataFrame]:
+    for chunk in byte_chunks(path, header_end(path), csv_chunks.CHUNK_BYTES, first):
+        try:
+            yield _scan(chunk, width).collect()
+        except pl.exceptions.PolarsError as exc:
+            raise CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0]) from exc
 
 
 def _filtered(

@@ -35,6 +35,7 @@ from dlt.common.schema import Schema
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
+from uniware_source.csv_chunks import prefetched
 from uniware_source.csv_reader import FilePlan, TableSchema, plan_file, read_batches, unify
 from uniware_source.errors import UniwareError
 from uniware_source.jobs import ExportJob, Outcome
@@ -138,7 +139,12 @@ class KeyTracker:
 
 
 _HASH_SCHEMA = pa.schema([("h", pa.uint64())])
-_PARQUET_OPTIONS: dict[str, Any] = {"compression": "snappy", "use_dictionary": False}
+# no dictionaries and no statistics: the file is read once, whole, by the load
+_PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "snappy",
+    "use_dictionary": False,
+    "write_statistics": False,
+}
 
 
 class TableLoader:
@@ -302,7 +308,7 @@ class TableLoader:
         Written by pyarrow with exactly the table's Arrow schema (key columns non-null, as dlt
         declares them), so dlt's normalizer passes the file on without rewriting it. Without
         dictionary encoding: for these files it doubled the time of the write and saved nothing
-        at the destination."""
+        at the destination. No statistics either: the file is read once, whole, by the load."""
         assert job.plan is not None and job.local_file is not None
         batches = read_batches(
             job.local_file,
@@ -315,7 +321,7 @@ class TableLoader:
         rows = 0
         writer: pq.ParquetWriter | None = None
         try:
-            for batch in batches:
+            for batch in prefetched(batches):  # the next batch is typed while this one is written
                 batch = self._keyed(batch, rejected)
                 if batch.num_rows:
                     if writer is None:
