@@ -196,11 +196,12 @@ def test_quoting_and_unicode_round_trip(tmp_path: Path) -> None:
 
 
 def test_apostrophe_guard_stripped(tmp_path: Path) -> None:
-    lines = ["Voucher,Qty,Note", "'2320617,'5,'quoted", "2320618,6,it's"]
+    lines = ["Voucher,Qty,Note,Item Code", "'2320617,'5,'quoted,'007001", "2320618,6,it's,AB-1"]
     plan, table = load(write(tmp_path, lines))
-    assert kinds(plan) == {"voucher": "integer", "qty": "integer", "note": "text"}
+    assert kinds(plan) == {"voucher": "integer", "qty": "integer", "note": "text", "item_code": "text"}
     assert table.column("voucher").to_pylist() == [2320617, 2320618]
     assert table.column("note").to_pylist() == ["'quoted", "it's"]
+    assert table.column("item_code").to_pylist() == ["007001", "AB-1"]
 
 
 def test_empty_and_header_only(tmp_path: Path) -> None:

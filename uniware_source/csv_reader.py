@@ -47,7 +47,7 @@ from uniware_source.type_plan import (
     classify,
     classify_temporal,
     convert_expr,
-    count_expr,
+    count_exprs,
     date_shape_expr,
     format_match_exprs,
     is_identifier_label,
@@ -303,7 +303,7 @@ class _Profile:
             frame = df.with_columns([typed_expr(c, c in self.guarded).alias(f"t{c}") for c in profiled])
         except pl.exceptions.PolarsError as exc:
             raise CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0]) from exc
-        exprs: list[pl.Expr] = [count_expr(c) for c in cols]
+        exprs: list[pl.Expr] = [e for c in cols for e in count_exprs(c)]
         known: dict[str, tuple[str, ...]] = {}
         for c in profiled:
             if c in self.numeric:
@@ -441,7 +441,8 @@ def plan_file(
         fmts: tuple[str, ...] = ()
         if needs_check and c in formats:
             kind, fmts = classify_temporal(formats[c], hint)
-        columns.append(ColumnPlan(label, name, kind, scale, fmts, nn[c], c in guarded))
+        tokens = stats[f"{c}:null_tokens"]
+        columns.append(ColumnPlan(label, name, kind, scale, fmts, nn[c], c in guarded, tokens))
     return FilePlan(path, tuple(columns), rows, tuple(rejected), tuple(skip), empty > 0)
 
 

@@ -165,6 +165,7 @@ class ColumnPlan:
     formats: tuple[str, ...] = ()  # for date/timestamp: the strptime formats that matched
     values: int = -1  # non-null values seen in the file; 0 = all null (its kind is then only a default)
     guarded: bool = False  # some values carry an Excel text guard ('2320617) to strip
+    null_tokens: int = -1  # values that are null tokens (-, NA, ...) in the file; -1 = not counted
 
 
 @dataclass(frozen=True)
@@ -302,6 +303,8 @@ def convert_expr(col: str, source: ColumnPlan, target: ColumnPlan, timezone: str
     """Raw String column `col` of a file typed as `source` -> the value of the table column `target`."""
     dtype = polars_type(target)
     if target.kind == "text":
+        if source.null_tokens == 0 and not source.guarded:
+            return pl.col(col)  # nothing to change: every value loads as written
         return text_expr(col, source.guarded)
     if source.values == 0:
         return pl.lit(None, dtype=dtype)
@@ -316,10 +319,12 @@ def convert_expr(col: str, source: ColumnPlan, target: ColumnPlan, timezone: str
 
 
 # -- deciding a column's kind over the whole file -----------------------------------------------------
-def count_expr(col: str) -> pl.Expr:
-    """Non-null values of raw String column `col` after typed_expr (the guard never makes a null)."""
+def count_exprs(col: str) -> list[pl.Expr]:
+    """Non-null values of raw String column `col` after typed_expr (the guard never makes a null),
+    and the values that are null tokens."""
     raw = pl.col(col)
-    return (raw.count() - raw.str.strip_chars().is_in(_NULL_VARIANTS).sum()).alias(f"{col}:nn")
+    tokens = raw.str.strip_chars().is_in(_NULL_VARIANTS).sum()
+    return [(raw.count() - tokens).alias(f"{col}:nn"), tokens.alias(f"{col}:null_tokens")]
 
 
 def numeric_exprs(col: str, typed: str) -> list[pl.Expr]:
@@ -346,12 +351,6 @@ def boolean_exprs(col: str, typed: str) -> list[pl.Expr]:
 
 def date_shape_expr(col: str, typed: str) -> pl.Expr:
     return pl.col(typed).str.contains(_DATE_SHAPE_RE).sum().alias(f"{col}:dateish")
-
-
-def profile_exprs(col: str, typed: str) -> list[pl.Expr]:
-    """Aggregations over all values of one column; `typed` is the column already through typed_expr."""
-    nn = pl.col(typed).count().alias(f"{col}:nn")
-    return [nn, *numeric_exprs(col, typed), *boolean_exprs(col, typed), date_shape_expr(col, typed)]
 
 
 def format_match_exprs(col: str, typed: str) -> list[pl.Expr]:
@@ -383,6 +382,7 @@ class Profile:
     bool: int
     word: int
     dateish: int
+    null_tokens: int = 0
 
     @classmethod
     def from_row(cls, row: Mapping[str, int | None], col: str) -> Profile:
