@@ -318,6 +318,8 @@ class _Profile:
                 else:
                     exprs += format_match_exprs(c, f"t{c}")
         row = _select(path, frame, exprs)
+        for c in cols:  # values that count for typing: neither null nor a null token
+            row[f"{c}:nn"] = int(row.pop(f"{c}:count") or 0) - int(row[f"{c}:null_tokens"] or 0)
         for key, value in row.items():
             if value is None or key.split(":")[1] not in Profile.__dataclass_fields__:
                 continue
@@ -483,4 +485,6 @@ def read_batches(
             message = f"{path}: could not convert the file with its plan: {exc}".splitlines()[0]
             raise CsvFormatError(message) from exc
         for start in range(0, typed.height, batch_size):
-            yield typed.slice(start, batch_size).to_arrow().cast(target)
+            # the oldest Arrow layout (offsets, no string views) is the cheapest to cast to `target`
+            batch = typed.slice(start, batch_size).to_arrow(compat_level=pl.CompatLevel.oldest())
+            yield batch.cast(target)

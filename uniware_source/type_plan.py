@@ -320,11 +320,12 @@ def convert_expr(col: str, source: ColumnPlan, target: ColumnPlan, timezone: str
 
 # -- deciding a column's kind over the whole file -----------------------------------------------------
 def count_exprs(col: str) -> list[pl.Expr]:
-    """Non-null values of raw String column `col` after typed_expr (the guard never makes a null),
-    and the values that are null tokens."""
+    """The non-null values of raw String column `col` (`:count`, read off its validity) and the
+    values that are null tokens (`:null_tokens`). A value counts for typing (`nn`) if it is
+    neither: the difference, taken by the caller (one pass over the strings instead of two)."""
     raw = pl.col(col)
     tokens = raw.str.strip_chars().is_in(_NULL_VARIANTS).sum()
-    return [(raw.count() - tokens).alias(f"{col}:nn"), tokens.alias(f"{col}:null_tokens")]
+    return [raw.count().alias(f"{col}:count"), tokens.alias(f"{col}:null_tokens")]
 
 
 def numeric_exprs(col: str, typed: str) -> list[pl.Expr]:
