@@ -165,6 +165,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--full", action="store_true", help="also 5M rows (targets 2 and 3)")
     parser.add_argument("--pg-rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs per size up to 1M rows")
     parser.add_argument("--cache-dir", default=str(ROOT / ".emulator-cache"))
     args = parser.parse_args()
     sizes = sorted(set(args.rows + ([5_000_000] if args.full else [])))
@@ -172,7 +173,7 @@ def main() -> None:
     from uniware_source.emulator import Emulator
 
     print(f"targets 1-3: {', '.join(f'{n:,}' for n in sizes)} rows ...", flush=True)
-    table = measure_sizes(sizes, Path(args.cache_dir))
+    table = measure_sizes(sizes, Path(args.cache_dir), args.repeat)
     work = Path(tempfile.mkdtemp(prefix="uniware-bench-"))
     try:
         print(f"target 4: PostgreSQL, {args.pg_rows:,} rows ...", flush=True)
