@@ -148,6 +148,21 @@ def test_seconds_with_and_without_a_fraction_in_one_column(tmp_path: Path) -> No
     ]
 
 
+def test_values_with_spaces_around_are_trimmed_for_every_typed_kind(tmp_path: Path) -> None:
+    """No null token anywhere: only the surrounding spaces stand between these values and their
+    types, and they must still be trimmed (text keeps its spaces)."""
+    lines = ["Qty,Price,Paid,Day,Note", '3," 12.50",true,2026-09-07, a ']
+    lines.append('" 4",7.25," false"," 2026-09-08",b')
+    plan, table = load(write(tmp_path, lines))
+    expected = {"qty": "integer", "price": "decimal", "paid": "boolean", "day": "date", "note": "text"}
+    assert kinds(plan) == expected
+    assert table.column("qty").to_pylist() == [3, 4]
+    assert table.column("price").to_pylist() == [Decimal("12.50"), Decimal("7.25")]
+    assert table.column("paid").to_pylist() == [True, False]
+    assert table.column("day").to_pylist() == [dt.date(2026, 9, 7), dt.date(2026, 9, 8)]
+    assert table.column("note").to_pylist() == [" a ", "b"]
+
+
 def test_timezone_parameter(tmp_path: Path) -> None:
     path = write(tmp_path, ["T", "2026-01-01 00:00:00"])
     plan = plan_file(path, normalize=NORMALIZE, timezone="UTC")

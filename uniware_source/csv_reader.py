@@ -54,6 +54,7 @@ from uniware_source.type_plan import (
     numeric_exprs,
     polars_type,
     temporal_parse_expr,
+    typed_count_exprs,
     typed_expr,
     unify,
 )
@@ -303,7 +304,10 @@ class _Profile:
             frame = df.with_columns([typed_expr(c, c in self.guarded).alias(f"t{c}") for c in profiled])
         except pl.exceptions.PolarsError as exc:
             raise CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0]) from exc
-        exprs: list[pl.Expr] = [e for c in cols for e in count_exprs(c)]
+        # a profiled column's typed value is null exactly where the raw one is null or a null
+        # token: its counts come off the two columns' validity, with no second pass over the strings
+        exprs: list[pl.Expr] = [e for c in cols if c not in profiled for e in count_exprs(c)]
+        exprs += [e for c in profiled for e in typed_count_exprs(c, f"t{c}")]
         known: dict[str, tuple[str, ...]] = {}
         for c in profiled:
             if c in self.numeric:
@@ -319,7 +323,11 @@ class _Profile:
                     exprs += format_match_exprs(c, f"t{c}")
         row = _select(path, frame, exprs)
         for c in cols:  # values that count for typing: neither null nor a null token
-            row[f"{c}:nn"] = int(row.pop(f"{c}:count") or 0) - int(row[f"{c}:null_tokens"] or 0)
+            if c in profiled:
+                row[f"{c}:null_tokens"] = int(row[f"{c}:count"] or 0) - int(row[f"{c}:nn"] or 0)
+            else:
+                row[f"{c}:nn"] = int(row[f"{c}:count"] or 0) - int(row[f"{c}:null_tokens"] or 0)
+            del row[f"{c}:count"]
         for key, value in row.items():
             if value is None or key.split(":")[1] not in Profile.__dataclass_fields__:
                 continue
@@ -443,8 +451,8 @@ def plan_file(
         fmts: tuple[str, ...] = ()
         if needs_check and c in formats:
             kind, fmts = classify_temporal(formats[c], hint)
-        tokens = stats[f"{c}:null_tokens"]
-        columns.append(ColumnPlan(label, name, kind, scale, fmts, nn[c], c in guarded, tokens))
+        tokens, padded = stats[f"{c}:null_tokens"], stats[f"{c}:padded"]
+        columns.append(ColumnPlan(label, name, kind, scale, fmts, nn[c], c in guarded, tokens, padded))
     return FilePlan(path, tuple(columns), rows, tuple(rejected), tuple(skip), empty > 0)
 
 

@@ -166,6 +166,7 @@ class ColumnPlan:
     values: int = -1  # non-null values seen in the file; 0 = all null (its kind is then only a default)
     guarded: bool = False  # some values carry an Excel text guard ('2320617) to strip
     null_tokens: int = -1  # values that are null tokens (-, NA, ...) in the file; -1 = not counted
+    padded: int = -1  # typed kinds: values that trimming or the guard changes; -1 = not counted
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,8 @@ def convert_expr(col: str, source: ColumnPlan, target: ColumnPlan, timezone: str
         return pl.lit(None, dtype=dtype)
     if source.kind == "text":
         raise ValueError(f"column {target.name!r}: text values cannot load as {target.kind}")
-    value = typed_expr(col, source.guarded)
+    ready = source.null_tokens == 0 and source.padded == 0  # every value parses as written
+    value = pl.col(col) if ready else typed_expr(col, source.guarded)
     if target.kind in ("integer", "decimal"):
         return value.cast(dtype, strict=True)
     if target.kind == "boolean":
@@ -326,6 +328,18 @@ def count_exprs(col: str) -> list[pl.Expr]:
     raw = pl.col(col)
     tokens = raw.str.strip_chars().is_in(_NULL_VARIANTS).sum()
     return [raw.count().alias(f"{col}:count"), tokens.alias(f"{col}:null_tokens")]
+
+
+def typed_count_exprs(col: str, typed: str) -> list[pl.Expr]:
+    """count_exprs for a column already through typed_expr as `typed`, whose nulls are the raw
+    nulls and the null tokens (`:nn` counts typed values), plus the values that typed_expr changed
+    (trimmed, or a guard stripped)."""
+    raw, value = pl.col(col), pl.col(typed)
+    return [
+        raw.count().alias(f"{col}:count"),
+        value.count().alias(f"{col}:nn"),
+        (raw != value).sum().alias(f"{col}:padded"),
+    ]
 
 
 def numeric_exprs(col: str, typed: str) -> list[pl.Expr]:
@@ -384,6 +398,7 @@ class Profile:
     word: int
     dateish: int
     null_tokens: int = 0
+    padded: int = 0
 
     @classmethod
     def from_row(cls, row: Mapping[str, int | None], col: str) -> Profile:
