@@ -394,3 +394,39 @@ def test_prefetched_keeps_order_raises_the_producers_error_and_stops_early() -> 
     items.close()  # the consumer stops: the producer is stopped and its generator closed
     assert closed.is_set()
     assert not any(t.name == "uniware-prefetch" for t in threading.enumerate())
+
+
+def test_chunks_that_may_hold_an_excel_guard_are_never_missed() -> None:
+    from uniware_source.csv_chunks import may_hold_guard
+
+    for chunk in [
+        b"'2320617,x\n",  # the first field of the chunk
+        b"a,'5\n",
+        b'a,"\'5"\n',  # quoted
+        b"a,  '5\n",  # after spaces, which typing trims
+        b"a,\t'5\n",
+        "a,\u00a0'5\n".encode(),  # after a no-break space
+        b"a,b\r\n'7,c\r\n",  # at the start of a later record
+        b"x" + b"O'Neil," * 30_000 + b"\n",  # too many apostrophes to look at: said to hold one
+    ]:
+        assert may_hold_guard(chunk), chunk[:40]
+    for chunk in [b"a,b\n", b"Jos\xc3\xa9 D'Souza,it's,rock 'n' roll\n", b"a,b'c\n"]:
+        assert not may_hold_guard(chunk), chunk
+
+
+def test_an_excel_guard_far_into_a_file_is_still_stripped(tmp_path: Path) -> None:
+    """Chunks with no field that can start with an apostrophe skip the guard check: the one
+    chunk that holds a guard, deep in the file, must still be found."""
+    from uniware_source import csv_chunks
+
+    lines = ["Item Code,Name"] + [f"{n:06d}X,D'Souza {n}" for n in range(80_000)] + ["'007001,O'Neil"]
+    path = write(tmp_path, lines)
+    previous = csv_chunks.CHUNK_BYTES
+    csv_chunks.CHUNK_BYTES = 64 << 10  # many chunks
+    try:
+        plan, table = load(path)
+    finally:
+        csv_chunks.CHUNK_BYTES = previous
+    assert plan.columns[0].guarded
+    assert table.column("item_code").to_pylist()[-1] == "007001"
+    assert table.column("name").to_pylist()[-1] == "O'Neil"

@@ -125,3 +125,31 @@ def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     finally:
         stop.set()
         worker.join()
+
+
+_FIELD_START = frozenset(b',\n\r"')
+_ASCII_BLANK = frozenset(b" \t\x0b\x0c")
+_MAX_APOSTROPHES = 20_000
+
+
+def may_hold_guard(chunk: bytes) -> bool:
+    """Whether some field of `chunk` (whole records) may start with an apostrophe, the text guard
+    Excel leaves ('2320617), after optional whitespace and an opening quote.
+
+    A miss would load a guard as data, so this errs the other way: any byte of a multi-byte
+    character counts as possible whitespace, a quote before the apostrophe counts as a field's
+    opening quote, and a chunk with very many apostrophes is simply said to hold one. Apostrophes
+    inside words (D'Souza) are the common case, and are passed over."""
+    pos = chunk.find(b"'")
+    seen = 0
+    while pos >= 0:
+        seen += 1
+        if seen > _MAX_APOSTROPHES:
+            return True
+        i = pos - 1
+        while i >= 0 and (chunk[i] in _ASCII_BLANK or chunk[i] >= 0x80):
+            i -= 1
+        if i < 0 or chunk[i] in _FIELD_START:
+            return True
+        pos = chunk.find(b"'", pos + 1)
+    return False

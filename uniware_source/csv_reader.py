@@ -31,7 +31,7 @@ import polars as pl
 import pyarrow as pa
 
 from uniware_source import csv_chunks
-from uniware_source.csv_chunks import byte_chunks, header_end, prefetched
+from uniware_source.csv_chunks import byte_chunks, header_end, may_hold_guard, prefetched
 from uniware_source.errors import CsvFormatError
 from uniware_source.type_plan import (
     ALL_FORMATS,
@@ -158,22 +158,24 @@ def _scan(source: bytes, width: int) -> pl.LazyFrame:
     )
 
 
-def _frames(path: Path, width: int, first: int = 0) -> Iterator[tuple[int, pl.DataFrame]]:
+def _frames(path: Path, width: int, first: int = 0) -> Iterator[tuple[int, pl.DataFrame, bool]]:
     """Every data record (header excluded) as raw String columns c0..cN+1, chunk by chunk, each
-    with the 0-based index of its first record. The first chunk holds about `first` bytes. The next
-    chunk is read and parsed on a worker thread while the caller works on the current one."""
+    with the 0-based index of its first record and whether a field of it may start with an Excel
+    guard. The first chunk holds about `first` bytes. The next chunk is read and parsed on a
+    worker thread while the caller works on the current one."""
     offset = 0
-    for df in prefetched(_parsed(path, width, first)):
-        yield offset, df
+    for df, guard in prefetched(_parsed(path, width, first)):
+        yield offset, df, guard
         offset += df.height
 
 
-def _parsed(path: Path, width: int, first: int) -> Iterator[pl.DataFrame]:
+def _parsed(path: Path, width: int, first: int) -> Iterator[tuple[pl.DataFrame, bool]]:
     for chunk in byte_chunks(path, header_end(path), csv_chunks.CHUNK_BYTES, first):
         try:
-            yield _scan(chunk, width).collect()
+            df = _scan(chunk, width).collect()
         except pl.exceptions.PolarsError as exc:
             raise CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0]) from exc
+        yield df, may_hold_guard(chunk)
 
 
 def _filtered(
@@ -278,7 +280,9 @@ class _Profile:
     def _seen(self, c: str) -> tuple[str, ...]:
         return tuple(f for f, n in zip(ALL_FORMATS, self.format_counts[c], strict=True) if n)
 
-    def add(self, path: Path, df: pl.DataFrame, shape: bool) -> None:
+    def add(self, path: Path, df: pl.DataFrame, shape: bool, guards: bool = True) -> None:
+        """Profile one chunk; `shape` counts ragged records, `guards` looks for Excel guards
+        (False when no field of the chunk can start with one)."""
         cols, width = self.cols, len(self.cols)
         first: list[pl.Expr] = [pl.len().alias(":records")]
         if shape:
@@ -292,7 +296,7 @@ class _Profile:
         first += [
             pl.col(c).str.strip_chars_start().str.starts_with("'").sum().alias(f"{c}:g")
             for c in cols
-            if c not in self.guarded
+            if guards and c not in self.guarded
         ]
         row = _select(path, df, first)
         self.guarded.update(c for c in cols if row.get(f"{c}:g"))
@@ -386,10 +390,10 @@ def _profile(
     """One pass over the file (without the records `skip`), in chunks of bounded size."""
     profile = _Profile(cols, labels, forced, guarded, timezone)
     width = len(cols)
-    for offset, df in _frames(path, width, first=FIRST_CHUNK_BYTES):
+    for offset, df, guard in _frames(path, width, first=FIRST_CHUNK_BYTES):
         if skip or drop_empty:
             df = _filtered(df, offset, width, skip, drop_empty)
-        profile.add(path, df, shape=not skip)
+        profile.add(path, df, shape=not skip, guards=guard)
     return profile
 
 
@@ -483,7 +487,7 @@ def read_batches(
             exprs.append(pl.lit(None, dtype=polars_type(col)).alias(col.name))
     exprs += [pl.lit(value, dtype=pl.String).alias(name) for name, value in constants.items()]
     path = Path(path)
-    for offset, df in _frames(path, width):
+    for offset, df, _ in _frames(path, width):
         df = _filtered(df, offset, width, plan.skip_records, plan.drop_empty_records)
         if not df.height:
             continue
