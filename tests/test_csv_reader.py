@@ -430,3 +430,16 @@ def test_an_excel_guard_far_into_a_file_is_still_stripped(tmp_path: Path) -> Non
     assert plan.columns[0].guarded
     assert table.column("item_code").to_pylist()[-1] == "007001"
     assert table.column("name").to_pylist()[-1] == "O'Neil"
+
+
+def test_batches_as_string_views_hold_the_same_values(tmp_path: Path) -> None:
+    lines = ["Item Code,Qty,Note", "'007001,3, a ", "AB-1,4,NA", "X,,é"]
+    path = write(tmp_path, lines)
+    plan = plan_file(path, normalize=NORMALIZE)
+    schema = unify([plan])
+    (plain,) = read_batches(path, plan, schema, constants={"_job_code": "J1"})
+    (views,) = read_batches(path, plan, schema, constants={"_job_code": "J1"}, views=True)
+    assert views.schema.field("item_code").type == pa.string_view()
+    assert views.schema.field("_job_code").type == pa.string_view()
+    assert views.schema.field("qty").type == pa.int64()
+    assert views.cast(plain.schema).equals(plain)

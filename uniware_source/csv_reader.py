@@ -469,11 +469,14 @@ def read_batches(
     timezone: str = "Asia/Kolkata",
     batch_size: int = 100_000,
     constants: Mapping[str, str] | None = None,
+    views: bool = False,
 ) -> Iterator[pa.Table]:
     """Pass 2: typed batches of at most `batch_size` rows, each with exactly
-    `schema.arrow_schema(list(constants))`. Schema columns this file lacks are all-null."""
+    `schema.arrow_schema(list(constants), views=views)`. Schema columns this file lacks are
+    all-null. Text as `string_view` (`views`) is polars' own layout, handed over without a copy."""
     constants = dict(constants or {})
-    target = schema.arrow_schema(list(constants))
+    target = schema.arrow_schema(list(constants), views=views)
+    layout = pl.CompatLevel.newest() if views else pl.CompatLevel.oldest()
     if plan.rows == 0 or not plan.columns:
         return
     width = len(plan.columns)
@@ -497,6 +500,5 @@ def read_batches(
             message = f"{path}: could not convert the file with its plan: {exc}".splitlines()[0]
             raise CsvFormatError(message) from exc
         for start in range(0, typed.height, batch_size):
-            # the oldest Arrow layout (offsets, no string views) is the cheapest to cast to `target`
-            batch = typed.slice(start, batch_size).to_arrow(compat_level=pl.CompatLevel.oldest())
-            yield batch.cast(target)
+            # for plain strings, the oldest layout (offsets) is the cheapest to cast to `target`
+            yield typed.slice(start, batch_size).to_arrow(compat_level=layout).cast(target)

@@ -41,6 +41,7 @@ from uniware_source.errors import UniwareError
 from uniware_source.jobs import ExportJob, Outcome
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
+from uniware_source.type_plan import plain_strings
 
 logger = logging.getLogger(__name__)
 
@@ -139,11 +140,14 @@ class KeyTracker:
 
 
 _HASH_SCHEMA = pa.schema([("h", pa.uint64())])
-# no dictionaries and no statistics: the file is read once, whole, by the load
+# no dictionaries and no statistics: the file is read once, whole, by the load. No Arrow schema
+# stored either: the text is written from string views and is read back (by dlt, by a destination)
+# as plain strings, from the parquet types
 _PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "snappy",
     "use_dictionary": False,
     "write_statistics": False,
+    "store_schema": False,
 }
 
 
@@ -178,7 +182,7 @@ class TableLoader:
         self.tag_column = self.naming.normalize_identifier(tag_column)
         self.mode = "replace" if replace else "key" if self.key else "tag"
         self.hints = self._hints(deduplicated=True)
-        self._arrow_schema: pa.Schema | None = None
+        self._file_schema: pa.Schema | None = None  # of the typed files: text as string views
         self._empty_destination: bool | None = None
         self._declared = False
 
@@ -257,11 +261,11 @@ class TableLoader:
             job.finish(Outcome.INVALID_FILE, f"{message}; none of its rows load")
         else:
             if rows:
-                assert self._arrow_schema is not None
+                assert self._file_schema is not None
                 if not self._declared:  # the table's columns and hints, from the Arrow schema
                     self._declared = True
                     yield dlt.mark.with_hints(
-                        self._arrow_schema.empty_table(), self.hints, create_table_variant=True
+                        plain_strings(self._file_schema).empty_table(), self.hints, create_table_variant=True
                     )
                 # the table name only: dlt applies these hints to the resource itself, and every
                 # table variant created later starts from those; finish() has the last word
@@ -278,7 +282,7 @@ class TableLoader:
     def finish(self) -> Iterator[Any]:
         """The table's definitive hints, decided once every key of the run is known: an empty
         batch that carries them (dlt keeps the last hints a table received)."""
-        if self._arrow_schema is None:
+        if self._file_schema is None:
             return
         repeats = self.mode == "key" and self.tracker.repeats(self.table)
         if self.mode == "replace":
@@ -290,10 +294,11 @@ class TableLoader:
             hints = self.hints
         else:
             updated = self.naming.normalize_identifier("Updated")
-            sort = updated if updated in self._arrow_schema.names else None
+            sort = updated if updated in self._file_schema.names else None
             logger.info("table %s: a key repeats within this load; the destination deduplicates", self.table)
             hints = self._hints(deduplicated=False, dedup_sort=sort)
-        yield dlt.mark.with_hints(self._arrow_schema.empty_table(), hints, create_table_variant=True)
+        empty = plain_strings(self._file_schema).empty_table()
+        yield dlt.mark.with_hints(empty, hints, create_table_variant=True)
 
     # -- helpers --------------------------------------------------------------------------------
     def _write_parquet(
@@ -317,6 +322,7 @@ class TableLoader:
             timezone=self.settings.timezone,
             batch_size=self.settings.batch_size,
             constants={self.job_code_column: job.job_code, **job.row_tags},
+            views=True,
         )
         rows = 0
         writer: pq.ParquetWriter | None = None
@@ -347,8 +353,8 @@ class TableLoader:
         """Rows without their key cannot be merged: rejected, visibly. The rest are tracked, and
         their key columns declared non-null (as the destination has them)."""
         if self.mode != "key":
-            if self._arrow_schema is None:
-                self._arrow_schema = batch.schema
+            if self._file_schema is None:
+                self._file_schema = batch.schema
             return batch
         valid = pc.is_valid(batch.column(self.key[0]))
         for name in self.key[1:]:
@@ -361,10 +367,10 @@ class TableLoader:
                 )
                 rejected.append((None, ",".join(values), reason))
             batch = batch.filter(valid)
-        if self._arrow_schema is None:
+        if self._file_schema is None:
             fields = [f.with_nullable(False) if f.name in self.key else f for f in batch.schema]
-            self._arrow_schema = pa.schema(fields)
-        batch = batch.cast(self._arrow_schema)
+            self._file_schema = pa.schema(fields)
+        batch = batch.cast(self._file_schema)
         self.tracker.add(self.table, batch.select(self.key))
         return batch
 

@@ -212,19 +212,33 @@ class TableSchema:
     """One Arrow schema for all batches of one destination table."""
 
     columns: tuple[ColumnPlan, ...]  # ordered union over files, kinds widened
-    _cache: dict[tuple[str, ...], pa.Schema] = field(default_factory=dict, compare=False, repr=False)
+    _cache: dict[tuple[tuple[str, ...], bool], pa.Schema] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
-    def arrow_schema(self, constants: Sequence[str] = ()) -> pa.Schema:
-        """Data columns, then one string column per constant, in the order given."""
-        key = tuple(constants)
+    def arrow_schema(self, constants: Sequence[str] = (), *, views: bool = False) -> pa.Schema:
+        """Data columns, then one string column per constant, in the order given. With `views`,
+        text columns are `string_view`, the layout polars holds them in (no copy to convert)."""
+        key = (tuple(constants), views)
         if key not in self._cache:
             fields = [pa.field(c.name, arrow_type(c), nullable=True) for c in self.columns]
-            fields += [pa.field(name, pa.string(), nullable=True) for name in key]
+            fields += [pa.field(name, pa.string(), nullable=True) for name in key[0]]
             names = [f.name for f in fields]
             if len(set(names)) != len(names):
-                raise ValueError(f"constant column names clash with data columns: {sorted(key)}")
-            self._cache[key] = pa.schema(fields)
+                raise ValueError(f"constant column names clash with data columns: {sorted(key[0])}")
+            schema = pa.schema(fields)
+            self._cache[key] = string_views(schema) if views else schema
         return self._cache[key]
+
+
+def string_views(schema: pa.Schema) -> pa.Schema:
+    """`schema` with its `string` fields as `string_view`."""
+    return pa.schema([f.with_type(pa.string_view()) if f.type == pa.string() else f for f in schema])
+
+
+def plain_strings(schema: pa.Schema) -> pa.Schema:
+    """`schema` with its `string_view` fields as `string`: what dlt understands."""
+    return pa.schema([f.with_type(pa.string()) if f.type == pa.string_view() else f for f in schema])
 
 
 # -- expressions --------------------------------------------------------------------------------------
