@@ -443,3 +443,23 @@ def test_batches_as_string_views_hold_the_same_values(tmp_path: Path) -> None:
     assert views.schema.field("_job_code").type == pa.string_view()
     assert views.schema.field("qty").type == pa.int64()
     assert views.cast(plain.schema).equals(plain)
+
+
+def test_a_local_time_the_zone_skips_makes_the_column_text(tmp_path: Path) -> None:
+    """Naive times are local to the configured zone; one that the zone's clocks skipped does not
+    exist, and its column stays text. Asia/Kolkata has no gap since 1970 (pass 1 counts its times
+    without the zone), but had one on 1942-09-01 00:00-01:00, which must still be found."""
+    cases = [
+        ("Europe/London", "2024-03-31 01:30:00", "text"),  # daylight saving starts
+        ("Asia/Kolkata", "1942-09-01 00:30:00", "text"),
+        ("Asia/Kolkata", "1942-09-01 01:30:00", "timestamp"),
+        ("Asia/Kolkata", "2099-12-31 23:59:59", "timestamp"),
+    ]
+    for zone, value, kind in cases:
+        path = write(tmp_path, ["Created", "2024-06-01 10:00:00", value], name=f"{kind}-{value[:4]}.csv")
+        plan = plan_file(path, normalize=NORMALIZE, timezone=zone)
+        assert kinds(plan) == {"created": kind}, (zone, value)
+        (table,) = read_batches(path, plan, unify([plan]), timezone=zone)
+        assert table.column("created").null_count == 0
+    (table,) = read_batches(path, plan, unify([plan]), timezone="Asia/Kolkata")
+    assert table.column("created").to_pylist()[1] == dt.datetime(2099, 12, 31, 18, 29, 59, tzinfo=UTC)

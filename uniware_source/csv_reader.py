@@ -25,7 +25,9 @@ from __future__ import annotations
 import codecs
 import csv
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -35,6 +37,8 @@ from uniware_source.csv_chunks import byte_chunks, header_end, may_hold_guard, p
 from uniware_source.errors import CsvFormatError
 from uniware_source.type_plan import (
     ALL_FORMATS,
+    GAPLESS_FROM,
+    GAPLESS_TO,
     KINDS,
     ColumnPlan,
     FilePlan,
@@ -50,8 +54,10 @@ from uniware_source.type_plan import (
     count_exprs,
     date_shape_expr,
     format_match_exprs,
+    gapless,
     is_identifier_label,
     numeric_exprs,
+    parsed_as_utc_expr,
     polars_type,
     temporal_parse_expr,
     typed_count_exprs,
@@ -190,7 +196,7 @@ def _filtered(
     return df
 
 
-def _select(path: Path, df: pl.DataFrame, exprs: Sequence[pl.Expr]) -> dict[str, int | None]:
+def _select(path: Path, df: pl.DataFrame, exprs: Sequence[pl.Expr]) -> dict[str, Any]:
     try:
         return df.select(exprs).row(0, named=True)
     except pl.exceptions.PolarsError as exc:
@@ -340,7 +346,7 @@ class _Profile:
             else:
                 self.totals[key] += int(value)
 
-        checks: list[pl.Expr] = []
+        checks: dict[str, tuple[str, ...]] = {}
         recount = [
             c for c in known if known[c] and int(row.get(f"{c}:known") or 0) < int(row[f"{c}:nn"] or 0)
         ]
@@ -358,14 +364,44 @@ class _Profile:
                 continue
             formats = self._seen(c)
             if formats:
-                checks.append(temporal_parse_expr(c, f"t{c}", formats, self.timezone))
+                checks[c] = formats
         if checks:
-            parsed = _select(path, frame, checks)
-            for key, value in parsed.items():
-                self.parsed[key.split(":")[0]] += int(value or 0)
+            for c, value in self._parse_counts(path, frame, checks).items():
+                self.parsed[c] += value
         t = self.totals
         self.numeric = {c for c in self.numeric if t[f"{c}:num"] == t[f"{c}:nn"]}
         self.boolish = {c for c in self.boolish if t[f"{c}:bool"] == t[f"{c}:nn"]}
+
+    def _parse_counts(
+        self, path: Path, frame: pl.DataFrame, checks: Mapping[str, tuple[str, ...]]
+    ) -> dict[str, int]:
+        """How many values of each date-like column parse with its formats and exist in the zone.
+
+        In a zone without gaps from 1970 to 2100 (gapless), the values are parsed once, as if in
+        UTC, and counted, and the span of those values read: only a column with a value outside
+        that span is parsed again, with the zone."""
+        if not gapless(self.timezone):
+            exact = [temporal_parse_expr(c, f"t{c}", f, self.timezone) for c, f in checks.items()]
+            return {k.split(":")[0]: int(v or 0) for k, v in _select(path, frame, exact).items()}
+        try:
+            parsed = frame.select([parsed_as_utc_expr(f"t{c}", f).alias(c) for c, f in checks.items()])
+        except pl.exceptions.PolarsError as exc:
+            raise CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0]) from exc
+        spans = [pl.col(c).count().alias(f"{c}:n") for c in checks]
+        spans += [pl.col(c).min().alias(f"{c}:lo") for c in checks]
+        spans += [pl.col(c).max().alias(f"{c}:hi") for c in checks]
+        stats = _select(path, parsed, spans)
+        lo, hi = GAPLESS_FROM.replace(tzinfo=UTC), GAPLESS_TO.replace(tzinfo=UTC)
+        counts: dict[str, int] = {}
+        outside: list[str] = []
+        for c in checks:
+            counts[c] = int(stats[f"{c}:n"] or 0)
+            if counts[c] and (stats[f"{c}:lo"] < lo or stats[f"{c}:hi"] >= hi):
+                outside.append(c)
+        if outside:
+            exact = [temporal_parse_expr(c, f"t{c}", checks[c], self.timezone) for c in outside]
+            counts.update({k.split(":")[0]: int(v or 0) for k, v in _select(path, frame, exact).items()})
+        return counts
 
     def temporal_formats(self) -> dict[str, tuple[str, ...]]:
         """The formats of the date-like columns whose every value parses (within the zone)."""

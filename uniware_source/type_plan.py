@@ -8,12 +8,15 @@ object. `csv_reader` does the file handling and calls into this module.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pyarrow as pa
@@ -399,6 +402,35 @@ def any_format_expr(col: str, typed: str, formats: Sequence[str]) -> pl.Expr:
     other, so this is the sum of their format_match_exprs counts)."""
     pattern = "|".join(f"(?:{FORMAT_REGEXES[f]})" for f in formats)
     return pl.col(typed).str.contains(pattern).sum().alias(f"{col}:known")
+
+
+# local times in this span are checked against the zone's gaps only if the zone has any in it
+GAPLESS_FROM, GAPLESS_TO = datetime(1970, 1, 1), datetime(2100, 1, 1)
+
+
+@functools.cache
+def gapless(timezone: str) -> bool:
+    """Whether every local time of `timezone` from 1970 to 2100 exists: its UTC offset never
+    changes in that span (looked at once a week: a change of offset, daylight saving included,
+    lasts longer than that), so no clock ever skips ahead. True of UTC and of zones without
+    daylight saving since 1970, such as Asia/Kolkata; false of Asia/Kathmandu (1986)."""
+    zone = ZoneInfo(timezone)
+    start, week = GAPLESS_FROM.replace(tzinfo=UTC), timedelta(days=7)
+    first = start.astimezone(zone).utcoffset()
+    weeks = (GAPLESS_TO - GAPLESS_FROM) // week
+    return all((start + week * i).astimezone(zone).utcoffset() == first for i in range(weeks + 1))
+
+
+def parsed_as_utc_expr(typed: str, formats: Sequence[str]) -> pl.Expr:
+    """The values of `typed` parsed with `formats`, naive ones read as if in UTC: in a gapless
+    zone, a value parses here exactly when it parses (and exists) in that zone, as long as it
+    lies in GAPLESS_FROM..GAPLESS_TO, which the caller checks on the values' span."""
+    value = pl.col(typed)
+    naive = [_parse(value, f).cast(pl.Datetime("us")) for f in formats if f in DATE_FORMATS]
+    naive += [_parse(value, f) for f in formats if f in NAIVE_FORMATS]
+    aware = [_parse(value, f) for f in formats if f in AWARE_FORMATS]
+    parts = aware + ([pl.coalesce(naive).dt.replace_time_zone("UTC")] if naive else [])
+    return pl.coalesce(parts)
 
 
 def temporal_parse_expr(col: str, typed: str, formats: Sequence[str], timezone: str) -> pl.Expr:
