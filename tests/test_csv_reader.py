@@ -463,3 +463,43 @@ def test_a_local_time_the_zone_skips_makes_the_column_text(tmp_path: Path) -> No
         assert table.column("created").null_count == 0
     (table,) = read_batches(path, plan, unify([plan]), timezone="Asia/Kolkata")
     assert table.column("created").to_pylist()[1] == dt.datetime(2099, 12, 31, 18, 29, 59, tzinfo=UTC)
+
+
+def test_a_file_is_typed_while_it_downloads_and_abandoned_if_the_download_fails(tmp_path: Path) -> None:
+    """pass 1 reads the file as it arrives (records cut anywhere by the writes), and ends only
+    once the download has; a download that fails stops it."""
+    import threading
+    import time
+
+    from uniware_source.csv_chunks import Arrival, DownloadAborted
+
+    lines = ["Item Code,Qty,Created"] + [f"A{n:07d},{n},2026-09-07 13:17:29" for n in range(200_000)]
+    data = ("\n".join(lines) + "\n").encode()
+    whole = write(tmp_path, lines, name="whole.csv", bom=False)
+    expected = plan_file(whole, normalize=NORMALIZE)
+
+    def download(dest: Path, arrival: Arrival, fail_at: int | None) -> None:
+        with dest.open("wb") as out:
+            for start in range(0, len(data), 300_001):  # pieces that cut records anywhere
+                if fail_at is not None and start >= fail_at:
+                    arrival.fail()
+                    return
+                out.write(data[start : start + 300_001])
+                out.flush()
+                arrival.wrote(min(len(data), start + 300_001))
+                time.sleep(0.01)
+        arrival.finish()
+
+    for fail_at in (None, 2_000_000):
+        dest, arrival = tmp_path / f"arriving-{fail_at}.csv", Arrival()
+        writer = threading.Thread(target=download, args=(dest, arrival, fail_at))
+        writer.start()
+        try:
+            if fail_at is None:
+                plan = plan_file(dest, normalize=NORMALIZE, arrival=arrival)
+                assert plan.columns == expected.columns and plan.rows == 200_000
+            else:
+                with pytest.raises(DownloadAborted):
+                    plan_file(dest, normalize=NORMALIZE, arrival=arrival)
+        finally:
+            writer.join()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -278,8 +278,13 @@ class UniwareClient:
         return redact(text, self.tokens.secrets())
 
     # -- files ----------------------------------------------------------------------------------
-    def download(self, url: str, dest: Path, *, job_code: str) -> DownloadResult:
-        """Stream `url` to `dest`, verified. The bearer token goes only to the tenant's own origin."""
+    def download(
+        self, url: str, dest: Path, *, job_code: str, progress: Callable[[int], None] | None = None
+    ) -> DownloadResult:
+        """Stream `url` to `dest`, verified. The bearer token goes only to the tenant's own origin.
+
+        With `progress`, each piece is flushed to the file and `progress` told the bytes written so
+        far, so that the file can be read while it downloads."""
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise DownloadError(f"job {job_code}: filePath is not an http(s) URL: {display_url(url)!r}")
@@ -330,6 +335,9 @@ class UniwareClient:
                         out.write(chunk)
                         digest.update(chunk)
                         size += len(chunk)
+                        if progress is not None:
+                            out.flush()  # on disk before a reader is told it is there
+                            progress(size)
             except requests.RequestException as exc:
                 dropped = (
                     f"job {job_code}: connection dropped after {size} bytes of {where}: {type(exc).__name__}"

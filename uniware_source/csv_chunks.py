@@ -55,16 +55,63 @@ def header_end(path: Path) -> int:
                 pos = buf.find(b"\n", pos + 1)
 
 
-def byte_chunks(path: Path, start: int, size: int = CHUNK_BYTES, first: int = 0) -> Iterator[bytes]:
+class DownloadAborted(Exception):
+    """The file being read was still downloading, and its download failed."""
+
+
+class Arrival:
+    """How much of a file being downloaded is on disk, so that reading can start before the
+    download ends. The downloader reports each write (`wrote`) and the end (`finish` or `fail`);
+    readers wait for the bytes they need (`wait_for`)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._size = 0
+        self.done = False
+        self._failed = False
+
+    def wrote(self, size: int) -> None:
+        with self._changed:
+            self._size = size
+            self._changed.notify_all()
+
+    def finish(self) -> None:
+        with self._changed:
+            self.done = True
+            self._changed.notify_all()
+
+    def fail(self) -> None:
+        with self._changed:
+            self._failed = True
+            self._changed.notify_all()
+
+    def wait_for(self, end: int) -> int:
+        """The bytes on disk once there are at least `end` of them or the download has ended.
+        Raises DownloadAborted if the download fails meanwhile."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._failed or self.done or self._size >= end)
+            if self._failed:
+                raise DownloadAborted("the download of this file failed while it was being read")
+            return self._size
+
+
+def byte_chunks(
+    path: Path, start: int, size: int = CHUNK_BYTES, first: int = 0, arrival: Arrival | None = None
+) -> Iterator[bytes]:
     """The bytes of `path` from offset `start` (a record boundary), in chunks of about `size` bytes
     (the first one of about `first`, if given) that each end at a record boundary (the last one
-    ends where the file does)."""
+    ends where the file does). With `arrival`, the file may still be downloading: each read waits
+    for its bytes, and the file ends where the finished download does."""
     with path.open("rb") as fh:
         fh.seek(start)
+        position = start
         carry = b""
         read = first or size
         while True:
-            data = fh.read(read)
+            if arrival is not None:
+                read = min(read, arrival.wait_for(position + read) - position)
+            data = fh.read(read) if read > 0 else b""
+            position += len(data)
             read = size
             if not data:
                 if carry:

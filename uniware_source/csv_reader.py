@@ -33,7 +33,7 @@ import polars as pl
 import pyarrow as pa
 
 from uniware_source import csv_chunks
-from uniware_source.csv_chunks import byte_chunks, header_end, may_hold_guard, prefetched
+from uniware_source.csv_chunks import Arrival, byte_chunks, header_end, may_hold_guard, prefetched
 from uniware_source.errors import CsvFormatError
 from uniware_source.type_plan import (
     ALL_FORMATS,
@@ -164,19 +164,24 @@ def _scan(source: bytes, width: int) -> pl.LazyFrame:
     )
 
 
-def _frames(path: Path, width: int, first: int = 0) -> Iterator[tuple[int, pl.DataFrame, bool]]:
+def _frames(
+    path: Path, width: int, first: int = 0, arrival: Arrival | None = None
+) -> Iterator[tuple[int, pl.DataFrame, bool]]:
     """Every data record (header excluded) as raw String columns c0..cN+1, chunk by chunk, each
     with the 0-based index of its first record and whether a field of it may start with an Excel
     guard. The first chunk holds about `first` bytes. The next chunk is read and parsed on a
-    worker thread while the caller works on the current one."""
+    worker thread while the caller works on the current one. With `arrival`, the file may still
+    be downloading (see byte_chunks)."""
     offset = 0
-    for df, guard in prefetched(_parsed(path, width, first)):
+    for df, guard in prefetched(_parsed(path, width, first, arrival)):
         yield offset, df, guard
         offset += df.height
 
 
-def _parsed(path: Path, width: int, first: int) -> Iterator[tuple[pl.DataFrame, bool]]:
-    for chunk in byte_chunks(path, header_end(path), csv_chunks.CHUNK_BYTES, first):
+def _parsed(
+    path: Path, width: int, first: int, arrival: Arrival | None
+) -> Iterator[tuple[pl.DataFrame, bool]]:
+    for chunk in byte_chunks(path, header_end(path), csv_chunks.CHUNK_BYTES, first, arrival):
         try:
             df = _scan(chunk, width).collect()
         except pl.exceptions.PolarsError as exc:
@@ -422,11 +427,12 @@ def _profile(
     guarded: set[str],
     skip: Sequence[int] = (),
     drop_empty: bool = False,
+    arrival: Arrival | None = None,
 ) -> _Profile:
     """One pass over the file (without the records `skip`), in chunks of bounded size."""
     profile = _Profile(cols, labels, forced, guarded, timezone)
     width = len(cols)
-    for offset, df, guard in _frames(path, width, first=FIRST_CHUNK_BYTES):
+    for offset, df, guard in _frames(path, width, FIRST_CHUNK_BYTES, arrival):
         if skip or drop_empty:
             df = _filtered(df, offset, width, skip, drop_empty)
         profile.add(path, df, shape=not skip, guards=guard)
@@ -439,12 +445,19 @@ def plan_file(
     normalize: Callable[[str], str],
     hints: Mapping[str, Kind] | None = None,
     timezone: str = "Asia/Kolkata",
+    arrival: Arrival | None = None,
 ) -> FilePlan:
     """Pass 1 over the whole file: the kind of every column, the rows that will load, the rejects.
 
     `hints` maps a header label (or normalised name) to a forced kind; a forced kind that some value
-    cannot satisfy falls back to text."""
+    cannot satisfy falls back to text. With `arrival`, the file is still downloading: the pass
+    reads it as it arrives, and ends once the download has (DownloadAborted if that fails)."""
     path = Path(path)
+    if arrival is not None:
+        # the header and the first chunk, or the whole file; a header longer than that waits for all
+        available = arrival.wait_for(FIRST_CHUNK_BYTES)
+        if not arrival.done and header_end(path) >= available:
+            available = arrival.wait_for(1 << 62)
     if path.stat().st_size == 0:
         return FilePlan(path, (), 0, ())
     _check_text(path)
@@ -459,8 +472,8 @@ def plan_file(
     forced = [_forced(hints, label, name) for label, name in zip(labels, names, strict=True)]
     cols = [f"c{i}" for i in range(width)]
 
-    profile = _profile(path, cols, labels, forced, timezone, set())
-    stats = profile.totals
+    profile = _profile(path, cols, labels, forced, timezone, set(), arrival=arrival)
+    stats = profile.totals  # the whole file has arrived by now
     records, empty = stats[":records"], stats[":empty"]
     rows = records - empty
     rejected: list[RejectedRow] = []

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from uniware_source.client import StatusAnswer, UniwareClient
+from uniware_source.csv_chunks import Arrival
 from uniware_source.csv_reader import FilePlan
 from uniware_source.errors import (
     ApiError,
@@ -188,7 +189,8 @@ class PollSettings:
     max_status_errors: int = 5  # consecutive transport errors on one job before giving up on it
 
 
-Planner = Callable[[ExportJob, Path], FilePlan]  # types a job's downloaded file
+# types a job's file, reading it while it downloads (as it arrives)
+Planner = Callable[[ExportJob, Path, Arrival], FilePlan]
 
 
 class JobFeeder(Protocol):
@@ -224,6 +226,7 @@ class JobPoller:
         self._rng = random.Random()
         self._seen_unknown: set[str] = set()
         self._lock = threading.Lock()
+        self._plans: ThreadPoolExecutor | None = None  # planning threads, during run()
 
     def run(
         self,
@@ -275,7 +278,11 @@ class JobPoller:
 
         for job in jobs:
             admit(job)
-        with ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="uniware") as pool:
+        with (
+            ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="uniware") as pool,
+            ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="uniware-plan") as plans,
+        ):
+            self._plans = plans
             try:
                 while True:
                     while feeder is not None and running < cap:
@@ -387,7 +394,9 @@ class JobPoller:
             return job.finish(Outcome.ERROR, f"job {job.job_code}: {type(exc).__name__}: {exc}")
 
     def _download_and_plan(self, job: ExportJob) -> ExportJob:
-        """Download (fresh link on refusal, retry on truncation), then plan the file."""
+        """Download (fresh link on refusal, retry on truncation) and plan the file meanwhile: the
+        planner reads the file as it arrives, on a thread of its own, so typing does not wait for
+        the download to end. A failed download abandons its planning; the retry plans afresh."""
         dest = self.download_dir / f"{_safe_name(job.job_code)}.csv"
         last_error: DownloadError | None = None
         for attempt in range(1, self.settings.download_attempts + 1):
@@ -403,7 +412,18 @@ class JobPoller:
                         )
                     job.file_url = answer.file_path
                 assert job.file_url is not None
-                result = self.client.download(job.file_url, dest, job_code=job.job_code)
+                arrival = Arrival()
+                assert self._plans is not None
+                planning = self._plans.submit(self.planner, job, dest, arrival)
+                try:
+                    result = self.client.download(
+                        job.file_url, dest, job_code=job.job_code, progress=arrival.wrote
+                    )
+                except BaseException:
+                    arrival.fail()
+                    wait([planning])  # it stops at its next read; its error is this download's
+                    raise
+                arrival.finish()
                 break
             except DownloadError as exc:
                 last_error = exc
@@ -421,7 +441,7 @@ class JobPoller:
             )
         job.local_file, job.file_bytes, job.file_sha256 = result.path, result.bytes, result.sha256
         try:
-            job.plan = self.planner(job, result.path)
+            job.plan = planning.result()
         except CsvFormatError as exc:
             dest.unlink(missing_ok=True)
             return job.finish(Outcome.INVALID_FILE, f"job {job.job_code}: {exc}")

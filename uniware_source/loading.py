@@ -35,7 +35,7 @@ from dlt.common.schema import Schema
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-from uniware_source.csv_chunks import prefetched
+from uniware_source.csv_chunks import Arrival, prefetched
 from uniware_source.csv_reader import FilePlan, TableSchema, plan_file, read_batches, unify
 from uniware_source.errors import UniwareError
 from uniware_source.jobs import ExportJob, Outcome
@@ -208,12 +208,14 @@ class TableLoader:
         )
 
     # -- stages ---------------------------------------------------------------------------------
-    def plan(self, job: ExportJob, path: Path) -> FilePlan:
+    def plan(self, job: ExportJob, path: Path, arrival: Arrival | None = None) -> FilePlan:
+        """Pass 1 over the job's file; with `arrival`, while the file downloads."""
         return plan_file(
             path,
             normalize=self.naming.normalize_identifier,
             hints=self.report.hints,
             timezone=self.settings.timezone,
+            arrival=arrival,
         )
 
     def table_schema(self, jobs: Sequence[ExportJob]) -> TableSchema:

@@ -468,7 +468,7 @@ def _sync(
             client,
             settings.poll,
             download_dir=download_dir,
-            planner=lambda job, path: loaders[job.table_name].plan(job, path),
+            planner=lambda job, path, arrival: loaders[job.table_name].plan(job, path, arrival),
         )
         for job in poller.run(feeder=feeder, max_in_flight=sync.max_jobs_in_flight):
             if job.outcome is not None:
