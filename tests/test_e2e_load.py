@@ -106,10 +106,11 @@ def test_identifier_numeric_for_40k_rows_then_not_stays_text(emulator, pipeline)
 
 
 def test_typed_files_reach_the_load_package_as_written(emulator, pipeline) -> None:
-    """Each job's rows go to a parquet file of ours that dlt imports untouched: one Arrow schema
-    for the whole table (key non-null, as dlt declares it), row groups of at most batch_size rows,
-    and none of the dictionary encoding dlt's own writer would have used."""
-    codes = [emulator.add_job(JobSpec(rows=n, seed=n)) for n in (700, 1300)]
+    """Typed rows go to a parquet file of ours that dlt imports untouched: one Arrow schema for the
+    whole table (key non-null, as dlt declares it), row groups of at most batch_size rows, and none
+    of the dictionary encoding dlt's own writer would have used. Small jobs share one file: one
+    load job for them all; a large one streams to its own."""
+    codes = [emulator.add_job(JobSpec(rows=n, seed=n)) for n in (700, 1300, 60_000)]
     pipeline.extract(make_source(emulator, codes, batch_size=250))
     pipeline.normalize()
     (load_id,) = pipeline.list_normalized_load_packages()
@@ -124,7 +125,10 @@ def test_typed_files_reach_the_load_package_as_written(emulator, pipeline) -> No
             assert meta.row_group(group).num_rows <= 250
             for column in range(meta.num_columns):
                 assert not any("DICTIONARY" in e for e in meta.row_group(group).column(column).encodings)
-    assert count == 2000
+    assert count == 62_000
+    # the two small jobs share a file; the large one (over SMALL_JOB_ROWS) has its own
+    sizes = sorted(n for path in files if (n := pq.ParquetFile(path).metadata.num_rows))
+    assert sizes == [2000, 60_000]
     assert len(schemas) == 1, schemas
     assert "sale_order_item_code: string not null" in schemas.pop()
 

@@ -143,6 +143,9 @@ _HASH_SCHEMA = pa.schema([("h", pa.uint64())])
 # no dictionaries and no statistics: the file is read once, whole, by the load. No Arrow schema
 # stored either: the text is written from string views and is read back (by dlt, by a destination)
 # as plain strings, from the parquet types
+# a job of at most this many rows joins the table's shared file; that file is imported at this size
+SMALL_JOB_ROWS = 50_000
+SHARED_FILE_ROWS = 1_000_000
 _PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "snappy",
     "use_dictionary": False,
@@ -185,6 +188,9 @@ class TableLoader:
         self._file_schema: pa.Schema | None = None  # of the typed files: text as string views
         self._empty_destination: bool | None = None
         self._declared = False
+        self._shared: tuple[Path, pq.ParquetWriter] | None = None  # small jobs' rows, to import
+        self._shared_rows = 0
+        self._shared_count = 0
 
     def _hints(self, *, deduplicated: bool, dedup_sort: str | None = None, append: bool = False) -> Any:
         """The table's hints. `append` keeps the merge keys (later runs merge on them) but loads
@@ -244,46 +250,43 @@ class TableLoader:
         """Yield the job's rows and rejected rows; the job ends LOADED or INVALID_FILE.
 
         The typed rows go to a parquet file of our own, which dlt imports as it is: all of the
-        file's rows load, or (when the file turns out unreadable half-way) none of them."""
+        file's rows load, or (when the file turns out unreadable half-way) none of them. A small
+        job's rows join a file shared with the table's other small jobs (one load job for many
+        small exports, as a scheduled run has), imported by finish() or once it is large."""
         if job.outcome is not None or job.plan is None or job.local_file is None:
             return
         plan = job.plan
         rejected: list[tuple[int | None, str, str]] = [
             (r.line_number, r.raw_line, r.reason) for r in plan.rejected
         ]
-        typed = job.local_file.with_name(job.local_file.name + ".parquet")
-        rows = 0
+        own = job.local_file.with_name(job.local_file.name + ".parquet")
+        rows, held = 0, list[pa.Table]()
         try:
             if plan.columns:
-                rows = self._write_parquet(job, table_schema, typed, rejected)
+                rows, held = self._write_parquet(job, table_schema, own, rejected)
         except Exception as exc:  # this job's file only: the other jobs still load
             if not isinstance(exc, UniwareError):
                 logger.exception("job %s: unexpected failure while reading its file", job.job_code)
             message = f"job {job.job_code}: {exc if isinstance(exc, UniwareError) else repr(exc)}"
             job.finish(Outcome.INVALID_FILE, f"{message}; none of its rows load")
         else:
-            if rows:
-                assert self._file_schema is not None
-                if not self._declared:  # the table's columns and hints, from the Arrow schema
-                    self._declared = True
-                    yield dlt.mark.with_hints(
-                        plain_strings(self._file_schema).empty_table(), self.hints, create_table_variant=True
-                    )
-                # the table name only: dlt applies these hints to the resource itself, and every
-                # table variant created later starts from those; finish() has the last word
-                import_hints = dlt.mark.make_hints(table_name=self.table)
-                yield dlt.mark.with_file_import(str(typed), "parquet", rows, hints=import_hints)
+            if held:
+                yield from self._share(held, job.local_file.parent)
+            elif rows:
+                yield from self._import(own, rows)
             job.rows_loaded = rows
             job.finish(Outcome.LOADED, None)
         finally:
             job.local_file.unlink(missing_ok=True)
-            typed.unlink(missing_ok=True)  # dlt holds a hard link (or its own copy) by now
+            own.unlink(missing_ok=True)  # dlt holds a hard link (or its own copy) by now
         job.rows_rejected = len(rejected)
         yield from self._rejected_items(job, rejected)
 
     def finish(self) -> Iterator[Any]:
-        """The table's definitive hints, decided once every key of the run is known: an empty
-        batch that carries them (dlt keeps the last hints a table received)."""
+        """The shared file of small jobs, then the table's definitive hints, decided once every
+        key of the run is known: an empty batch that carries them (dlt keeps the last hints a
+        table received)."""
+        yield from self._import_shared()
         if self._file_schema is None:
             return
         repeats = self.mode == "key" and self.tracker.repeats(self.table)
@@ -309,8 +312,10 @@ class TableLoader:
         table_schema: TableSchema,
         out: Path,
         rejected: list[tuple[int | None, str, str]],
-    ) -> int:
-        """Pass 2 of the job's file into the parquet file `out`; the number of rows written.
+    ) -> tuple[int, list[pa.Table]]:
+        """Pass 2 of the job's file: (rows, batches held). A job of at most SMALL_JOB_ROWS rows is
+        held in memory and its batches returned, for the shared file; a larger one goes to the
+        parquet file `out` as it is typed, and nothing is held.
 
         Written by pyarrow with exactly the table's Arrow schema (key columns non-null, as dlt
         declares them), so dlt's normalizer passes the file on without rewriting it. Without
@@ -327,19 +332,63 @@ class TableLoader:
             views=True,
         )
         rows = 0
+        held: list[pa.Table] = []
         writer: pq.ParquetWriter | None = None
         try:
             for batch in prefetched(batches):  # the next batch is typed while this one is written
                 batch = self._keyed(batch, rejected)
-                if batch.num_rows:
-                    if writer is None:
-                        writer = pq.ParquetWriter(out, batch.schema, **_PARQUET_OPTIONS)
-                    writer.write_table(batch)
-                    rows += batch.num_rows
+                if not batch.num_rows:
+                    continue
+                rows += batch.num_rows
+                if writer is None and rows <= SMALL_JOB_ROWS:
+                    held.append(batch)
+                    continue
+                if writer is None:
+                    writer = pq.ParquetWriter(out, batch.schema, **_PARQUET_OPTIONS)
+                    for earlier in held:
+                        writer.write_table(earlier)
+                    held = []
+                writer.write_table(batch)
         finally:
             if writer is not None:
                 writer.close()
-        return rows
+        return rows, held
+
+    def _import(self, path: Path, rows: int) -> Iterator[Any]:
+        """Hand the typed file `path` to dlt, after the table's columns and hints (once)."""
+        assert self._file_schema is not None
+        if not self._declared:  # the table's columns and hints, from the Arrow schema
+            self._declared = True
+            empty = plain_strings(self._file_schema).empty_table()
+            yield dlt.mark.with_hints(empty, self.hints, create_table_variant=True)
+        # the table name only: dlt applies these hints to the resource itself, and every table
+        # variant created later starts from those; finish() has the last word
+        import_hints = dlt.mark.make_hints(table_name=self.table)
+        yield dlt.mark.with_file_import(str(path), "parquet", rows, hints=import_hints)
+
+    def _share(self, held: Sequence[pa.Table], directory: Path) -> Iterator[Any]:
+        """Add a small job's batches to the table's shared file; import it once it is large."""
+        if self._shared is None:
+            self._shared_count += 1
+            path = directory / f"shared-{self._shared_count}-{abs(hash(self.table))}.parquet"
+            self._shared = (path, pq.ParquetWriter(path, held[0].schema, **_PARQUET_OPTIONS))
+            self._shared_rows = 0
+        for batch in held:
+            self._shared[1].write_table(batch)
+            self._shared_rows += batch.num_rows
+        if self._shared_rows >= SHARED_FILE_ROWS:
+            yield from self._import_shared()
+
+    def _import_shared(self) -> Iterator[Any]:
+        if self._shared is None:
+            return
+        (path, writer), rows = self._shared, self._shared_rows
+        self._shared = None
+        writer.close()
+        try:
+            yield from self._import(path, rows)
+        finally:
+            path.unlink(missing_ok=True)
 
     def _destination_empty(self) -> bool:
         """True only if the table certainly has no rows in the destination: its schema never saw
