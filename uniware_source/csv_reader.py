@@ -334,8 +334,6 @@ class _Profile:
                 known[c] = self._seen(c)
                 if known[c]:
                     exprs.append(any_format_expr(c, f"t{c}", known[c]))
-                else:
-                    exprs += format_match_exprs(c, f"t{c}")
         row = _select(path, frame, exprs)
         for c in cols:  # values that count for typing: neither null nor a null token
             if c in profiled:
@@ -352,10 +350,16 @@ class _Profile:
                 self.totals[key] += int(value)
 
         checks: dict[str, tuple[str, ...]] = {}
+        # a column still date-like whose values in this chunk do not all have a format seen so
+        # far (or that has seen none yet): count every format's shape in this chunk. Others need
+        # no count: they have no value here, or are no longer date-like and are dropped below.
         recount = [
-            c for c in known if known[c] and int(row.get(f"{c}:known") or 0) < int(row[f"{c}:nn"] or 0)
+            c
+            for c in known
+            if self.totals[f"{c}:dateish"] == self.totals[f"{c}:nn"]
+            and int(row[f"{c}:nn"] or 0) > int(row.get(f"{c}:known") or 0)
         ]
-        if recount:  # a value with no format seen so far: count every format's shape in this chunk
+        if recount:
             row.update(_select(path, frame, [e for c in recount for e in format_match_exprs(c, f"t{c}")]))
         for c in known:
             if known[c] and c not in recount:

@@ -76,6 +76,11 @@ _NULL_VARIANTS = _case_variants(NULL_TOKENS)
 _BOOL_VARIANTS = _case_variants(TRUE_TOKENS + FALSE_TOKENS)
 _BOOL_WORD_VARIANTS = _case_variants(t for t in TRUE_TOKENS + FALSE_TOKENS if not t.isdigit())
 _TRUE_VARIANTS = _case_variants(TRUE_TOKENS)
+# as (imploded) Series, built once: is_in() turns a list into a Series every time an expression is built
+_NULL_SERIES = pl.Series(_NULL_VARIANTS, dtype=pl.String).implode()
+_BOOL_SERIES = pl.Series(_BOOL_VARIANTS, dtype=pl.String).implode()
+_BOOL_WORD_SERIES = pl.Series(_BOOL_WORD_VARIANTS, dtype=pl.String).implode()
+_TRUE_SERIES = pl.Series(_TRUE_VARIANTS, dtype=pl.String).implode()
 
 # -- identifier-like header labels --------------------------------------------------------------------
 _ID_WORDS = frozenset(
@@ -245,24 +250,32 @@ def plain_strings(schema: pa.Schema) -> pa.Schema:
 
 
 # -- expressions --------------------------------------------------------------------------------------
+# The builders below are cached: their expressions depend only on the column names (c0, c1, ...
+# in every file) and their arguments, and building them again for every chunk of every file cost
+# more than running them on a small file.
+_cached = functools.lru_cache(maxsize=4096)
+
+
 def _unguard(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace(_EXCEL_GUARD_RE, "${1}")
 
 
+@_cached
 def text_expr(col: str, guarded: bool = True) -> pl.Expr:
     """The text value: null tokens -> null, Excel guard stripped, otherwise exactly as written."""
     raw = pl.col(col)
     value = _unguard(raw) if guarded else raw
-    return pl.when(raw.str.strip_chars().is_in(_NULL_VARIANTS)).then(None).otherwise(value)
+    return pl.when(raw.str.strip_chars().is_in(_NULL_SERIES)).then(None).otherwise(value)
 
 
+@_cached
 def typed_expr(col: str, guarded: bool = True) -> pl.Expr:
     """The value the typed kinds parse: trimmed, null tokens -> null, Excel guard stripped.
 
     The guard regex costs as much as the rest, so it is applied only to columns known to hold one."""
     trimmed = pl.col(col).str.strip_chars()
     value = _unguard(trimmed) if guarded else trimmed
-    return pl.when(trimmed.is_in(_NULL_VARIANTS)).then(None).otherwise(value)
+    return pl.when(trimmed.is_in(_NULL_SERIES)).then(None).otherwise(value)
 
 
 def _format_regex(fmt: str) -> str:
@@ -333,33 +346,36 @@ def convert_expr(col: str, source: ColumnPlan, target: ColumnPlan, timezone: str
     if target.kind in ("integer", "decimal"):
         return value.cast(dtype, strict=True)
     if target.kind == "boolean":
-        return value.is_in(_TRUE_VARIANTS)  # null stays null; replace_strict made polars buffer the file
+        return value.is_in(_TRUE_SERIES)  # null stays null; replace_strict made polars buffer the file
     return temporal_expr(value, source.formats, target.kind, timezone)
 
 
 # -- deciding a column's kind over the whole file -----------------------------------------------------
-def count_exprs(col: str) -> list[pl.Expr]:
+@_cached
+def count_exprs(col: str) -> tuple[pl.Expr, ...]:
     """The non-null values of raw String column `col` (`:count`, read off its validity) and the
     values that are null tokens (`:null_tokens`). A value counts for typing (`nn`) if it is
     neither: the difference, taken by the caller (one pass over the strings instead of two)."""
     raw = pl.col(col)
-    tokens = raw.str.strip_chars().is_in(_NULL_VARIANTS).sum()
-    return [raw.count().alias(f"{col}:count"), tokens.alias(f"{col}:null_tokens")]
+    tokens = raw.str.strip_chars().is_in(_NULL_SERIES).sum()
+    return (raw.count().alias(f"{col}:count"), tokens.alias(f"{col}:null_tokens"))
 
 
-def typed_count_exprs(col: str, typed: str) -> list[pl.Expr]:
+@_cached
+def typed_count_exprs(col: str, typed: str) -> tuple[pl.Expr, ...]:
     """count_exprs for a column already through typed_expr as `typed`, whose nulls are the raw
     nulls and the null tokens (`:nn` counts typed values), plus the values that typed_expr changed
     (trimmed, or a guard stripped)."""
     raw, value = pl.col(col), pl.col(typed)
-    return [
+    return (
         raw.count().alias(f"{col}:count"),
         value.count().alias(f"{col}:nn"),
         (raw != value).sum().alias(f"{col}:padded"),
-    ]
+    )
 
 
-def numeric_exprs(col: str, typed: str) -> list[pl.Expr]:
+@_cached
+def numeric_exprs(col: str, typed: str) -> tuple[pl.Expr, ...]:
     """Aggregations deciding integer / decimal; `typed` is the column already through typed_expr.
 
     Widths are taken on the value as written, less one for a sign: for a value that is a number
@@ -370,33 +386,39 @@ def numeric_exprs(col: str, typed: str) -> list[pl.Expr]:
     dot = t.str.find(".", literal=True)
     length = t.str.len_bytes()
     signed = (t.str.starts_with("-") | t.str.starts_with("+")).cast(pl.Int64)
-    return [
+    return (
         t.str.contains(_NUMBER_RE).sum().alias(f"{col}:num"),
         dot.is_not_null().sum().alias(f"{col}:dot"),
         (length - dot - 1).max().alias(f"{col}:scale"),
         (pl.coalesce(dot, length) - signed).max().alias(f"{col}:intw"),
         t.str.contains(_LEADING_ZERO_RE).sum().alias(f"{col}:lead0"),
-    ]
+    )
 
 
-def boolean_exprs(col: str, typed: str) -> list[pl.Expr]:
+@_cached
+def boolean_exprs(col: str, typed: str) -> tuple[pl.Expr, ...]:
     t = pl.col(typed)
-    return [
-        t.is_in(_BOOL_VARIANTS).sum().alias(f"{col}:bool"),
-        t.is_in(_BOOL_WORD_VARIANTS).sum().alias(f"{col}:word"),
-    ]
+    return (
+        t.is_in(_BOOL_SERIES).sum().alias(f"{col}:bool"),
+        t.is_in(_BOOL_WORD_SERIES).sum().alias(f"{col}:word"),
+    )
 
 
+@_cached
 def date_shape_expr(col: str, typed: str) -> pl.Expr:
     return pl.col(typed).str.contains(_DATE_SHAPE_RE).sum().alias(f"{col}:dateish")
 
 
-def format_match_exprs(col: str, typed: str) -> list[pl.Expr]:
+@_cached
+def format_match_exprs(col: str, typed: str) -> tuple[pl.Expr, ...]:
     """How many values of a date-like column have the shape of each accepted format."""
     t = pl.col(typed)
-    return [t.str.contains(FORMAT_REGEXES[f]).sum().alias(f"{col}:f{i}") for i, f in enumerate(ALL_FORMATS)]
+    return tuple(
+        t.str.contains(FORMAT_REGEXES[f]).sum().alias(f"{col}:f{i}") for i, f in enumerate(ALL_FORMATS)
+    )
 
 
+@_cached
 def any_format_expr(col: str, typed: str, formats: Sequence[str]) -> pl.Expr:
     """How many values have the shape of one of `formats` (the shapes of the formats exclude each
     other, so this is the sum of their format_match_exprs counts)."""
@@ -421,6 +443,7 @@ def gapless(timezone: str) -> bool:
     return all((start + week * i).astimezone(zone).utcoffset() == first for i in range(weeks + 1))
 
 
+@_cached
 def parsed_as_utc_expr(typed: str, formats: Sequence[str]) -> pl.Expr:
     """The values of `typed` parsed with `formats`, naive ones read as if in UTC: in a gapless
     zone, a value parses here exactly when it parses (and exists) in that zone, as long as it
@@ -433,6 +456,7 @@ def parsed_as_utc_expr(typed: str, formats: Sequence[str]) -> pl.Expr:
     return pl.coalesce(parts)
 
 
+@_cached
 def temporal_parse_expr(col: str, typed: str, formats: Sequence[str], timezone: str) -> pl.Expr:
     """How many values parse (and exist in the zone) with the formats their shapes matched."""
     return temporal_expr(pl.col(typed), formats, "timestamp", timezone).count().alias(f"{col}:parsed")
