@@ -503,3 +503,14 @@ def test_a_file_is_typed_while_it_downloads_and_abandoned_if_the_download_fails(
                     plan_file(dest, normalize=NORMALIZE, arrival=arrival)
         finally:
             writer.join()
+
+
+def test_a_year_zero_date_does_not_break_the_plan(tmp_path: Path) -> None:
+    """polars parses year 0, which no Python datetime holds: pass 1 must not fetch such a value."""
+    path = write(
+        tmp_path, ["Created,Day", "2024-06-01 10:00:00,2024-06-01", "0000-01-01 10:00:00,0000-01-01"]
+    )
+    plan = plan_file(path, normalize=NORMALIZE)
+    (table,) = read_batches(path, plan, unify([plan]))
+    for column in plan.columns:  # whatever the kind, every value is still there
+        assert table.column(column.name).null_count == 0, column

@@ -215,3 +215,14 @@ def test_first_load_goes_straight_in_and_a_table_with_rows_is_merged(emulator, p
         (600, 600)
     ]
     assert "uniware_staging" in _schemata(other)
+
+
+def test_a_table_name_dlt_normalizes_still_merges(emulator, pipeline) -> None:
+    """The loader looks for the table by the name dlt gives it ("Orders Copy" -> orders_copy):
+    otherwise every run would count as the first and append its rows again."""
+    first, second = (emulator.add_job(JobSpec(rows=300, seed=5)) for _ in range(2))  # the same rows
+    pipeline.run(make_source(emulator, [first], table_name="Orders Copy"))
+    pipeline.run(make_source(emulator, [second], table_name="Orders Copy"))
+    assert rows(pipeline, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM orders_copy") == [
+        (300, 300)
+    ]

@@ -21,9 +21,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
 from uniware_source.csv_reader import Kind
 from uniware_source.errors import ConfigurationError
 from uniware_source.reports import ReportSpec, report_spec
+
+_SNAKE_CASE = NamingConvention()  # dlt's default naming, to compare table names as dlt will
 
 _KNOWN_KEYS = {
     "report",
@@ -84,12 +88,13 @@ def parse_exports(raw: Sequence[Any], *, default_facility: str | None) -> list[E
         specs.append(_parse_one(dict(entry), where, default_facility))
     seen: dict[str, int] = {}
     for index, spec in enumerate(specs):
-        if spec.table_name in seen:
+        name = _SNAKE_CASE.normalize_table_identifier(spec.table_name)  # as dlt names the table
+        if name in seen:
             raise ConfigurationError(
-                f"sources.uniware.exports[{index}] loads into table {spec.table_name!r} like "
-                f"exports[{seen[spec.table_name]}]: give one of them another table_name"
+                f"sources.uniware.exports[{index}] loads into table {name!r} like "
+                f"exports[{seen[name]}]: give one of them another table_name"
             )
-        seen[spec.table_name] = index
+        seen[name] = index
     return specs
 
 

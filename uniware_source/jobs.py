@@ -278,9 +278,10 @@ class JobPoller:
 
         for job in jobs:
             admit(job)
+        # the planning pool outlives the fetching one, whose downloads may still hand it work
         with (
-            ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="uniware") as pool,
             ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="uniware-plan") as plans,
+            ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="uniware") as pool,
         ):
             self._plans = plans
             try:

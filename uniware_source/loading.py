@@ -175,11 +175,12 @@ class TableLoader:
     ) -> None:
         self.settings = settings
         self.report = report
-        self.table = table
-        self.tracker = tracker
-        self.started_at = run_started_at
         self.schema: Schema = dlt.current.source_schema()
         self.naming = self.schema.naming
+        # as dlt names the table: the schema and the destination know it only by that name
+        self.table = self.naming.normalize_table_identifier(table)
+        self.tracker = tracker
+        self.started_at = run_started_at
         self.key = [self.naming.normalize_identifier(label) for label in report.key]
         self.job_code_column = self.naming.normalize_identifier(JOB_CODE_COLUMN)
         self.tag_column = self.naming.normalize_identifier(tag_column)
@@ -188,6 +189,7 @@ class TableLoader:
         self._file_schema: pa.Schema | None = None  # of the typed files: text as string views
         self._empty_destination: bool | None = None
         self._declared = False
+        self._imported = False  # some rows handed to dlt
         self._shared: tuple[Path, pq.ParquetWriter] | None = None  # small jobs' rows, to import
         self._shared_rows = 0
         self._shared_count = 0
@@ -287,8 +289,9 @@ class TableLoader:
         key of the run is known: an empty batch that carries them (dlt keeps the last hints a
         table received)."""
         yield from self._import_shared()
-        if self._file_schema is None:
+        if not self._imported:  # no rows reached dlt (none, or their jobs failed): change nothing
             return
+        assert self._file_schema is not None
         repeats = self.mode == "key" and self.tracker.repeats(self.table)
         if self.mode == "replace":
             hints = self.hints
@@ -357,6 +360,7 @@ class TableLoader:
     def _import(self, path: Path, rows: int) -> Iterator[Any]:
         """Hand the typed file `path` to dlt, after the table's columns and hints (once)."""
         assert self._file_schema is not None
+        self._imported = True
         if not self._declared:  # the table's columns and hints, from the Arrow schema
             self._declared = True
             empty = plain_strings(self._file_schema).empty_table()
