@@ -85,3 +85,11 @@ def test_demo_runs_and_prints_what_loaded(tmp_path) -> None:
     assert "LOADED" in result.stdout
     assert "sale_orders=" in result.stdout
     assert (tmp_path / "uniware_demo.duckdb").exists()
+
+
+def test_the_package_loads_without_polars_pyarrow_or_duckdb() -> None:
+    """A run with nothing new to load never types a file: those imports (over half a second on
+    this machine) wait until a file is there."""
+    code = "import sys, uniware_source; print(sorted({'polars', 'pyarrow', 'duckdb'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional  # noqa: UP035 - dlt reads these an
 import dlt
 from dlt.extract.resource import DltResource
 
+from uniware_source.audit import AUDIT_TABLE, REJECTED_TABLE
 from uniware_source.auth import UniwareCredentials
 from uniware_source.errors import (
     AccessDeniedError,
@@ -31,7 +32,7 @@ from uniware_source.errors import (
     UniwareError,
 )
 from uniware_source.exports import parse_exports
-from uniware_source.loading import AUDIT_TABLE, REJECTED_TABLE, KeyTracker
+from uniware_source.keys import KeyTracker
 from uniware_source.reports import report_spec
 from uniware_source.resources import export_job_resource
 from uniware_source.settings import SourceSettings

@@ -19,13 +19,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from uniware_source.csv_reader import Kind
 from uniware_source.errors import ConfigurationError
 from uniware_source.reports import ReportSpec, report_spec
+
+if TYPE_CHECKING:
+    from uniware_source.type_plan import Kind
 
 _SNAKE_CASE = NamingConvention()  # dlt's default naming, to compare table names as dlt will
 

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from uniware_source.client import StatusAnswer, UniwareClient
 from uniware_source.csv_chunks import Arrival
-from uniware_source.csv_reader import FilePlan
 from uniware_source.errors import (
     ApiError,
     AuthError,
@@ -35,6 +34,9 @@ from uniware_source.errors import (
     UniwareError,
 )
 from uniware_source.windows import Window
+
+if TYPE_CHECKING:
+    from uniware_source.type_plan import FilePlan
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +192,7 @@ class PollSettings:
 
 
 # types a job's file, reading it while it downloads (as it arrives)
-Planner = Callable[[ExportJob, Path, Arrival], FilePlan]
+Planner = Callable[[ExportJob, Path, Arrival], "FilePlan"]
 
 
 class JobFeeder(Protocol):

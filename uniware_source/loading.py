@@ -17,17 +17,12 @@ copy of all of them (DuckDB: copy into the staging table, then insert from it).
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
-import weakref
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import dlt
-import duckdb
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -35,42 +30,20 @@ from dlt.common.schema import Schema
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
+from uniware_source.audit import JOB_CODE_COLUMN, REJECTED_TABLE
 from uniware_source.csv_chunks import Arrival, prefetched
 from uniware_source.csv_reader import FilePlan, TableSchema, plan_file, read_batches, unify
 from uniware_source.errors import UniwareError
 from uniware_source.jobs import ExportJob, Outcome
+from uniware_source.keys import KeyTracker
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
 from uniware_source.type_plan import plain_strings
 
 logger = logging.getLogger(__name__)
 
-AUDIT_TABLE = "export_jobs"
-REJECTED_TABLE = "rejected_rows"
-JOB_CODE_COLUMN = "_job_code"
 DEDUPLICATED_HINT = "x-stage-data-deduplicated"
 
-_AUDIT_COLUMNS: list[dict[str, Any]] = [
-    {"name": "job_code", "data_type": "text"},  # empty only when a window's job could not be created
-    {"name": "report", "data_type": "text"},
-    {"name": "facility", "data_type": "text"},
-    {"name": "table_name", "data_type": "text"},
-    {"name": "status", "data_type": "text", "nullable": False},
-    {"name": "server_status", "data_type": "text"},
-    {"name": "message", "data_type": "text"},
-    {"name": "errors", "data_type": "text"},
-    {"name": "window_start", "data_type": "timestamp"},
-    {"name": "window_end", "data_type": "timestamp"},
-    {"name": "attempt", "data_type": "bigint"},
-    {"name": "polls", "data_type": "bigint"},
-    {"name": "run_started_at", "data_type": "timestamp"},
-    {"name": "started_at", "data_type": "timestamp"},
-    {"name": "finished_at", "data_type": "timestamp"},
-    {"name": "rows_loaded", "data_type": "bigint"},
-    {"name": "rows_rejected", "data_type": "bigint"},
-    {"name": "file_bytes", "data_type": "bigint"},
-    {"name": "file_sha256", "data_type": "text"},
-]
 _REJECTED_SCHEMA = pa.schema(
     [
         ("job_code", pa.string()),
@@ -84,62 +57,6 @@ _REJECTED_SCHEMA = pa.schema(
 _REJECTED_CHUNK = 10_000
 
 
-def audit_item(jobs: Sequence[ExportJob], run_started_at: datetime) -> Any:
-    """The `export_jobs` rows of `jobs`, one per job, marked for their table."""
-    return dlt.mark.with_hints(
-        [job.audit_row(run_started_at) for job in jobs],
-        dlt.mark.make_hints(table_name=AUDIT_TABLE, write_disposition="append", columns=_AUDIT_COLUMNS),
-        create_table_variant=True,
-    )
-
-
-class KeyTracker:
-    """Hashes of the keys yielded per table in one run of the source (shared by its resources).
-
-    They go to parquet files on disk (8 bytes a row), not memory, and DuckDB checks them for
-    repeats out of core under a small memory limit: memory stays flat whatever the load's size.
-    """
-
-    def __init__(self) -> None:
-        self._directory: Path | None = None
-        self._writers: dict[str, pq.ParquetWriter] = {}
-        self._parts: dict[str, list[Path]] = {}
-
-    def add(self, table: str, keys: pa.Table) -> None:
-        frame = pl.from_arrow(keys)
-        assert isinstance(frame, pl.DataFrame)
-        hashed = frame.to_series().hash() if frame.width == 1 else frame.hash_rows()
-        writer = self._writers.get(table)
-        if writer is None:
-            if self._directory is None:
-                self._directory = Path(tempfile.mkdtemp(prefix="uniware-keys-"))
-                weakref.finalize(self, shutil.rmtree, self._directory, ignore_errors=True)
-            part = self._directory / f"{len(self._parts.get(table, []))}-{abs(hash(table))}.parquet"
-            self._parts.setdefault(table, []).append(part)
-            writer = self._writers[table] = pq.ParquetWriter(part, _HASH_SCHEMA)
-        writer.write_table(pa.table([hashed.to_arrow()], schema=_HASH_SCHEMA))
-
-    def repeats(self, table: str) -> bool:
-        """Whether any key hash of `table` occurs twice (a 64-bit collision only costs a dedup)."""
-        writer = self._writers.pop(table, None)
-        if writer is not None:
-            writer.close()  # a later batch of the same table starts a new part
-        parts = self._parts.get(table)
-        if not parts or self._directory is None:
-            return False
-        files = ", ".join(f"'{part}'" for part in parts)
-        with duckdb.connect() as db:
-            db.execute(f"SET temp_directory = '{self._directory}'")
-            db.execute("SET memory_limit = '64MB'")
-            db.execute("SET threads = 1")
-            counted = db.execute(
-                f"SELECT count(*), count(DISTINCT h) FROM read_parquet([{files}])"
-            ).fetchone()
-        assert counted is not None
-        return bool(counted[0] != counted[1])
-
-
-_HASH_SCHEMA = pa.schema([("h", pa.uint64())])
 # no dictionaries and no statistics: the file is read once, whole, by the load. No Arrow schema
 # stored either: the text is written from string views and is read back (by dlt, by a destination)
 # as plain strings, from the parquet types

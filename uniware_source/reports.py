@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from uniware_source.csv_reader import Kind
+if TYPE_CHECKING:
+    from uniware_source.type_plan import Kind
+
 
 _naming = NamingConvention()
 

@@ -19,8 +19,9 @@ from typing import Any
 import dlt
 from dlt.extract.resource import DltResource
 
+from uniware_source.audit import audit_item
 from uniware_source.jobs import ExportJob, JobPoller, Outcome
-from uniware_source.loading import KeyTracker, TableLoader, audit_item
+from uniware_source.keys import KeyTracker
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
 
@@ -49,7 +50,6 @@ def _load_job_codes(
 ) -> Iterator[Any]:
     started = datetime.now(UTC)
     loaded: dict[str, dict[str, Any]] = dlt.current.resource_state().setdefault("loaded_jobs", {})
-    loader = TableLoader(settings, spec, table, tracker=tracker, run_started_at=started)
     jobs = [ExportJob(code, spec.name, settings.facility, table) for code in codes]
     pending: list[ExportJob] = []
     for job in jobs:
@@ -63,6 +63,10 @@ def _load_job_codes(
             pending.append(job)
 
     if pending:
+        # imported here: typing needs polars and pyarrow, and a run with nothing new does not
+        from uniware_source.loading import TableLoader
+
+        loader = TableLoader(settings, spec, table, tracker=tracker, run_started_at=started)
         download_dir = Path(tempfile.mkdtemp(prefix="uniware-", dir=settings.download_dir))
         try:
             poller = JobPoller(
