@@ -165,28 +165,28 @@ def _scan(source: bytes, width: int) -> pl.LazyFrame:
 
 
 def _frames(
-    path: Path, width: int, first: int = 0, arrival: Arrival | None = None
+    path: Path, width: int, first: int = 0, arrival: Arrival | None = None, guards: bool = False
 ) -> Iterator[tuple[int, pl.DataFrame, bool]]:
     """Every data record (header excluded) as raw String columns c0..cN+1, chunk by chunk, each
     with the 0-based index of its first record and whether a field of it may start with an Excel
-    guard. The first chunk holds about `first` bytes. The next chunk is read and parsed on a
-    worker thread while the caller works on the current one. With `arrival`, the file may still
-    be downloading (see byte_chunks)."""
+    guard (looked for only with `guards`; True otherwise). The first chunk holds about `first`
+    bytes. The next chunk is read and parsed on a worker thread while the caller works on the
+    current one. With `arrival`, the file may still be downloading (see byte_chunks)."""
     offset = 0
-    for df, guard in prefetched(_parsed(path, width, first, arrival)):
+    for df, guard in prefetched(_parsed(path, width, first, arrival, guards)):
         yield offset, df, guard
         offset += df.height
 
 
 def _parsed(
-    path: Path, width: int, first: int, arrival: Arrival | None
+    path: Path, width: int, first: int, arrival: Arrival | None, guards: bool
 ) -> Iterator[tuple[pl.DataFrame, bool]]:
     for chunk in byte_chunks(path, header_end(path), csv_chunks.CHUNK_BYTES, first, arrival):
         try:
             df = _scan(chunk, width).collect()
         except pl.exceptions.PolarsError as exc:
             raise CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0]) from exc
-        yield df, may_hold_guard(chunk)
+        yield df, may_hold_guard(chunk) if guards else True
 
 
 def _filtered(
@@ -390,8 +390,7 @@ class _Profile:
         UTC, and counted, and the span of those values read: only a column with a value outside
         that span is parsed again, with the zone."""
         if not gapless(self.timezone):
-            exact = [temporal_parse_expr(c, f"t{c}", f, self.timezone) for c, f in checks.items()]
-            return {k.split(":")[0]: int(v or 0) for k, v in _select(path, frame, exact).items()}
+            return self._counts_in_zone(path, frame, checks)
         try:
             parsed = frame.select([parsed_as_utc_expr(f"t{c}", f).alias(c) for c, f in checks.items()])
         except pl.exceptions.PolarsError as exc:
@@ -404,9 +403,14 @@ class _Profile:
         counts = {c: int(stats[f"{c}:n"] or 0) for c in checks}
         outside = [c for c in checks if stats[f"{c}:out"]]
         if outside:
-            exact = [temporal_parse_expr(c, f"t{c}", checks[c], self.timezone) for c in outside]
-            counts.update({k.split(":")[0]: int(v or 0) for k, v in _select(path, frame, exact).items()})
+            counts.update(self._counts_in_zone(path, frame, {c: checks[c] for c in outside}))
         return counts
+
+    def _counts_in_zone(
+        self, path: Path, frame: pl.DataFrame, checks: Mapping[str, tuple[str, ...]]
+    ) -> dict[str, int]:
+        exact = [temporal_parse_expr(c, f"t{c}", f, self.timezone) for c, f in checks.items()]
+        return {k.split(":")[0]: int(v or 0) for k, v in _select(path, frame, exact).items()}
 
     def temporal_formats(self) -> dict[str, tuple[str, ...]]:
         """The formats of the date-like columns whose every value parses (within the zone)."""
@@ -432,7 +436,7 @@ def _profile(
     """One pass over the file (without the records `skip`), in chunks of bounded size."""
     profile = _Profile(cols, labels, forced, guarded, timezone)
     width = len(cols)
-    for offset, df, guard in _frames(path, width, FIRST_CHUNK_BYTES, arrival):
+    for offset, df, guard in _frames(path, width, FIRST_CHUNK_BYTES, arrival, guards=True):
         if skip or drop_empty:
             df = _filtered(df, offset, width, skip, drop_empty)
         profile.add(path, df, shape=not skip, guards=guard)
@@ -457,7 +461,7 @@ def plan_file(
         # the header and the first chunk, or the whole file; a header longer than that waits for all
         available = arrival.wait_for(FIRST_CHUNK_BYTES)
         if not arrival.done and header_end(path) >= available:
-            available = arrival.wait_for(1 << 62)
+            arrival.wait_for(1 << 62)
     if path.stat().st_size == 0:
         return FilePlan(path, (), 0, ())
     _check_text(path)

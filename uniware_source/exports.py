@@ -21,15 +21,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dlt.common.normalizers.naming.snake_case import NamingConvention
-
 from uniware_source.errors import ConfigurationError
-from uniware_source.reports import ReportSpec, report_spec
+from uniware_source.reports import ReportSpec, default_table_name, report_spec
 
 if TYPE_CHECKING:
     from uniware_source.type_plan import Kind
-
-_SNAKE_CASE = NamingConvention()  # dlt's default naming, to compare table names as dlt will
 
 _KNOWN_KEYS = {
     "report",
@@ -90,7 +86,7 @@ def parse_exports(raw: Sequence[Any], *, default_facility: str | None) -> list[E
         specs.append(_parse_one(dict(entry), where, default_facility))
     seen: dict[str, int] = {}
     for index, spec in enumerate(specs):
-        name = _SNAKE_CASE.normalize_table_identifier(spec.table_name)  # as dlt names the table
+        name = default_table_name(spec.table_name)  # as dlt names the table
         if name in seen:
             raise ConfigurationError(
                 f"sources.uniware.exports[{index}] loads into table {name!r} like "

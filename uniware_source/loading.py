@@ -57,12 +57,12 @@ _REJECTED_SCHEMA = pa.schema(
 _REJECTED_CHUNK = 10_000
 
 
-# no dictionaries and no statistics: the file is read once, whole, by the load. No Arrow schema
-# stored either: the text is written from string views and is read back (by dlt, by a destination)
-# as plain strings, from the parquet types
 # a job of at most this many rows joins the table's shared file; that file is imported at this size
 SMALL_JOB_ROWS = 50_000
 SHARED_FILE_ROWS = 1_000_000
+# no dictionaries and no statistics: the file is read once, whole, by the load. No Arrow schema
+# stored either: the text is written from string views and is read back (by dlt, by a destination)
+# as plain strings, from the parquet types
 _PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "snappy",
     "use_dictionary": False,
@@ -105,8 +105,7 @@ class TableLoader:
         self.hints = self._hints(deduplicated=True)
         self._file_schema: pa.Schema | None = None  # of the typed files: text as string views
         self._empty_destination: bool | None = None
-        self._declared = False
-        self._imported = False  # some rows handed to dlt
+        self._imported = False  # some rows handed to dlt (after the table's columns and hints)
         self._shared: tuple[Path, pq.ParquetWriter] | None = None  # small jobs' rows, to import
         self._shared_rows = 0
         self._shared_count = 0
@@ -238,9 +237,9 @@ class TableLoader:
         parquet file `out` as it is typed, and nothing is held.
 
         Written by pyarrow with exactly the table's Arrow schema (key columns non-null, as dlt
-        declares them), so dlt's normalizer passes the file on without rewriting it. Without
-        dictionary encoding: for these files it doubled the time of the write and saved nothing
-        at the destination. No statistics either: the file is read once, whole, by the load."""
+        declares them), so dlt's normalizer passes the file on without rewriting it; without
+        dictionary encoding, which for these files doubled the time of the write and saved
+        nothing at the destination (_PARQUET_OPTIONS)."""
         assert job.plan is not None and job.local_file is not None
         batches = read_batches(
             job.local_file,
@@ -277,9 +276,8 @@ class TableLoader:
     def _import(self, path: Path, rows: int) -> Iterator[Any]:
         """Hand the typed file `path` to dlt, after the table's columns and hints (once)."""
         assert self._file_schema is not None
-        self._imported = True
-        if not self._declared:  # the table's columns and hints, from the Arrow schema
-            self._declared = True
+        if not self._imported:  # the table's columns and hints, from the Arrow schema
+            self._imported = True
             empty = plain_strings(self._file_schema).empty_table()
             yield dlt.mark.with_hints(empty, self.hints, create_table_variant=True)
         # the table name only: dlt applies these hints to the resource itself, and every table
@@ -291,7 +289,7 @@ class TableLoader:
         """Add a small job's batches to the table's shared file; import it once it is large."""
         if self._shared is None:
             self._shared_count += 1
-            path = directory / f"shared-{self._shared_count}-{abs(hash(self.table))}.parquet"
+            path = directory / f"{self.table}-shared-{self._shared_count}.parquet"
             self._shared = (path, pq.ParquetWriter(path, held[0].schema, **_PARQUET_OPTIONS))
             self._shared_rows = 0
         for batch in held:

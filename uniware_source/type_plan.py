@@ -448,12 +448,7 @@ def parsed_as_utc_expr(typed: str, formats: Sequence[str]) -> pl.Expr:
     """The values of `typed` parsed with `formats`, naive ones read as if in UTC: in a gapless
     zone, a value parses here exactly when it parses (and exists) in that zone, as long as it
     lies in GAPLESS_FROM..GAPLESS_TO, which the caller checks on the values' span."""
-    value = pl.col(typed)
-    naive = [_parse(value, f).cast(pl.Datetime("us")) for f in formats if f in DATE_FORMATS]
-    naive += [_parse(value, f) for f in formats if f in NAIVE_FORMATS]
-    aware = [_parse(value, f) for f in formats if f in AWARE_FORMATS]
-    parts = aware + ([pl.coalesce(naive).dt.replace_time_zone("UTC")] if naive else [])
-    return pl.coalesce(parts)
+    return temporal_expr(pl.col(typed), formats, "timestamp", "UTC")
 
 
 @_cached
