@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-unit test-e2e lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python pipelines/run.py --demo
 
+# every test: the unit tier (no server, seconds) and the end-to-end tier (emulator over HTTP,
+# DuckDB, PostgreSQL)
 test: $(STAMP)
 	$(BIN)/ruff check uniware_source pipelines tests benchmarks
 	$(BIN)/python -m pytest -q
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+test-e2e: $(STAMP)
+	$(BIN)/python -m pytest -q tests/e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check uniware_source pipelines tests benchmarks

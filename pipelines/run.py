@@ -39,7 +39,7 @@ from dlt.common.pipeline import LoadInfo  # noqa: E402
 from dlt.common.runtime.collector import NullCollector  # noqa: E402
 
 from uniware_source import AUDIT_TABLE, REJECTED_TABLE, UniwareError, uniware_source  # noqa: E402
-from uniware_source.sync import RESOURCE_NAME, export_run_of  # noqa: E402
+from uniware_source.incremental.sync import RESOURCE_NAME, export_run_of  # noqa: E402
 
 EXIT_OK, EXIT_JOBS_FAILED, EXIT_RUN_FAILED = 0, 1, 2
 _NO_PROGRESS = NullCollector()

@@ -18,9 +18,8 @@ from typing import Any, Dict, List, Optional  # noqa: UP035 - dlt reads these an
 import dlt
 from dlt.extract.resource import DltResource
 
-from uniware_source.audit import AUDIT_TABLE, REJECTED_TABLE
-from uniware_source.auth import UniwareCredentials
-from uniware_source.errors import (
+from uniware_source.api.auth import UniwareCredentials
+from uniware_source.api.errors import (
     AccessDeniedError,
     ApiError,
     AuthError,
@@ -31,12 +30,13 @@ from uniware_source.errors import (
     TransportError,
     UniwareError,
 )
-from uniware_source.exports import parse_exports
-from uniware_source.keys import KeyTracker
+from uniware_source.incremental.specs import parse_exports
+from uniware_source.incremental.sync import SyncSettings, exports_resource
+from uniware_source.load.audit import AUDIT_TABLE, REJECTED_TABLE
+from uniware_source.load.keys import KeyTracker
+from uniware_source.load.resources import export_job_resource
 from uniware_source.reports import report_spec
-from uniware_source.resources import export_job_resource
 from uniware_source.settings import SourceSettings
-from uniware_source.sync import SyncSettings, exports_resource
 
 __all__ = [
     "AUDIT_TABLE",

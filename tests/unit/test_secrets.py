@@ -2,8 +2,8 @@
 
 import logging
 
-from uniware_source.auth import UniwareCredentials
-from uniware_source.errors import redact
+from uniware_source.api.auth import UniwareCredentials
+from uniware_source.api.errors import redact
 
 
 def test_redact_masks_known_values_query_params_and_bearer_headers() -> None:
@@ -35,7 +35,7 @@ def test_credentials_never_print_their_password() -> None:
 
 
 def test_urllib3_request_lines_are_redacted(caplog) -> None:  # type: ignore[no-untyped-def]
-    import uniware_source.auth  # noqa: F401  (installs the filter)
+    import uniware_source.api.auth  # noqa: F401  (installs the filter)
 
     logger = logging.getLogger("urllib3.connectionpool")
     with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):

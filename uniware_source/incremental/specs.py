@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from uniware_source.errors import ConfigurationError
+from uniware_source.api.errors import ConfigurationError
 from uniware_source.reports import ReportSpec, default_table_name, report_spec
 
 if TYPE_CHECKING:
-    from uniware_source.type_plan import Kind
+    from uniware_source.typed_csv.rules import Kind
 
 _KNOWN_KEYS = {
     "report",

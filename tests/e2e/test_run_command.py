@@ -12,7 +12,7 @@ import duckdb
 from tests.conftest import PASSWORD, USERNAME
 from uniware_source.emulator import JobSpec
 
-RUN = Path(__file__).resolve().parent.parent / "pipelines" / "run.py"
+RUN = Path(__file__).resolve().parents[2] / "pipelines" / "run.py"
 
 
 def _run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -2,7 +2,7 @@
 
 Every REST answer is an envelope (`successful`, `message`, `errors`, ...). Logical failures come
 back as HTTP 200 with `successful: false`; this module turns them, and HTTP failures, into the
-typed errors of `uniware_source.errors`. Idempotent calls (status, facility list, file download)
+typed errors of `uniware_source.api.errors`. Idempotent calls (status, facility list, file download)
 go through dlt's retrying session (429 with Retry-After, 5xx, dropped connections). Create is
 not idempotent and is retried only where the server certainly did not act on it.
 """
@@ -21,8 +21,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from dlt.sources.helpers.requests import Client
 
-from uniware_source.auth import TokenProvider, UniwareCredentials
-from uniware_source.errors import (
+from uniware_source.api.auth import TokenProvider, UniwareCredentials
+from uniware_source.api.errors import (
     AccessDeniedError,
     ApiError,
     AuthError,

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from uniware_source.csv_reader import (
+from uniware_source.api.errors import CsvFormatError
+from uniware_source.typed_csv.reader import (
     ColumnPlan,
     FilePlan,
     Kind,
@@ -20,7 +21,6 @@ from uniware_source.csv_reader import (
     read_batches,
     unify,
 )
-from uniware_source.errors import CsvFormatError
 
 NORMALIZE = NamingConvention().normalize_identifier
 UTC = dt.UTC
@@ -344,7 +344,7 @@ def test_date_format_shapes_exclude_each_other() -> None:
     the per-format counts only while no value has the shape of two formats."""
     import re
 
-    from uniware_source.type_plan import ALL_FORMATS, FORMAT_REGEXES
+    from uniware_source.typed_csv.rules import ALL_FORMATS, FORMAT_REGEXES
 
     samples = [
         "2024-06-01", "01-06-2024", "01/06/2024", "2024-06-01 13:05:09", "2024-06-01 13:05:09.123",
@@ -364,7 +364,7 @@ def test_date_format_shapes_exclude_each_other() -> None:
 def test_prefetched_keeps_order_raises_the_producers_error_and_stops_early() -> None:
     import threading
 
-    from uniware_source.csv_chunks import prefetched
+    from uniware_source.typed_csv.chunks import prefetched
 
     assert list(prefetched(iter(range(50)))) == list(range(50))
 
@@ -397,7 +397,7 @@ def test_prefetched_keeps_order_raises_the_producers_error_and_stops_early() -> 
 
 
 def test_chunks_that_may_hold_an_excel_guard_are_never_missed() -> None:
-    from uniware_source.csv_chunks import may_hold_guard
+    from uniware_source.typed_csv.chunks import may_hold_guard
 
     for chunk in [
         b"'2320617,x\n",  # the first field of the chunk
@@ -417,7 +417,7 @@ def test_chunks_that_may_hold_an_excel_guard_are_never_missed() -> None:
 def test_an_excel_guard_far_into_a_file_is_still_stripped(tmp_path: Path) -> None:
     """Chunks with no field that can start with an apostrophe skip the guard check: the one
     chunk that holds a guard, deep in the file, must still be found."""
-    from uniware_source import csv_chunks
+    from uniware_source.typed_csv import chunks as csv_chunks
 
     lines = ["Item Code,Name"] + [f"{n:06d}X,D'Souza {n}" for n in range(80_000)] + ["'007001,O'Neil"]
     path = write(tmp_path, lines)
@@ -471,7 +471,7 @@ def test_a_file_is_typed_while_it_downloads_and_abandoned_if_the_download_fails(
     import threading
     import time
 
-    from uniware_source.csv_chunks import Arrival, DownloadAborted
+    from uniware_source.typed_csv.chunks import Arrival, DownloadAborted
 
     lines = ["Item Code,Qty,Created"] + [f"A{n:07d},{n},2026-09-07 13:17:29" for n in range(200_000)]
     data = ("\n".join(lines) + "\n").encode()

@@ -23,18 +23,18 @@ from typing import TYPE_CHECKING, Any
 import dlt
 from dlt.extract.resource import DltResource
 
-from uniware_source.audit import audit_item
-from uniware_source.client import UniwareClient
-from uniware_source.errors import ApiError, ConfigurationError, TransportError
-from uniware_source.exports import ExportSpec
-from uniware_source.jobs import ExportJob, JobPoller, Outcome
-from uniware_source.keys import KeyTracker
-from uniware_source.ledger import JobLedger, LedgerEntry
+from uniware_source.api.client import UniwareClient
+from uniware_source.api.errors import ApiError, ConfigurationError, TransportError
+from uniware_source.incremental.specs import ExportSpec
+from uniware_source.incremental.windows import Window, local_midnight, plan_windows
+from uniware_source.jobs.ledger import JobLedger, LedgerEntry
+from uniware_source.jobs.poller import ExportJob, JobPoller, Outcome
+from uniware_source.load.audit import audit_item
+from uniware_source.load.keys import KeyTracker
 from uniware_source.settings import SourceSettings
-from uniware_source.windows import Window, local_midnight, plan_windows
 
 if TYPE_CHECKING:
-    from uniware_source.loading import TableLoader
+    from uniware_source.load.table_loader import TableLoader
 
 logger = logging.getLogger(__name__)
 
@@ -493,7 +493,7 @@ def _sync(
 def _loader(
     settings: SourceSettings, spec: ExportSpec, tracker: KeyTracker, started: datetime
 ) -> TableLoader:
-    from uniware_source.loading import TableLoader  # polars and pyarrow, only once there are files
+    from uniware_source.load.table_loader import TableLoader  # polars and pyarrow, only once there are files
 
     # a snapshot replaces its table; a dated report without a natural key replaces the rows of
     # the windows it re-reads (tagged with their window); any other merges on its key

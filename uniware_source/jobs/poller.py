@@ -21,9 +21,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from uniware_source.client import StatusAnswer, UniwareClient
-from uniware_source.csv_chunks import Arrival
-from uniware_source.errors import (
+from uniware_source.api.client import StatusAnswer, UniwareClient
+from uniware_source.api.errors import (
     ApiError,
     AuthError,
     CsvFormatError,
@@ -33,10 +32,11 @@ from uniware_source.errors import (
     TransportError,
     UniwareError,
 )
-from uniware_source.windows import Window
+from uniware_source.incremental.windows import Window
+from uniware_source.typed_csv.chunks import Arrival
 
 if TYPE_CHECKING:
-    from uniware_source.type_plan import FilePlan
+    from uniware_source.typed_csv.rules import FilePlan
 
 logger = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from uniware_source import csv_chunks
-from uniware_source.csv_chunks import Arrival, byte_chunks, header_end, may_hold_guard, prefetched
-from uniware_source.errors import CsvFormatError
-from uniware_source.type_plan import (
+from uniware_source.api.errors import CsvFormatError
+from uniware_source.typed_csv import chunks as csv_chunks
+from uniware_source.typed_csv.chunks import Arrival, byte_chunks, header_end, may_hold_guard, prefetched
+from uniware_source.typed_csv.rules import (
     ALL_FORMATS,
     GAPLESS_FROM,
     GAPLESS_TO,

@@ -21,7 +21,7 @@ from dlt.common.configuration.specs import CredentialsConfiguration, configspec
 from dlt.common.typing import TSecretStrValue
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from uniware_source.errors import AuthError, ConfigurationError, TransportError, redact
+from uniware_source.api.errors import AuthError, ConfigurationError, TransportError, redact
 
 logger = logging.getLogger(__name__)
 

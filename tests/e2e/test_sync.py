@@ -18,10 +18,10 @@ import requests
 
 from tests.conftest import PASSWORD, USERNAME, bearer, fetch_export, make_source, parse_export, rows
 from uniware_source.emulator import Emulator
-from uniware_source.windows import local_midnight
+from uniware_source.incremental.windows import local_midnight
 
 IST = "Asia/Kolkata"
-RUN = Path(__file__).resolve().parent.parent / "pipelines" / "run.py"
+RUN = Path(__file__).resolve().parents[2] / "pipelines" / "run.py"
 CREATE = "/services/rest/v1/export/job/create"
 
 
@@ -148,8 +148,8 @@ def test_collision_waits_for_the_running_twin_and_loses_no_window(emulator, pipe
 
 def oracle_twin(emu: Emulator, day: date) -> str:
     """Create the exact export our source will ask for, so that ours collides with it."""
+    from uniware_source.incremental.windows import Window
     from uniware_source.reports import SALE_ORDER_COLUMNS
-    from uniware_source.windows import Window
 
     window = Window(local_midnight(day, IST), local_midnight(day + timedelta(days=1), IST))
     body = {
@@ -272,8 +272,8 @@ def test_killed_run_is_resumed_without_duplicate_jobs_or_lost_rows(emulator, tmp
 
 
 def test_a_forgotten_job_in_the_ledger_is_created_afresh(emulator, pipeline) -> None:
-    from uniware_source.ledger import JobLedger, LedgerEntry
-    from uniware_source.windows import Window
+    from uniware_source.incremental.windows import Window
+    from uniware_source.jobs.ledger import JobLedger, LedgerEntry
 
     day = ist_today() - timedelta(days=4)
     window = Window(local_midnight(day, IST), local_midnight(day + timedelta(days=1), IST))

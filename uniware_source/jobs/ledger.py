@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from uniware_source.windows import Window
+from uniware_source.incremental.windows import Window
 
 logger = logging.getLogger(__name__)
 

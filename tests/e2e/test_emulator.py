@@ -465,7 +465,7 @@ def test_cli_prints_urls_and_jobs(tmp_path: Path) -> None:
         "--cache-dir",
         str(tmp_path),
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[1])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[2])
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(7)]

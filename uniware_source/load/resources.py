@@ -19,9 +19,9 @@ from typing import Any
 import dlt
 from dlt.extract.resource import DltResource
 
-from uniware_source.audit import audit_item
-from uniware_source.jobs import ExportJob, JobPoller, Outcome
-from uniware_source.keys import KeyTracker
+from uniware_source.jobs.poller import ExportJob, JobPoller, Outcome
+from uniware_source.load.audit import audit_item
+from uniware_source.load.keys import KeyTracker
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
 
@@ -64,7 +64,7 @@ def _load_job_codes(
 
     if pending:
         # imported here: typing needs polars and pyarrow, and a run with nothing new does not
-        from uniware_source.loading import TableLoader
+        from uniware_source.load.table_loader import TableLoader
 
         loader = TableLoader(settings, spec, table, tracker=tracker, run_started_at=started)
         download_dir = Path(tempfile.mkdtemp(prefix="uniware-", dir=settings.download_dir))
