@@ -99,7 +99,7 @@ def target_jobs(work: Path) -> dict[str, float]:
     an emulator answering in the same process would bill its own work to the run's GIL."""
     work.mkdir(parents=True, exist_ok=True)
     from uniware_source.emulator import Emulator, JobSpec
-    from uniware_source.jobs.poller import Backoff
+    from uniware_source.jobs import Backoff
 
     with Emulator(username=USERNAME, password=PASSWORD, default_job_delay=JOB_DELAY) as emu:
         codes = [emu.add_job(JobSpec(rows=JOB_ROWS, seed=i)) for i in range(JOBS)]

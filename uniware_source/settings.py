@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from uniware_source.api.auth import UniwareCredentials
 from uniware_source.api.client import UniwareClient, resolve_base_url
 from uniware_source.api.errors import ConfigurationError
-from uniware_source.jobs.poller import Backoff, PollSettings
+from uniware_source.jobs import Backoff, PollSettings
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from tests.conftest import PASSWORD, audit, item_codes, make_source, rows
 from uniware_source import AuthError, UniwareCredentials, uniware_source
 from uniware_source.emulator import Emulator, JobSpec
-from uniware_source.jobs.poller import Backoff
+from uniware_source.jobs import Backoff
 
 
 def _oauth_calls(emu: Emulator) -> int:

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from uniware_source.jobs.poller import Backoff, Phase, classify
+from uniware_source.jobs import Backoff, Phase, classify
 
 
 @pytest.mark.parametrize(

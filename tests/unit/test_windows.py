@@ -103,7 +103,7 @@ def test_bad_export_settings_name_the_setting(entry, words) -> None:  # type: ig
 
 def test_remembered_window_size_stays_on_the_grid_and_grows_back() -> None:
     from uniware_source.incremental.sync import WindowTask, remember_window_sizes
-    from uniware_source.jobs.poller import ExportJob, Outcome
+    from uniware_source.jobs import ExportJob, Outcome
 
     (spec,) = parse_exports([{"report": "Sale Orders", "start_date": "2024-04-01"}], default_facility="F")
     day = Window(local_midnight(date(2024, 6, 1), IST), local_midnight(date(2024, 6, 2), IST))

@@ -27,8 +27,8 @@ from uniware_source.api.client import UniwareClient
 from uniware_source.api.errors import ApiError, ConfigurationError, TransportError
 from uniware_source.incremental.specs import ExportSpec
 from uniware_source.incremental.windows import Window, local_midnight, plan_windows
+from uniware_source.jobs import ExportJob, JobPoller, Outcome
 from uniware_source.jobs.ledger import JobLedger, LedgerEntry
-from uniware_source.jobs.poller import ExportJob, JobPoller, Outcome
 from uniware_source.load.audit import audit_item
 from uniware_source.load.keys import KeyTracker
 from uniware_source.settings import SourceSettings

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import dlt
 
 if TYPE_CHECKING:
-    from uniware_source.jobs.poller import ExportJob
+    from uniware_source.jobs import ExportJob
 
 AUDIT_TABLE = "export_jobs"
 REJECTED_TABLE = "rejected_rows"

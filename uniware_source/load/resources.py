@@ -19,7 +19,7 @@ from typing import Any
 import dlt
 from dlt.extract.resource import DltResource
 
-from uniware_source.jobs.poller import ExportJob, JobPoller, Outcome
+from uniware_source.jobs import ExportJob, JobPoller, Outcome
 from uniware_source.load.audit import audit_item
 from uniware_source.load.keys import KeyTracker
 from uniware_source.reports import ReportSpec

@@ -31,14 +31,20 @@ from dlt.common.schema.utils import has_table_seen_data
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from uniware_source.api.errors import UniwareError
-from uniware_source.jobs.poller import ExportJob, Outcome
+from uniware_source.jobs import ExportJob, Outcome
 from uniware_source.load.audit import JOB_CODE_COLUMN, REJECTED_TABLE
 from uniware_source.load.keys import KeyTracker
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
 from uniware_source.typed_csv.chunks import Arrival, prefetched
-from uniware_source.typed_csv.reader import FilePlan, TableSchema, plan_file, read_batches, unify
-from uniware_source.typed_csv.rules import plain_strings
+from uniware_source.typed_csv.reader import (
+    FilePlan,
+    TableSchema,
+    plain_strings,
+    plan_file,
+    read_batches,
+    unify,
+)
 
 logger = logging.getLogger(__name__)
 
