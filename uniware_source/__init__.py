@@ -30,13 +30,11 @@ from uniware_source.api.errors import (
     TransportError,
     UniwareError,
 )
-from uniware_source.incremental.specs import parse_exports
-from uniware_source.incremental.sync import SyncSettings, exports_resource
 from uniware_source.load.audit import AUDIT_TABLE, REJECTED_TABLE
 from uniware_source.load.keys import KeyTracker
-from uniware_source.load.resources import export_job_resource
+from uniware_source.load.resources import export_job_resource, exports_resource
 from uniware_source.reports import report_spec
-from uniware_source.settings import SourceSettings
+from uniware_source.settings import UniwareSourceConfiguration
 
 __all__ = [
     "AUDIT_TABLE",
@@ -55,7 +53,7 @@ __all__ = [
 ]
 
 
-@dlt.source(name="uniware", section="uniware", max_table_nesting=0)
+@dlt.source(name="uniware", section="uniware", max_table_nesting=0, spec=UniwareSourceConfiguration)
 def uniware_source(
     job_codes: Optional[List[str]] = None,  # noqa: UP006, UP045
     exports: Optional[List[Dict[str, Any]]] = None,  # noqa: UP006, UP045
@@ -81,6 +79,7 @@ def uniware_source(
     collision_wait: float = 30.0,
     backfill_start: Optional[str] = None,  # noqa: UP045
     backfill_end: Optional[str] = None,  # noqa: UP045
+    _config: UniwareSourceConfiguration = None,  # type: ignore[assignment]  # dlt passes it, resolved
 ) -> List[DltResource]:  # noqa: UP006
     """Load the CSV files of Uniware export jobs, given their job codes.
 
@@ -102,43 +101,20 @@ def uniware_source(
             before asking again after Uniware refused a create as a collision.
         backfill_start / backfill_end: load this range of local dates (inclusive) for every
             export, without moving the incremental cursors.
+
+    Every argument is a field of `UniwareSourceConfiguration`: dlt resolves and checks them all
+    before this body runs, which only wires the resources.
     """
-    settings = SourceSettings.build(
-        tenant=tenant,
-        base_url=base_url,
-        credentials=credentials,
-        facility=facility,
-        poll_interval=poll_interval,
-        max_poll_interval=max_poll_interval,
-        job_timeout=job_timeout,
-        timezone=timezone,
-        force_reload=force_reload,
-        max_workers=max_workers,
-        batch_size=batch_size,
-        download_dir=download_dir,
-        request_timeout=request_timeout,
-        request_max_attempts=request_max_attempts,
-        request_backoff_factor=request_backoff_factor,
-    )
+    assert _config is not None  # dlt passes the resolved configuration
+    settings, sync, specs = _config.settings()
     resources: list[DltResource] = []
     tracker = KeyTracker()  # keys yielded per table, across this source's resources
-    if exports:
-        specs = parse_exports(exports, default_facility=settings.facility)
-        sync = SyncSettings.build(
-            max_jobs_in_flight=max_jobs_in_flight,
-            retry_cooldown=retry_cooldown,
-            collision_wait=collision_wait,
-            backfill_start=backfill_start,
-            backfill_end=backfill_end,
-        )
+    if specs:
         resources.append(exports_resource(settings, specs, sync, tracker))
     if job_codes:
-        if isinstance(job_codes, str):
-            job_codes = job_codes.split(",")
+        codes = job_codes.split(",") if isinstance(job_codes, str) else job_codes
         spec = report_spec(report)
-        resources.append(
-            export_job_resource(settings, job_codes, spec, table_name or spec.table_name, tracker)
-        )
+        resources.append(export_job_resource(settings, codes, spec, table_name or spec.table_name, tracker))
     if not resources:
         raise ConfigurationError(
             "Nothing to load: configure [[sources.uniware.exports]] for scheduled exports, or pass "

@@ -1,15 +1,102 @@
-"""The source's settings after dlt injected them: checked once, with errors that name the setting."""
+"""The source's settings: a dlt configspec, resolved by dlt and checked once, in `on_resolved`.
+
+dlt fills `UniwareSourceConfiguration` from the call's arguments, `[sources.uniware]` in
+`.dlt/*.toml` and `SOURCES__UNIWARE__*` variables, and coerces each value to its field's type
+(a wrong type is reported by dlt with the field's name). `on_resolved` then checks what types
+cannot say, with errors that name the setting, and `settings()` turns the values into the objects
+the stages use: `SourceSettings` (tenant, polling, typing, HTTP) and `SyncSettings` (scheduled
+exports).
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any, Dict, List, Optional  # noqa: UP035 - dlt reads these annotations
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dlt.common.configuration import configspec
+from dlt.common.configuration.specs import BaseConfiguration
 
 from uniware_source.api.auth import UniwareCredentials
 from uniware_source.api.client import UniwareClient, resolve_base_url
 from uniware_source.api.errors import ConfigurationError
+from uniware_source.incremental.specs import ExportSpec, parse_exports
 from uniware_source.jobs import Backoff, PollSettings
+
+# (setting, what it must be): every number the source takes, checked alike
+_SECONDS = ("poll_interval", "max_poll_interval", "job_timeout", "request_timeout")
+_AT_LEAST_ONE = ("max_workers", "batch_size", "request_max_attempts", "max_jobs_in_flight")
+_ZERO_OR_MORE = ("request_backoff_factor", "retry_cooldown", "collision_wait")
+
+
+@configspec
+class UniwareSourceConfiguration(BaseConfiguration):
+    """`[sources.uniware]`: every setting of `uniware_source()`, with its default."""
+
+    job_codes: Optional[List[str]] = None  # noqa: UP006, UP045
+    exports: Optional[List[Dict[str, Any]]] = None  # noqa: UP006, UP045
+    report: str = "Sale Orders"
+    table_name: Optional[str] = None  # noqa: UP045
+    tenant: Optional[str] = None  # noqa: UP045
+    base_url: Optional[str] = None  # noqa: UP045
+    facility: Optional[str] = None  # noqa: UP045
+    credentials: UniwareCredentials = None  # type: ignore[assignment]  # dlt resolves it
+    poll_interval: float = 2.0
+    max_poll_interval: float = 20.0
+    job_timeout: float = 1800.0
+    timezone: str = "Asia/Kolkata"
+    force_reload: bool = False
+    max_workers: int = 8
+    batch_size: int = 100_000
+    download_dir: Optional[str] = None  # noqa: UP045
+    request_timeout: float = 60.0
+    request_max_attempts: int = 5
+    request_backoff_factor: float = 1.0
+    max_jobs_in_flight: int = 4
+    retry_cooldown: float = 60.0
+    collision_wait: float = 30.0
+    backfill_start: Optional[str] = None  # noqa: UP045
+    backfill_end: Optional[str] = None  # noqa: UP045
+
+    def on_resolved(self) -> None:
+        self.settings()  # builds everything once: whatever is wrong raises, naming the setting
+
+    def settings(self) -> tuple[SourceSettings, SyncSettings, list[ExportSpec]]:
+        """The checked settings, and the export specs (empty without `exports`)."""
+        _check_numbers(self)
+        if self.max_poll_interval < self.poll_interval:
+            raise ConfigurationError(
+                f"sources.uniware.max_poll_interval ({self.max_poll_interval}) "
+                f"is below poll_interval ({self.poll_interval})"
+            )
+        source = SourceSettings(
+            base_url=resolve_base_url(self.tenant, self.base_url),
+            credentials=self.credentials,
+            facility=self.facility or None,
+            poll=PollSettings(
+                backoff=Backoff(initial=self.poll_interval, cap=self.max_poll_interval),
+                job_timeout=self.job_timeout,
+                max_workers=self.max_workers,
+            ),
+            timezone=_zone(self.timezone),
+            force_reload=self.force_reload,
+            batch_size=self.batch_size,
+            download_dir=_directory(self.download_dir),
+            request_timeout=self.request_timeout,
+            request_max_attempts=self.request_max_attempts,
+            request_backoff_factor=self.request_backoff_factor,
+        )
+        sync = SyncSettings(
+            max_jobs_in_flight=self.max_jobs_in_flight,
+            retry_cooldown=self.retry_cooldown,
+            collision_wait=self.collision_wait,
+            backfill=_backfill(self.backfill_start, self.backfill_end),
+        )
+        specs = parse_exports(self.exports, default_facility=source.facility) if self.exports else []
+        return source, sync, specs
 
 
 @dataclass(frozen=True)
@@ -26,71 +113,6 @@ class SourceSettings:
     request_max_attempts: int
     request_backoff_factor: float
 
-    @classmethod
-    def build(
-        cls,
-        *,
-        tenant: str | None,
-        base_url: str | None,
-        credentials: UniwareCredentials,
-        facility: str | None,
-        poll_interval: float,
-        max_poll_interval: float,
-        job_timeout: float,
-        timezone: str,
-        force_reload: bool,
-        max_workers: int,
-        batch_size: int,
-        download_dir: str | None,
-        request_timeout: float,
-        request_max_attempts: int,
-        request_backoff_factor: float,
-    ) -> SourceSettings:
-        _positive("poll_interval", poll_interval)
-        _positive("max_poll_interval", max_poll_interval)
-        _positive("job_timeout", job_timeout)
-        _positive("request_timeout", request_timeout)
-        if max_poll_interval < poll_interval:
-            raise ConfigurationError(
-                f"sources.uniware.max_poll_interval ({max_poll_interval}) "
-                f"is below poll_interval ({poll_interval})"
-            )
-        for name, value in (("max_workers", max_workers), ("batch_size", batch_size)):
-            if int(value) < 1:
-                raise ConfigurationError(f"sources.uniware.{name} must be at least 1, got {value!r}")
-        if int(request_max_attempts) < 1:
-            raise ConfigurationError(
-                f"sources.uniware.request_max_attempts must be at least 1, got {request_max_attempts}"
-            )
-        if request_backoff_factor < 0:
-            raise ConfigurationError("sources.uniware.request_backoff_factor must not be negative")
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigurationError(
-                f"sources.uniware.timezone {timezone!r} is not a known IANA zone (e.g. Asia/Kolkata)"
-            ) from None
-        directory = Path(download_dir).expanduser() if download_dir else None
-        if directory is not None and not directory.is_dir():
-            raise ConfigurationError(f"sources.uniware.download_dir {str(directory)!r} is not a directory")
-        return cls(
-            base_url=resolve_base_url(tenant, base_url),
-            credentials=credentials,
-            facility=facility or None,
-            poll=PollSettings(
-                backoff=Backoff(initial=float(poll_interval), cap=float(max_poll_interval)),
-                job_timeout=float(job_timeout),
-                max_workers=int(max_workers),
-            ),
-            timezone=timezone,
-            force_reload=bool(force_reload),
-            batch_size=int(batch_size),
-            download_dir=directory,
-            request_timeout=float(request_timeout),
-            request_max_attempts=int(request_max_attempts),
-            request_backoff_factor=float(request_backoff_factor),
-        )
-
     def client(self) -> UniwareClient:
         return UniwareClient(
             self.base_url,
@@ -103,12 +125,59 @@ class SourceSettings:
         )
 
 
-def _positive(name: str, value: float) -> None:
+@dataclass(frozen=True)
+class SyncSettings:
+    max_jobs_in_flight: int = 4
+    retry_cooldown: float = 60.0  # seconds before a failed window's job is created again
+    collision_wait: float = 30.0  # seconds before retrying a create refused as a collision
+    split_after: int = 2  # failures of one window before it is split in halves
+    backfill: tuple[date, date] | None = None  # inclusive local dates; the cursor does not move
+
+
+def _check_numbers(config: UniwareSourceConfiguration) -> None:
+    for name in _SECONDS + _AT_LEAST_ONE + _ZERO_OR_MORE:
+        value = getattr(config, name)
+        # dlt coerces what it reads from config files and the environment; a value passed in code
+        # reaches here as it was given
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigurationError(f"sources.uniware.{name} must be a number, got {value!r}")
+        if name in _SECONDS and not (math.isfinite(value) and value > 0):
+            raise ConfigurationError(
+                f"sources.uniware.{name} must be a positive number of seconds, got {value!r}"
+            )
+        if name in _AT_LEAST_ONE and value < 1:
+            raise ConfigurationError(f"sources.uniware.{name} must be at least 1, got {value!r}")
+        if name in _ZERO_OR_MORE and not 0 <= value < math.inf:
+            raise ConfigurationError(f"sources.uniware.{name} must be zero or more, got {value!r}")
+
+
+def _zone(name: str) -> str:
     try:
-        ok = float(value) > 0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
         raise ConfigurationError(
-            f"sources.uniware.{name} must be a positive number of seconds, got {value!r}"
-        )
+            f"sources.uniware.timezone {name!r} is not a known IANA zone (e.g. Asia/Kolkata)"
+        ) from None
+    return name
+
+
+def _directory(value: str | None) -> Path | None:
+    directory = Path(value).expanduser() if value else None
+    if directory is not None and not directory.is_dir():
+        raise ConfigurationError(f"sources.uniware.download_dir {str(directory)!r} is not a directory")
+    return directory
+
+
+def _backfill(start: str | None, end: str | None) -> tuple[date, date] | None:
+    if not (start or end):
+        return None
+    try:
+        first = date.fromisoformat(str(start))
+        last = date.fromisoformat(str(end or start))
+    except ValueError:
+        raise ConfigurationError(
+            f"backfill dates must look like 2024-04-01, got {start!r} .. {end!r}"
+        ) from None
+    if last < first:
+        raise ConfigurationError(f"backfill ends ({last}) before it starts ({first})")
+    return first, last

@@ -11,6 +11,10 @@ facilities = ["WH-BLR", "WH-DEL"] # or "all": the tenant's enabled facilities
 filters = []                      # extra exportFilters, passed through as given
 table_name = "sale_orders"        # optional
 primary_key = "Sale Order Item Code"  # optional; the catalogue knows it for known reports
+
+The shape of an entry (its keys and their types) is `ExportSettings`, checked by dlt's own
+`validate_dict`; what the shape cannot say (a start date needs a date filter, sizes are positive)
+is checked here, in `_spec`. Every error names the entry and the setting.
 """
 
 from __future__ import annotations
@@ -19,29 +23,39 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Dict, List, Union  # noqa: UP035 - validate_dict reads these annotations
+
+from dlt.common.exceptions import DictValidationException
+from dlt.common.validation import validate_dict
+from typing_extensions import TypedDict
 
 from uniware_source.api.errors import ConfigurationError
 from uniware_source.reports import ReportSpec, default_table_name, report_spec
 
-if TYPE_CHECKING:
-    from uniware_source.typed_csv.rules import Kind
+try:  # TEMP until typed_csv.kinds lands
+    from uniware_source.typed_csv.kinds import KINDS
+except ImportError:
+    KINDS = ("text", "integer", "decimal", "boolean", "date", "timestamp")
 
-_KNOWN_KEYS = {
-    "report",
-    "columns",
-    "date_filter",
-    "start_date",
-    "window_days",
-    "lookback_hours",
-    "facilities",
-    "filters",
-    "table_name",
-    "primary_key",
-    "min_window_hours",
-    "max_attempts",
-    "type_hints",
-}
+_Number = Union[int, float]  # noqa: UP007
+
+
+class ExportSettings(TypedDict, total=False):
+    """One `[[sources.uniware.exports]]` entry as written: every key it may have, and its type."""
+
+    report: str
+    columns: List[str]  # noqa: UP006
+    date_filter: str
+    start_date: Union[str, date]  # noqa: UP007 - TOML has dates of its own
+    window_days: _Number
+    lookback_hours: _Number
+    facilities: Union[str, List[str]]  # noqa: UP006, UP007
+    filters: List[Dict[str, Any]]  # noqa: UP006
+    table_name: str
+    primary_key: Union[str, List[str]]  # noqa: UP006, UP007
+    min_window_hours: _Number
+    max_attempts: int
+    type_hints: Dict[str, str]  # noqa: UP006
 
 
 @dataclass(frozen=True)
@@ -74,16 +88,16 @@ class ExportSpec:
         return filters
 
 
-def parse_exports(raw: Sequence[Any], *, default_facility: str | None) -> list[ExportSpec]:
+def parse_exports(
+    raw: Sequence[Any] | Mapping[str, Any], *, default_facility: str | None
+) -> list[ExportSpec]:
     """Check `[[sources.uniware.exports]]` entries and fill in the catalogue's defaults."""
-    if isinstance(raw, Mapping):
-        raw = [raw]
+    entries = [raw] if isinstance(raw, Mapping) else list(raw)
     specs = []
-    for index, entry in enumerate(raw):
+    for index, entry in enumerate(entries):
         where = f"sources.uniware.exports[{index}]"
-        if not isinstance(entry, Mapping):
-            raise ConfigurationError(f"{where} must be a table of settings, got {type(entry).__name__}")
-        specs.append(_parse_one(dict(entry), where, default_facility))
+        _check_shape(entry, where)
+        specs.append(_spec(dict(entry), where, default_facility))
     seen: dict[str, int] = {}
     for index, spec in enumerate(specs):
         name = default_table_name(spec.table_name)  # as dlt names the table
@@ -96,83 +110,99 @@ def parse_exports(raw: Sequence[Any], *, default_facility: str | None) -> list[E
     return specs
 
 
-def _parse_one(entry: dict[str, Any], where: str, default_facility: str | None) -> ExportSpec:
-    unknown = sorted(set(entry) - _KNOWN_KEYS)
+def _check_shape(entry: Any, where: str) -> None:
+    """The entry's keys and value types, by `ExportSettings`."""
+    if not isinstance(entry, Mapping):
+        raise ConfigurationError(f"{where} must be a table of settings, got {type(entry).__name__}")
+    unknown = sorted(set(entry) - set(ExportSettings.__annotations__))
     if unknown:
-        raise ConfigurationError(f"{where} has unknown setting(s) {', '.join(unknown)}")
+        known = ", ".join(ExportSettings.__annotations__)
+        raise ConfigurationError(f"{where} has unknown setting(s) {', '.join(unknown)} (known: {known})")
+    try:
+        validate_dict(ExportSettings, dict(entry), path=where)
+    except DictValidationException as exc:
+        field = f"{where}.{exc.field}" if exc.field else where
+        raise ConfigurationError(f"{field}: {' '.join(exc.msg.split())}") from None
+    for name in ("window_days", "lookback_hours", "min_window_hours", "max_attempts"):
+        if isinstance(entry.get(name), bool):  # a bool is an int to Python, never to a user
+            raise ConfigurationError(f"{where}.{name} must be a number, got {entry[name]!r}")
+
+
+def _spec(entry: dict[str, Any], where: str, default_facility: str | None) -> ExportSpec:
     name = str(entry.get("report") or "").strip()
     if not name:
         raise ConfigurationError(
             f"{where}.report is missing: the report's name in Uniware, e.g. 'Sale Orders'"
         )
     catalogue = report_spec(name)
-
     columns = entry.get("columns") or catalogue.default_columns
-    if not isinstance(columns, list | tuple) or not all(isinstance(c, str) and c.strip() for c in columns):
-        raise ConfigurationError(f"{where}.columns must be a list of export column keys")
     if not columns:
         raise ConfigurationError(
             f"{where}.columns is needed: the catalogue has no default columns for {name!r} "
             "(Uniware refuses an export with no exportColums)"
         )
+    if not all(column.strip() for column in columns):
+        raise ConfigurationError(f"{where}.columns must be a list of export column keys")
+    date_filter, start_date = _dates(entry, where, catalogue)
+    max_attempts = _positive(entry.get("max_attempts", 3), f"{where}.max_attempts")
+    return ExportSpec(
+        report=_report(entry, where, catalogue, date_filter),
+        columns=tuple(columns),
+        date_filter=date_filter,
+        start_date=start_date,
+        window=timedelta(days=_positive(entry.get("window_days", 1), f"{where}.window_days")),
+        lookback=timedelta(
+            hours=_positive(entry.get("lookback_hours", 6), f"{where}.lookback_hours", allow_zero=True)
+        ),
+        facilities=_facilities(entry, where, default_facility),
+        filters=tuple(entry.get("filters") or ()),
+        table_name=str(entry.get("table_name") or catalogue.table_name),
+        min_window=timedelta(hours=_positive(entry.get("min_window_hours", 1), f"{where}.min_window_hours")),
+        max_attempts=int(max_attempts),
+    )
 
-    date_filter = entry.get("date_filter", catalogue.date_filter)
-    date_filter = str(date_filter).strip() or None if date_filter is not None else None
+
+def _dates(entry: dict[str, Any], where: str, catalogue: ReportSpec) -> tuple[str | None, date | None]:
+    """The date filter (None: a snapshot) and the start date, which go together."""
+    configured = entry.get("date_filter", catalogue.date_filter)
+    date_filter = str(configured).strip() or None if configured is not None else None
     start_date = _date(entry.get("start_date"), f"{where}.start_date")
     if date_filter and start_date is None:
         raise ConfigurationError(f"{where}.start_date is needed for a dated report (e.g. '2024-04-01')")
     if start_date is not None and not date_filter:
         raise ConfigurationError(
             f"{where} has a start_date but no date_filter: name the filter id its windows use "
-            f"(e.g. 'updatedOn'), or drop start_date to load {name!r} as a snapshot"
+            f"(e.g. 'updatedOn'), or drop start_date to load {catalogue.name!r} as a snapshot"
         )
+    return date_filter, start_date
 
+
+def _report(entry: dict[str, Any], where: str, catalogue: ReportSpec, date_filter: str | None) -> ReportSpec:
+    """The catalogue's report with the entry's key and type hints."""
     key = entry.get("primary_key", list(catalogue.key))
-    if isinstance(key, str):
-        key = [key]
-    if not isinstance(key, list | tuple) or not all(isinstance(k, str) and k for k in key):
+    keys = [key] if isinstance(key, str) else list(key)
+    if not all(keys):
         raise ConfigurationError(f"{where}.primary_key must be a column label or a list of them")
-    hints: dict[str, Kind] = dict(catalogue.hints)
-    type_hints = entry.get("type_hints") or {}
-    if not isinstance(type_hints, Mapping):
-        raise ConfigurationError(f"{where}.type_hints must be a table of label = type")
-    for label, kind in type_hints.items():
-        if kind not in ("text", "integer", "decimal", "boolean", "date", "timestamp"):
-            raise ConfigurationError(f"{where}.type_hints[{label!r}] = {kind!r} is not a known type")
+    hints = dict(catalogue.hints)
+    for label, kind in (entry.get("type_hints") or {}).items():
+        if kind not in KINDS:
+            raise ConfigurationError(
+                f"{where}.type_hints[{label!r}] = {kind!r} is not a known type ({', '.join(KINDS)})"
+            )
         hints[label] = kind
-    spec = ReportSpec(name, key=tuple(str(k) for k in key or ()), hints=hints, date_filter=date_filter)
+    return ReportSpec(catalogue.name, key=tuple(keys), hints=hints, date_filter=date_filter)
 
+
+def _facilities(entry: dict[str, Any], where: str, default_facility: str | None) -> tuple[str, ...] | None:
+    """The facility codes, or None for every enabled facility of the tenant ("all")."""
     facilities = entry.get("facilities")
     if facilities is None:
         facilities = [default_facility] if default_facility else "all"
     if isinstance(facilities, str):
         facilities = None if facilities.strip().lower() == "all" else [facilities]
-    if facilities is not None and (not facilities or not all(isinstance(f, str) and f for f in facilities)):
+    if facilities is not None and (not facilities or not all(facilities)):
         raise ConfigurationError(f'{where}.facilities must be a list of facility codes, or "all"')
-
-    filters = entry.get("filters") or []
-    if not isinstance(filters, list) or not all(isinstance(f, Mapping) for f in filters):
-        raise ConfigurationError(f"{where}.filters must be a list of exportFilters objects")
-
-    window_days = _positive(entry.get("window_days", 1), f"{where}.window_days")
-    lookback_hours = _positive(entry.get("lookback_hours", 6), f"{where}.lookback_hours", allow_zero=True)
-    min_window_hours = _positive(entry.get("min_window_hours", 1), f"{where}.min_window_hours")
-    max_attempts = _positive(entry.get("max_attempts", 3), f"{where}.max_attempts")
-    if max_attempts != int(max_attempts):
-        raise ConfigurationError(f"{where}.max_attempts must be a whole number, got {max_attempts!r}")
-    return ExportSpec(
-        report=spec,
-        columns=tuple(columns),
-        date_filter=date_filter,
-        start_date=start_date,
-        window=timedelta(days=window_days),
-        lookback=timedelta(hours=lookback_hours),
-        facilities=tuple(facilities) if facilities is not None else None,
-        filters=tuple(filters),
-        table_name=str(entry.get("table_name") or catalogue.table_name),
-        min_window=timedelta(hours=min_window_hours),
-        max_attempts=int(max_attempts),
-    )
+    return tuple(facilities) if facilities is not None else None
 
 
 def _date(value: Any, where: str) -> date | None:
@@ -187,11 +217,8 @@ def _date(value: Any, where: str) -> date | None:
 
 
 def _positive(value: Any, where: str, *, allow_zero: bool = False) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or not math.isfinite(number):
+    number = float(value)
+    if not math.isfinite(number):
         raise ConfigurationError(f"{where} must be a number, got {value!r}")
     if number < 0 or (number == 0 and not allow_zero):
         raise ConfigurationError(f"{where} must be {'zero or ' if allow_zero else ''}positive, got {value!r}")

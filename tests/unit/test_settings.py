@@ -1,0 +1,77 @@
+"""The source's settings go through dlt's configspec: a wrong value is reported by the setting's
+name, before anything is contacted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from uniware_source import UniwareCredentials, uniware_source
+from uniware_source.settings import UniwareSourceConfiguration
+
+
+def _source(**settings: Any) -> Any:
+    options: dict[str, Any] = {
+        "base_url": "http://127.0.0.1:9",  # never contacted: the source only wires resources
+        "credentials": UniwareCredentials(username="u", password="p"),
+        "job_codes": ["J1"],
+    }
+    return uniware_source(**{**options, **settings})
+
+
+def _export(**settings: Any) -> dict[str, Any]:
+    return {"report": "Sale Orders", "start_date": "2024-04-01", **settings}
+
+
+def _message(error: BaseException) -> str:
+    """The message of the error and of every error it was raised from."""
+    parts = []
+    current: BaseException | None = error
+    while current is not None:
+        parts.append(str(current))
+        current = current.__cause__ or current.__context__
+    return " | ".join(parts)
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"poll_interval": "soon"}, "poll_interval"),
+        ({"poll_interval": -1}, "poll_interval"),
+        ({"max_poll_interval": 0.5, "poll_interval": 1}, "max_poll_interval"),
+        ({"job_timeout": float("inf")}, "job_timeout"),
+        ({"max_workers": 0}, "max_workers"),
+        ({"max_jobs_in_flight": 0}, "max_jobs_in_flight"),
+        ({"retry_cooldown": -5}, "retry_cooldown"),
+        ({"request_backoff_factor": -1}, "request_backoff_factor"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"download_dir": "/no/such/dir"}, "download_dir"),
+        ({"backfill_start": "2024-13-01"}, "backfill"),
+        ({"base_url": "ftp://x"}, "base_url"),
+        ({"exports": [_export(windowdays=1)]}, "windowdays"),
+        ({"exports": [_export(window_days="1")]}, "window_days"),
+        ({"exports": [_export(max_attempts=True)]}, "max_attempts"),
+        ({"exports": [_export(type_hints={"A": "money"})]}, "type_hints"),
+    ],
+)  # fmt: skip
+def test_a_bad_setting_is_reported_by_its_name(settings: dict[str, Any], named: str) -> None:
+    with pytest.raises(Exception) as error:
+        _source(**settings)
+    assert named in _message(error.value)
+
+
+def test_settings_come_from_the_environment_in_the_sources_uniware_section(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SOURCES__UNIWARE__MAX_JOBS_IN_FLIGHT", "7")
+    monkeypatch.setenv("SOURCES__UNIWARE__TIMEZONE", "UTC")
+    source = _source(exports=[{"report": "Inventory Snapshot", "facilities": ["F"]}])
+    assert [name for name in source.resources] == ["uniware_exports", "sale_orders"]
+    from dlt.common.configuration import resolve_configuration
+
+    config = resolve_configuration(
+        UniwareSourceConfiguration(),
+        sections=("sources", "uniware"),
+        explicit_value={"base_url": "http://127.0.0.1:9"},
+    )
+    settings, sync, _ = config.settings()
+    assert sync.max_jobs_in_flight == 7 and settings.timezone == "UTC"
