@@ -345,3 +345,35 @@ def test_a_keyless_window_loads_whole_or_not_at_all(emulator, pipeline) -> None:
     held = [message for status, message in latest if status == "ERROR"]
     assert len(held) == 1 and "another piece" in held[0]
     assert rows(pipeline, "SELECT count(*) FROM transaction_ledger")[0][0] == before  # nothing lost
+
+
+def test_plan_reads_the_ledger_and_leaves_it_as_it_was(emulator, tmp_path) -> None:
+    """--plan shows the jobs a run would re-attach to, and changes nothing: not even the ledger
+    entries a run would prune (here one far too old)."""
+    start = ist_today() - timedelta(days=1)
+    env = _env(emulator, tmp_path, [sale_orders(start, facilities=["WH-BLR"])])
+    first = local_midnight(start, IST)
+    created = datetime.now(UTC).isoformat()
+    entries = [
+        {"job_code": "EXP-PENDING", "export": "Sale Orders|sale_orders", "facility": "WH-BLR",
+         "window": [first.isoformat(), (first + timedelta(days=1)).isoformat()], "created_at": created,
+         "attempt": 1},
+        {"job_code": "EXP-STALE", "export": "Sale Orders|sale_orders", "facility": "WH-BLR",
+         "window": None, "created_at": (datetime.now(UTC) - timedelta(days=30)).isoformat(), "attempt": 1},
+    ]  # fmt: skip
+
+    def plan() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(RUN), "--plan"]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+    assert plan().returncode == 0  # the pipeline exists (a new one starts from an empty folder)
+    ledger = tmp_path / ".dlt-data" / "pipelines" / "uniware" / "uniware_job_ledger.json"
+    ledger.write_text(json.dumps({"jobs": entries}))
+    before = ledger.read_bytes()
+    result = plan()
+    assert result.returncode == 0, result.stderr
+    assert "re-attach to EXP-PENDING" in result.stdout
+    assert "EXP-STALE" not in result.stdout
+    assert ledger.read_bytes() == before
+    assert not ledger.with_suffix(".tmp").exists()
+    assert creates(emulator) == 0

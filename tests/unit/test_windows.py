@@ -5,8 +5,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from uniware_source.api.errors import ConfigurationError
+from uniware_source.incremental.plan import subtract
 from uniware_source.incremental.specs import parse_exports
-from uniware_source.incremental.sync import _subtract
 from uniware_source.incremental.windows import Window, local_midnight, plan_windows
 
 IST = "Asia/Kolkata"
@@ -56,11 +56,11 @@ def test_date_range_is_inclusive_epoch_millis() -> None:
 def test_subtracting_pending_windows_leaves_the_gaps() -> None:
     day = Window(datetime(2024, 6, 1, tzinfo=UTC), datetime(2024, 6, 2, tzinfo=UTC))
     pending = Window(datetime(2024, 6, 1, 6, tzinfo=UTC), datetime(2024, 6, 1, 12, tzinfo=UTC))
-    assert _subtract(day, [pending]) == [
+    assert subtract(day, [pending]) == [
         Window(day.start, pending.start),
         Window(pending.end, day.end),
     ]
-    assert _subtract(day, [day]) == []
+    assert subtract(day, [day]) == []
 
 
 def test_export_settings_get_catalogue_defaults() -> None:
@@ -102,7 +102,8 @@ def test_bad_export_settings_name_the_setting(entry, words) -> None:  # type: ig
 
 
 def test_remembered_window_size_stays_on_the_grid_and_grows_back() -> None:
-    from uniware_source.incremental.sync import WindowTask, remember_window_sizes
+    from uniware_source.incremental.cursors import remember_window_sizes
+    from uniware_source.incremental.plan import WindowTask
     from uniware_source.jobs import ExportJob, Outcome
 
     (spec,) = parse_exports([{"report": "Sale Orders", "start_date": "2024-04-01"}], default_facility="F")

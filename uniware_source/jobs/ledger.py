@@ -38,12 +38,15 @@ class LedgerEntry:
 
 
 class JobLedger:
-    def __init__(self, path: Path | None, entries: Iterable[LedgerEntry] = ()) -> None:
+    def __init__(
+        self, path: Path | None, entries: Iterable[LedgerEntry] = (), *, read_only: bool = False
+    ) -> None:
         self.path = path
         self.entries: dict[str, LedgerEntry] = {entry.job_code: entry for entry in entries}
+        self.read_only = read_only  # changes stay in memory: what `--plan` looks through
 
     @classmethod
-    def open(cls, directory: Path | None) -> JobLedger:
+    def open(cls, directory: Path | None, *, read_only: bool = False) -> JobLedger:
         path = directory / LEDGER_FILE if directory else None
         entries: list[LedgerEntry] = []
         if path is not None and path.exists():
@@ -53,7 +56,7 @@ class JobLedger:
             except (ValueError, TypeError) as exc:
                 # a damaged ledger must not stop loading: at worst some windows are created again
                 logger.warning("ignoring unreadable job ledger %s: %s", path, exc)
-        return cls(path, entries)
+        return cls(path, entries, read_only=read_only)
 
     def pending(self, export: str, facility: str) -> list[LedgerEntry]:
         return [e for e in self.entries.values() if e.export == export and e.facility == facility]
@@ -78,7 +81,7 @@ class JobLedger:
         self.drop(stale)
 
     def _save(self) -> None:
-        if self.path is None:
+        if self.path is None or self.read_only:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")

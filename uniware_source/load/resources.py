@@ -1,16 +1,18 @@
-"""The job-codes resource: export jobs someone else created, given by their codes.
+"""The source's two dlt resources, both thin: they plan, then run the shared load loop (JobRun).
 
-One resource yields to three tables (dlt table variants): the report's rows, `rejected_rows` and,
-once every job has ended, `export_jobs`. The codes that loaded are kept in the resource's dlt
-state, which dlt commits together with the data: a crash never marks a job loaded whose rows did
-not land, and a re-run downloads nothing that already landed.
+- `export_job_resource`: export jobs someone else created, given by their codes. Its name is the
+  report table's name.
+- `exports_resource`: scheduled exports; it creates one job per window and facility (through
+  the feeder), and moves the cursors over what loaded.
+
+Each yields to several tables (dlt table variants): the report rows, `rejected_rows` and, once
+every job has ended, `export_jobs`. The codes that loaded are kept in the resource's dlt state,
+which dlt commits together with the data.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,11 +21,17 @@ from typing import Any
 import dlt
 from dlt.extract.resource import DltResource
 
-from uniware_source.jobs import ExportJob, JobPoller, Outcome
+from uniware_source.incremental.cursors import advance_cursors, loadable, remember_window_sizes
+from uniware_source.incremental.feeder import WindowFeeder
+from uniware_source.incremental.plan import WINDOW_COLUMN
+from uniware_source.incremental.run import LEDGER_MAX_AGE, RESOURCE_NAME, ExportRun
+from uniware_source.incremental.specs import ExportSpec
+from uniware_source.jobs import ExportJob, Outcome
 from uniware_source.load.audit import audit_item
+from uniware_source.load.job_run import JobRun
 from uniware_source.load.keys import KeyTracker
 from uniware_source.reports import ReportSpec
-from uniware_source.settings import SourceSettings
+from uniware_source.settings import SourceSettings, SyncSettings
 
 logger = logging.getLogger(__name__)
 
@@ -61,47 +69,65 @@ def _load_job_codes(
             )
         else:
             pending.append(job)
-
     if pending:
-        # imported here: typing needs polars and pyarrow, and a run with nothing new does not
-        from uniware_source.load.table_loader import TableLoader
-
-        loader = TableLoader(settings, spec, table, tracker=tracker, run_started_at=started)
-        download_dir = Path(tempfile.mkdtemp(prefix="uniware-", dir=settings.download_dir))
-        try:
-            poller = JobPoller(
-                settings.client(), settings.poll, download_dir=download_dir, planner=loader.plan
-            )
-            fetched = []
-            for job in poller.run(pending):
-                _log_progress(job)
-                if job.outcome is None:
-                    fetched.append(job)
-            table_schema = loader.table_schema(fetched)
-            for job in fetched:
-                yield from loader.load(job, table_schema)
-                if job.outcome is Outcome.LOADED:
-                    loaded[job.job_code] = {
-                        "loaded_at": job.finished_at.isoformat() if job.finished_at else None,
-                        "rows": job.rows_loaded,
-                        "sha256": job.file_sha256,
-                    }
-            yield from loader.finish()
-        finally:
-            shutil.rmtree(download_dir, ignore_errors=True)
+        with JobRun(settings, tracker, started) as run:
+            run.add_table(spec, table)
+            fetched = run.fetch(pending)
+            yield from run.load(table, fetched, loaded)
     if jobs:
         yield audit_item(jobs, started)
 
 
-def _log_progress(job: ExportJob) -> None:
-    if job.outcome is None:
-        plan = job.plan
-        logger.info(
-            "job %s: downloaded %s bytes, %s rows to load, %s rejected",
-            job.job_code,
-            job.file_bytes,
-            plan.rows if plan else 0,
-            len(plan.rejected) if plan else 0,
-        )
-    else:
-        logger.warning("job %s: %s: %s", job.job_code, job.outcome.value, job.message)
+def exports_resource(
+    settings: SourceSettings, specs: Sequence[ExportSpec], sync: SyncSettings, tracker: KeyTracker
+) -> DltResource:
+    run = ExportRun(settings, specs, sync)
+
+    @dlt.resource(name=RESOURCE_NAME, max_table_nesting=0)
+    def uniware_exports() -> Iterator[Any]:
+        yield from _sync(run, tracker)
+
+    return uniware_exports()
+
+
+def _ledger_dir() -> Path | None:
+    try:
+        return Path(dlt.current.pipeline().working_dir)
+    except Exception:  # iterated outside a pipeline: the ledger lives in memory only
+        return None
+
+
+def _forget_old_loads(loaded: dict[str, dict[str, Any]], now: datetime) -> None:
+    """The loaded codes only serve to prune the ledger: keep them no longer than its entries."""
+    oldest = (now - LEDGER_MAX_AGE).isoformat()
+    for code in [code for code, info in loaded.items() if str(info.get("loaded_at") or "") < oldest]:
+        del loaded[code]
+
+
+def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
+    started = datetime.now(UTC)
+    settings = run.settings
+    state = dlt.current.resource_state()
+    loaded: dict[str, dict[str, Any]] = state.setdefault("loaded_jobs", {})
+    ledger = run.open_ledger(state, _ledger_dir(), read_only=False)
+    _forget_old_loads(loaded, started)
+    client = settings.client()
+    tasks = run.plan(state, ledger, client)
+    feeder = WindowFeeder(client, tasks, ledger, run.sync, zone=settings.timezone)
+    with JobRun(settings, tracker, started) as job_run:
+        for spec in run.specs:
+            # a snapshot replaces its table; a dated report without a natural key replaces the
+            # rows of the windows it re-reads (tagged with their window); any other merges on its key
+            job_run.add_table(
+                spec.report, spec.table_name, tag_column=WINDOW_COLUMN, replace=spec.is_snapshot
+            )
+        job_run.fetch(client=client, feeder=feeder, max_in_flight=run.sync.max_jobs_in_flight)
+        for spec in run.specs:
+            yield from job_run.load(spec.table_name, loadable(spec, tasks, settings.timezone), loaded)
+    # a job that will never load must not be re-attached to by the next run
+    ledger.drop(job.job_code for job in feeder.jobs if job.job_code and job.outcome is not Outcome.LOADED)
+    remember_window_sizes(tasks, state)
+    if run.sync.backfill is None:
+        advance_cursors(tasks, state)
+    if feeder.jobs:
+        yield audit_item(feeder.jobs, started)

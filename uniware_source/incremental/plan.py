@@ -1,0 +1,167 @@
+"""The plan of a run: per export and facility, the windows from its cursor (less the lookback) up
+to now, cut at local midnights, with the pending jobs of earlier runs taken over first.
+
+A keyless dated report replaces its rows a whole window-grid cell at a time, so its windows
+always cover whole cells. A window that an earlier run's job (in the ledger) covers is not
+created again: that job is re-attached to, and only the rest of the window is cut into new ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from uniware_source.api.errors import ConfigurationError
+from uniware_source.incremental.specs import ExportSpec
+from uniware_source.incremental.windows import Window, local_midnight, plan_windows
+
+if TYPE_CHECKING:
+    from uniware_source.jobs import ExportJob
+    from uniware_source.jobs.ledger import JobLedger, LedgerEntry
+
+# the column that tags a keyless dated report's rows with their grid cell (the merge key)
+WINDOW_COLUMN = "_window"
+
+
+@dataclass
+class WindowTask:
+    """One window of one export for one facility, and what happened to it in this run."""
+
+    spec: ExportSpec
+    facility: str
+    window: Window | None  # None: a snapshot
+    reattach: str | None = None  # a pending job of an earlier run to pick up
+    attempts: int = 0
+    failures: int = 0
+    collisions: int = 0
+    ready_at: float = 0.0
+    fetched: ExportJob | None = None  # the job whose file is to load
+    split_into: tuple[WindowTask, WindowTask] | None = None
+    full: bool = False  # a whole window of the planned size (or a half of one, and so on)
+    reattached: bool = False  # its current job is one of an earlier run
+
+    def describe(self, zone: str) -> str:
+        where = self.window.label(zone) if self.window else "snapshot"
+        return f"{self.spec.report.name} / {self.facility} / {where}"
+
+    @property
+    def loaded(self) -> bool:
+        from uniware_source.jobs import Outcome
+
+        return self.fetched is not None and self.fetched.outcome is Outcome.LOADED
+
+    @property
+    def ready(self) -> bool:
+        """Its file is downloaded and typed, waiting to load."""
+        return self.fetched is not None and self.fetched.outcome is None
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What planning needs besides the specs: the time, the zone, and the stored progress."""
+
+    now: datetime
+    zone: str
+    state: dict[str, Any]
+    ledger: JobLedger
+    backfill: tuple[date, date] | None = None
+
+
+def plan_tasks(
+    specs: Sequence[ExportSpec], context: PlanContext, facilities: Callable[[], list[str]]
+) -> list[WindowTask]:
+    """The windows this run will load, pending jobs of earlier runs first."""
+    tenant_facilities: list[str] | None = None
+    tasks: list[WindowTask] = []
+    for spec in specs:
+        if spec.facilities is None and tenant_facilities is None:
+            tenant_facilities = facilities()
+            if not tenant_facilities:
+                raise ConfigurationError(
+                    f'{spec.report.name!r} asks for facilities = "all", but the tenant\'s facility '
+                    "search listed no enabled facility: list the facility codes instead"
+                )
+        for facility in spec.facilities or tenant_facilities or ():
+            tasks += _facility_tasks(spec, facility, context)
+    return tasks
+
+
+def _facility_tasks(spec: ExportSpec, facility: str, context: PlanContext) -> list[WindowTask]:
+    pending = context.ledger.pending(spec.key, facility)
+    if spec.is_snapshot:
+        return [WindowTask(spec, facility, None, reattach=pending[-1].job_code if pending else None)]
+    start, end = _span(spec, facility, context)
+    remembered = context.state.get("window_hours", {}).get(spec.key, {}).get(facility)
+    size = min(spec.window, timedelta(hours=remembered)) if remembered else spec.window
+    assert spec.start_date is not None
+    windows = plan_windows(start, end, anchor=spec.start_date, size=size, zone=context.zone)
+    if not windows:
+        return []
+    tasks, taken = _reattached(spec, facility, pending, Window(windows[0].start, windows[-1].end))
+    for window in windows:
+        for piece in subtract(window, taken):
+            tasks.append(WindowTask(spec, facility, piece, full=piece.end - piece.start == size))
+    return tasks
+
+
+def _span(spec: ExportSpec, facility: str, context: PlanContext) -> tuple[datetime, datetime]:
+    """The instants this run covers for one export and facility."""
+    assert spec.start_date is not None
+    zone, now = context.zone, context.now
+    if context.backfill is not None:
+        first, last = context.backfill
+        start = local_midnight(first, zone)
+        end = min(local_midnight(last + timedelta(days=1), zone), now)
+    else:
+        cursor = context.state.get("cursors", {}).get(spec.key, {}).get(facility)
+        start = local_midnight(spec.start_date, zone)
+        if cursor:
+            start = max(start, datetime.fromisoformat(cursor) - spec.lookback)
+        end = now
+    if not spec.report.key:
+        # rows without a key are replaced per window grid cell: read whole cells only
+        start = grid_cell(spec, start, zone)
+        cell_end = grid_cell(spec, end, zone)
+        if cell_end < end:
+            end = min(cell_end + spec.window, now)
+    return start, end
+
+
+def _reattached(
+    spec: ExportSpec, facility: str, pending: Sequence[LedgerEntry], span: Window
+) -> tuple[list[WindowTask], list[Window]]:
+    """Tasks for the earlier runs' jobs whose windows meet `span`, and those windows."""
+    tasks, taken = [], []
+    for entry in pending:
+        window = entry.window_value()
+        if window is not None and window.start < span.end and span.start < window.end:
+            taken.append(window)
+            tasks.append(WindowTask(spec, facility, window, reattach=entry.job_code))
+    return tasks, taken
+
+
+def grid_cell(spec: ExportSpec, instant: datetime, zone: str) -> datetime:
+    """The start of the export's window grid cell (`window_days` long, from the local midnight of
+    `start_date`) that holds `instant`."""
+    assert spec.start_date is not None
+    origin = local_midnight(spec.start_date, zone)
+    return origin + ((instant - origin) // spec.window) * spec.window
+
+
+def subtract(window: Window, taken: Sequence[Window]) -> list[Window]:
+    """The parts of `window` that none of `taken` covers."""
+    pieces = [window]
+    for cut in taken:
+        remaining = []
+        for piece in pieces:
+            if cut.end <= piece.start or piece.end <= cut.start:
+                remaining.append(piece)
+                continue
+            if piece.start < cut.start:
+                remaining.append(Window(piece.start, cut.start))
+            if cut.end < piece.end:
+                remaining.append(Window(cut.end, piece.end))
+        pieces = remaining
+    return pieces

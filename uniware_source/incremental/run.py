@@ -1,0 +1,54 @@
+"""One run of the scheduled exports, as the resource and `--plan` both see it.
+
+`ExportRun` holds what a run needs (settings, export specs, sync settings) and plans its windows
+from the stored progress: the cursors and window sizes in the resource's dlt state, and the
+ledger of jobs earlier runs created. `--plan` plans with the ledger opened read-only, so it
+shows a run without changing anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from uniware_source.api.client import UniwareClient
+from uniware_source.incremental.plan import PlanContext, WindowTask, plan_tasks
+from uniware_source.incremental.specs import ExportSpec
+from uniware_source.jobs.ledger import JobLedger
+from uniware_source.settings import SourceSettings, SyncSettings
+
+RESOURCE_NAME = "uniware_exports"
+# a ledger entry (and the record of a loaded job that prunes it) is kept this long at most
+LEDGER_MAX_AGE = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class ExportRun:
+    """Everything one run of the exports needs, so that `--plan` can show it without running it."""
+
+    settings: SourceSettings
+    specs: Sequence[ExportSpec]
+    sync: SyncSettings
+
+    def open_ledger(self, state: dict[str, Any], directory: Path | None, *, read_only: bool) -> JobLedger:
+        """The ledger of pending jobs, less those that loaded or grew too old."""
+        ledger = JobLedger.open(directory, read_only=read_only)
+        ledger.prune(state.get("loaded_jobs", {}), max_age=LEDGER_MAX_AGE)
+        return ledger
+
+    def plan(
+        self, state: dict[str, Any], ledger: JobLedger, client: UniwareClient | None = None
+    ) -> list[WindowTask]:
+        """The jobs a run would create or re-attach to now. Creates nothing; `client` (one the
+        run goes on using, so that it logs in once) lists the facilities of "all"."""
+        context = PlanContext(
+            now=datetime.now(UTC).replace(second=0, microsecond=0),
+            zone=self.settings.timezone,
+            state=state,
+            ledger=ledger,
+            backfill=self.sync.backfill,
+        )
+        return plan_tasks(self.specs, context, (client or self.settings.client()).list_facilities)
