@@ -30,9 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "pipelines"))
 
-from process_settings import (  # noqa: E402
+
+from uniware_source.process_settings import (  # noqa: E402
     DUCKDB_CONFIG_VARIABLE,
     apply_allocator_defaults,
     apply_duckdb_defaults,
@@ -47,7 +47,7 @@ def child_ours(base_url: str, job_code: str, workdir: Path) -> dict[str, float]:
     from uniware_source import UniwareCredentials, uniware_source
 
     started = time.perf_counter()
-    # the settings pipelines/run.py applies (pipelines/process_settings.py); BENCH_DUCKDB_CONFIG='{}'
+    # the settings pipelines/run.py applies (uniware_source/process_settings.py); BENCH_DUCKDB_CONFIG='{}'
     # measures DuckDB's defaults instead
     if "BENCH_DUCKDB_CONFIG" in os.environ:
         os.environ[DUCKDB_CONFIG_VARIABLE] = os.environ["BENCH_DUCKDB_CONFIG"]

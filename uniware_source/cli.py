@@ -1,0 +1,207 @@
+"""The scheduled command: load what `.dlt/config.toml` says, print a summary, exit non-zero on failure.
+
+    python -m uniware_source                          # the configured exports (and job codes), into DuckDB
+    python -m uniware_source --plan                   # the jobs a run would create; creates nothing
+    python -m uniware_source --backfill 2024-04-01 2024-04-30   # a past range; cursors stay put
+    python -m uniware_source --job-code J1 --job-code J2 --report "Sale Orders"
+    python -m uniware_source --destination postgres
+    python -m uniware_source --demo                   # against an in-process Uniware emulator
+
+`pipelines/run.py` runs the same. Exit codes: 0 every job loaded (or had loaded before); 1 some
+job failed (named in the output); 2 the run could not start or load (bad settings, refused
+login, destination error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from uniware_source.process_settings import apply_allocator_defaults, apply_duckdb_defaults
+
+apply_allocator_defaults()  # before polars and pyarrow are imported
+
+import dlt  # noqa: E402
+from dlt.common.configuration import resolve_configuration  # noqa: E402
+from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
+from dlt.common.runtime.collector import NullCollector  # noqa: E402
+
+from uniware_source import UniwareError, uniware_source  # noqa: E402
+from uniware_source.cli_summary import summarize  # noqa: E402
+from uniware_source.incremental.run import RESOURCE_NAME, ExportRun  # noqa: E402
+from uniware_source.settings import UniwareSourceConfiguration  # noqa: E402
+
+EXIT_OK, EXIT_JOBS_FAILED, EXIT_RUN_FAILED = 0, 1, 2
+_NO_PROGRESS = NullCollector()
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="uniware", description="Load Uniware export jobs with dlt.")
+    parser.add_argument("--destination", default=None, help="dlt destination (default duckdb)")
+    parser.add_argument("--pipeline-name", default=None, help="dlt pipeline name (default uniware)")
+    parser.add_argument(
+        "--dataset", default="uniware_data", help="destination dataset/schema (default uniware_data)"
+    )
+    parser.add_argument(
+        "--job-code", action="append", dest="job_codes", help="a job code to load (repeatable)"
+    )
+    parser.add_argument("--report", default=None, help="Uniware report name (exportJobTypeName)")
+    parser.add_argument("--table-name", default=None, help="destination table for the report rows")
+    parser.add_argument(
+        "--force-reload", action="store_true", help="load job codes again even if loaded before"
+    )
+    parser.add_argument("--plan", action="store_true", help="print the jobs a run would create, create none")
+    parser.add_argument(
+        "--backfill",
+        nargs=2,
+        metavar=("START", "END"),
+        help="load local dates START..END (inclusive) for every export without moving the cursors",
+    )
+    parser.add_argument("--demo", action="store_true", help="run against an in-process Uniware emulator")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    return parser.parse_args(argv)
+
+
+@contextmanager
+def demo_tenant(pipeline_name: str, *, fresh: bool) -> Iterator[list[str]]:
+    """Start the emulator and point the source at it: its demo job codes, and scheduled exports
+    of Sale Orders (the last two days, every facility) and of the Inventory Snapshot."""
+    from uniware_source.emulator import Emulator
+
+    with Emulator(username="demo", password="demo-password", default_job_delay=1.5) as emulator:
+        job_codes = emulator.seed_demo_jobs()
+        exports = [
+            {
+                "report": "Sale Orders",
+                "start_date": str(date.today() - timedelta(days=2)),
+                "facilities": "all",
+            },
+            {"report": "Inventory Snapshot", "facilities": ["WH-BLR", "WH-DEL"]},
+        ]
+        os.environ["SOURCES__UNIWARE__BASE_URL"] = emulator.base_url
+        os.environ["SOURCES__UNIWARE__CREDENTIALS__USERNAME"] = "demo"
+        os.environ["SOURCES__UNIWARE__CREDENTIALS__PASSWORD"] = "demo-password"
+        os.environ["SOURCES__UNIWARE__EXPORTS"] = json.dumps(exports)
+        os.environ.setdefault("SOURCES__UNIWARE__POLL_INTERVAL", "0.5")
+        os.environ.setdefault("SOURCES__UNIWARE__MAX_POLL_INTERVAL", "2")
+        if fresh:  # a demo shows a first load: forget the previous demo's state and tables
+            dlt.pipeline(pipeline_name=pipeline_name).drop()
+            Path(f"{pipeline_name}.duckdb").unlink(missing_ok=True)
+        yield job_codes
+
+
+def source_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The command line's settings, as arguments of `uniware_source`."""
+    source_args: dict[str, Any] = {}
+    for name in ("report", "table_name"):
+        if getattr(args, name):
+            source_args[name] = getattr(args, name)
+    if args.job_codes:
+        source_args["job_codes"] = args.job_codes
+        source_args["exports"] = []  # job codes on the command line: only those
+    if args.force_reload:
+        source_args["force_reload"] = True
+    if args.backfill:
+        source_args["backfill_start"], source_args["backfill_end"] = args.backfill
+    return source_args
+
+
+def run(args: argparse.Namespace) -> int:
+    apply_duckdb_defaults()
+    pipeline_name = args.pipeline_name or ("uniware_demo" if args.demo else "uniware")
+    started = time.monotonic()
+    source_args = source_arguments(args)
+    tenant: AbstractContextManager[list[str]] = (
+        demo_tenant(pipeline_name, fresh=not args.plan) if args.demo else nullcontext([])
+    )
+    with tenant as demo_jobs:
+        if demo_jobs and "job_codes" not in source_args:
+            source_args["job_codes"] = demo_jobs
+        pipeline = dlt.pipeline(
+            pipeline_name=pipeline_name,
+            destination=args.destination or "duckdb",
+            # not "uniware": DuckDB cannot tell a schema from a database file (uniware.duckdb)
+            # of the same name
+            dataset_name=args.dataset,
+            progress="log" if args.verbose else _NO_PROGRESS,
+        )
+        if args.plan:
+            return print_plan(pipeline, source_args)
+        load_info = pipeline.run(uniware_source(**source_args))
+    return summarize(pipeline, load_info, time.monotonic() - started)
+
+
+def print_plan(pipeline: dlt.Pipeline, source_args: dict[str, Any]) -> int:
+    """The jobs a run would create or re-attach to, from the same settings and stored progress as
+    a run; nothing is created, and the ledger is read, not written."""
+    config = resolve_configuration(
+        UniwareSourceConfiguration(), sections=("sources", "uniware"), explicit_value=source_args
+    )
+    settings, sync, specs = config.settings()
+    if not specs:
+        print("uniware: no [[sources.uniware.exports]] configured: nothing to plan")
+        return EXIT_OK
+    export_run = ExportRun(settings, specs, sync)
+    state = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}).get(RESOURCE_NAME, {})
+    ledger = export_run.open_ledger(state, Path(pipeline.working_dir), read_only=True)
+    tasks = export_run.plan(state, ledger)
+    zone = settings.timezone
+    print(f"uniware: a run now would start {len(tasks)} job(s) (times in {zone}):")
+    for task in tasks:
+        window = task.window.label(zone) if task.window else "snapshot (whole report)"
+        action = f"re-attach to {task.reattach}" if task.reattach else "create"
+        print(f"  {task.spec.report.name:<22} {task.facility:<12} {window:<36} {action}")
+    return EXIT_OK
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The error worth showing in the chain dlt wrapped around it: ours (or a missing setting) if
+    there is one, else the innermost, which says what actually went wrong."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        if isinstance(current, UniwareError | ConfigFieldMissingException):
+            return current
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain[-1]
+
+
+def _report_failure(exc: Exception, verbose: bool) -> None:
+    """One clear line on stderr, not a traceback."""
+    cause = _root_cause(exc)
+    if isinstance(cause, ConfigFieldMissingException):
+        missing = ", ".join(cause.fields)
+        print(
+            f"uniware: missing setting(s): {missing} (see .dlt/config.toml and secrets.toml)", file=sys.stderr
+        )
+        return
+    text = " ".join(str(cause).split())
+    print(f"uniware: run failed: {type(cause).__name__}: {text[:500]}", file=sys.stderr)
+    if verbose:
+        logging.exception("details")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every failure ends as one clear line, not a traceback
+        _report_failure(exc, args.verbose)
+        return EXIT_RUN_FAILED

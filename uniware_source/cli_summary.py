@@ -1,0 +1,86 @@
+"""What the command prints after a run: the run's jobs from `export_jobs`, rows per table, and the
+exit code they add up to."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+
+from uniware_source.load.audit import AUDIT_TABLE, REJECTED_TABLE
+
+EXIT_OK, EXIT_JOBS_FAILED = 0, 1
+_DONE = ("LOADED", "SKIPPED")
+_COLUMNS = "job_code, status, rows_loaded, rows_rejected, message, report, facility, window_start"
+
+
+class JobLine(NamedTuple):
+    job_code: str | None
+    status: str
+    rows: int | None
+    rejected: int | None
+    message: str | None
+    report: str
+    facility: str | None
+    window_start: Any
+
+    def describe(self) -> str:
+        where = f"{self.report} / {self.facility or '-'}"
+        if self.window_start:
+            where += f" / {self.window_start:%Y-%m-%d %H:%M}Z"
+        counts = f"rows={self.rows or 0:<8} rejected={self.rejected or 0:<4}"
+        line = f"  {self.job_code or '(none)':<16} {self.status:<15} {counts} {where}"
+        if self.message and self.status != "LOADED":
+            line += f"  {self.message}"
+        return line
+
+
+def run_jobs(pipeline: dlt.Pipeline, load_ids: Sequence[str]) -> list[JobLine]:
+    """The `export_jobs` rows of the given loads, through the destination's own SQL client
+    (`pipeline.dataset()` would import its query machinery: a quarter of a second a run)."""
+    if not load_ids:
+        return []
+    placeholders = ", ".join(["%s"] * len(load_ids))
+    with pipeline.sql_client() as client:
+        audit = client.make_qualified_table_name(AUDIT_TABLE)
+        found = client.execute_sql(
+            f"SELECT {_COLUMNS} FROM {audit} WHERE _dlt_load_id IN ({placeholders}) "
+            "ORDER BY report, facility, window_start, job_code",
+            *load_ids,
+        )
+    return [JobLine(*row) for row in found or []]
+
+
+def summarize(pipeline: dlt.Pipeline, load_info: LoadInfo, seconds: float) -> int:
+    """Print the run's summary; the exit code: 0 if every job loaded (or had before), else 1."""
+    jobs = run_jobs(pipeline, [str(load_id) for load_id in load_info.loads_ids])
+    outcomes = Counter(job.status for job in jobs)
+    print(f"uniware: {len(jobs)} job(s): " + ", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())))
+    for job in jobs:
+        print(job.describe())
+    _print_rows(pipeline)
+    destination = pipeline.destination.destination_name if pipeline.destination else "?"
+    print(f"destination: {destination}, dataset {pipeline.dataset_name}; took {seconds:.1f} s")
+    failed = [
+        f"{job.job_code or '(not created)'} ({job.report} / {job.facility})"
+        for job in jobs
+        if job.status not in _DONE
+    ]
+    if failed:
+        print(f"FAILED jobs: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_JOBS_FAILED
+    return EXIT_OK
+
+
+def _print_rows(pipeline: dlt.Pipeline) -> None:
+    normalize_info = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+    row_counts = normalize_info.row_counts if normalize_info else {}
+    data_tables = {t: n for t, n in sorted(row_counts.items()) if not t.startswith("_dlt")}
+    print("rows this run: " + (", ".join(f"{t}={n}" for t, n in data_tables.items()) or "none"))
+    rejected_total = data_tables.get(REJECTED_TABLE, 0)
+    if rejected_total:
+        print(f"rejected rows: {rejected_total} (see table {REJECTED_TABLE})")
