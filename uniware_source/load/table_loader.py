@@ -48,8 +48,6 @@ from uniware_source.typed_csv.reader import (
 
 logger = logging.getLogger(__name__)
 
-DEDUPLICATED_HINT = "x-stage-data-deduplicated"
-
 _REJECTED_SCHEMA = pa.schema(
     [
         ("job_code", pa.string()),
@@ -121,7 +119,11 @@ class TableLoader:
         this run's rows straight into the table: only for a table with no rows yet."""
         if self.mode == "replace":
             return dlt.mark.make_hints(table_name=self.table, write_disposition="replace")
-        merge: Any = "append" if append else {"disposition": "merge", "strategy": "delete-insert"}
+        merge: Any = (
+            "append"
+            if append
+            else {"disposition": "merge", "strategy": "delete-insert", "deduplicated": deduplicated}
+        )
         if self.mode == "tag":
             return dlt.mark.make_hints(
                 table_name=self.table, write_disposition=merge, merge_key=self.tag_column
@@ -134,7 +136,6 @@ class TableLoader:
             write_disposition=merge,
             primary_key=self.key,
             columns=columns,
-            additional_table_hints={DEDUPLICATED_HINT: deduplicated},
         )
 
     # -- stages ---------------------------------------------------------------------------------
