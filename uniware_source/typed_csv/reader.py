@@ -542,7 +542,7 @@ def read_batches(
             raw, source = by_name[col.name]
             exprs.append(convert_expr(raw, source, col, timezone).alias(col.name))
         else:
-            exprs.append(pl.lit(None, dtype=polars_type(col)).alias(col.name))
+            exprs.append(pl.lit(None, dtype=polars_type(col.kind, col.scale)).alias(col.name))
     exprs += [pl.lit(value, dtype=pl.String).alias(name) for name, value in constants.items()]
     path = Path(path)
     for offset, df, _ in _frames(path, width):

@@ -12,19 +12,23 @@ import functools
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 import polars as pl
-import pyarrow as pa
 
-Kind = Literal["text", "integer", "decimal", "boolean", "date", "timestamp"]
-KINDS: tuple[Kind, ...] = ("text", "integer", "decimal", "boolean", "date", "timestamp")
+from uniware_source.typed_csv.kinds import KIND_OF_DLT_TYPE, KINDS, MAX_PRECISION, Kind, polars_type
+from uniware_source.typed_csv.model import (
+    ColumnPlan,
+    FilePlan,
+    RejectedRow,
+    TableSchema,
+    plain_strings,
+)
 
-MAX_PRECISION = 38
+__all__ = ["KINDS", "ColumnPlan", "FilePlan", "Kind", "RejectedRow", "TableSchema", "plain_strings"]
+
 MAX_ID_DIGITS = 15  # longer digit strings are identifiers (and would lose precision in a double anyway)
 MAX_INT64_DIGITS = 18  # any 18-digit integer fits int64
 
@@ -156,99 +160,6 @@ def is_identifier_label(label: str) -> bool:
     return bool(words & _ID_WORDS) and not words & _MEASURE_WORDS
 
 
-# -- the data model -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RejectedRow:
-    line_number: int  # physical 1-based line where the record starts; the header is line 1
-    raw_line: str  # the record as written, without its trailing line break
-    reason: str
-
-
-@dataclass(frozen=True)
-class ColumnPlan:
-    label: str  # header label as in the file (BOM stripped)
-    name: str  # normalised name used in Arrow/destination
-    kind: Kind
-    scale: int = 0  # for decimal
-    formats: tuple[str, ...] = ()  # for date/timestamp: the strptime formats that matched
-    values: int = -1  # non-null values seen in the file; 0 = all null (its kind is then only a default)
-    guarded: bool = False  # some values carry an Excel text guard ('2320617) to strip
-    null_tokens: int = -1  # values that are null tokens (-, NA, ...) in the file; -1 = not counted
-    padded: int = -1  # typed kinds: values that trimming or the guard changes; -1 = not counted
-
-
-@dataclass(frozen=True)
-class FilePlan:
-    path: Path
-    columns: tuple[ColumnPlan, ...]  # in file order
-    rows: int  # data rows that will load (rejects excluded)
-    rejected: tuple[RejectedRow, ...]
-    skip_records: tuple[int, ...] = ()  # 0-based data record indexes excluded from loading (the rejects)
-    drop_empty_records: bool = False  # the file has blank lines / all-empty records, filtered out
-
-
-def arrow_type(column: ColumnPlan) -> pa.DataType:
-    if column.kind == "integer":
-        return pa.int64()
-    if column.kind == "decimal":
-        return pa.decimal128(MAX_PRECISION, column.scale)
-    if column.kind == "boolean":
-        return pa.bool_()
-    if column.kind == "date":
-        return pa.date32()
-    if column.kind == "timestamp":
-        return pa.timestamp("us", tz="UTC")
-    return pa.string()
-
-
-def polars_type(column: ColumnPlan) -> pl.DataType:
-    if column.kind == "integer":
-        return pl.Int64()
-    if column.kind == "decimal":
-        return pl.Decimal(MAX_PRECISION, column.scale)
-    if column.kind == "boolean":
-        return pl.Boolean()
-    if column.kind == "date":
-        return pl.Date()
-    if column.kind == "timestamp":
-        return pl.Datetime("us", "UTC")
-    return pl.String()
-
-
-@dataclass(frozen=True)
-class TableSchema:
-    """One Arrow schema for all batches of one destination table."""
-
-    columns: tuple[ColumnPlan, ...]  # ordered union over files, kinds widened
-    _cache: dict[tuple[tuple[str, ...], bool], pa.Schema] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-
-    def arrow_schema(self, constants: Sequence[str] = (), *, views: bool = False) -> pa.Schema:
-        """Data columns, then one string column per constant, in the order given. With `views`,
-        text columns are `string_view`, the layout polars holds them in (no copy to convert)."""
-        key = (tuple(constants), views)
-        if key not in self._cache:
-            fields = [pa.field(c.name, arrow_type(c), nullable=True) for c in self.columns]
-            fields += [pa.field(name, pa.string(), nullable=True) for name in key[0]]
-            names = [f.name for f in fields]
-            if len(set(names)) != len(names):
-                raise ValueError(f"constant column names clash with data columns: {sorted(key[0])}")
-            schema = pa.schema(fields)
-            self._cache[key] = string_views(schema) if views else schema
-        return self._cache[key]
-
-
-def string_views(schema: pa.Schema) -> pa.Schema:
-    """`schema` with its `string` fields as `string_view`."""
-    return pa.schema([f.with_type(pa.string_view()) if f.type == pa.string() else f for f in schema])
-
-
-def plain_strings(schema: pa.Schema) -> pa.Schema:
-    """`schema` with its `string_view` fields as `string`: what dlt understands."""
-    return pa.schema([f.with_type(pa.string()) if f.type == pa.string_view() else f for f in schema])
-
-
 # -- expressions --------------------------------------------------------------------------------------
 # The builders below are cached: their expressions depend only on the column names (c0, c1, ...
 # in every file) and their arguments, and building them again for every chunk of every file cost
@@ -332,7 +243,7 @@ def temporal_expr(value: pl.Expr, formats: Sequence[str], kind: Kind, timezone: 
 
 def convert_expr(col: str, source: ColumnPlan, target: ColumnPlan, timezone: str) -> pl.Expr:
     """Raw String column `col` of a file typed as `source` -> the value of the table column `target`."""
-    dtype = polars_type(target)
+    dtype = polars_type(target.kind, target.scale)
     if target.kind == "text":
         if source.null_tokens == 0 and not source.guarded:
             return pl.col(col)  # nothing to change: every value loads as written
@@ -527,16 +438,6 @@ def classify_temporal(formats: Sequence[str], forced: Kind | None) -> tuple[Kind
 
 
 # -- unifying files -----------------------------------------------------------------------------------
-_EXISTING_KINDS: dict[str, Kind] = {
-    "text": "text",
-    "bigint": "integer",
-    "decimal": "decimal",
-    "bool": "boolean",
-    "date": "date",
-    "timestamp": "timestamp",
-}
-
-
 def widen(a: ColumnPlan, b: ColumnPlan) -> ColumnPlan:
     """The narrowest column that holds the values of both; a column with no values defers to the other."""
     if b.values == 0 and a.values != 0:
@@ -577,8 +478,8 @@ def unify(plans: Sequence[FilePlan], existing: Mapping[str, str | None] | None =
             kind = "decimal"
         elif have == "timestamp" and col.kind == "date":
             kind = "timestamp"
-        elif col.values == 0 and have in _EXISTING_KINDS:
-            kind = _EXISTING_KINDS[have]
+        elif col.values == 0 and have in KIND_OF_DLT_TYPE:
+            kind = KIND_OF_DLT_TYPE[have]
         if kind != col.kind:
             col = ColumnPlan(
                 col.label,
