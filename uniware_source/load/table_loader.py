@@ -1,12 +1,12 @@
-"""From typed files to dlt: one TableLoader per destination table, and the audit rows.
+"""From typed files to dlt: one TableLoader per destination table.
 
-A loader yields a table's Arrow batches with the table's write disposition, and every rejected
-row to `rejected_rows`. For tables merged on a natural key it writes a 64-bit hash of every key
-it yields to a temporary file (8 bytes a row, on disk). When no key repeats within the load,
-dlt is told the staged rows are already unique, which spares the destination a window function
-over the whole load (in DuckDB, that function alone needed memory growing with the load: 1.6 GB
-for a million rows). When a key repeats, dlt deduplicates as usual, keeping the row with the
-latest `updated` if there is one.
+A loader hands dlt a table's typed parquet files (typed_files.py) with the table's write
+disposition, and every rejected row to `rejected_rows`. For tables merged on a natural key it
+writes a 64-bit hash of every key it yields to a temporary file (8 bytes a row, on disk). When
+no key repeats within the load, dlt is told the staged rows are already unique,
+which spares the destination a window function over the whole load (in DuckDB, that function
+alone needed memory growing with the load: 1.6 GB for a million rows). When a key repeats, dlt
+deduplicates as usual, keeping the row with the latest `updated` if there is one.
 
 A table's first load skips the merge altogether: when the destination has no rows in the table yet
 (its schema never saw data, and the destination confirms it) and no key repeats, the rows are
@@ -24,19 +24,19 @@ from typing import Any
 
 import dlt
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from dlt.common.schema import Schema
 from dlt.common.schema.utils import has_table_seen_data
-from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from uniware_source.api.errors import UniwareError
 from uniware_source.jobs import ExportJob, Outcome
-from uniware_source.load.audit import JOB_CODE_COLUMN, REJECTED_TABLE
+from uniware_source.load.audit import JOB_CODE_COLUMN
+from uniware_source.load.destination import destination_has_no_rows
 from uniware_source.load.keys import KeyTracker
+from uniware_source.load.rejected import Rejected, rejected_items, without_empty_keys
+from uniware_source.load.typed_files import SharedFile, write_job_file
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
-from uniware_source.typed_csv.chunks import Arrival, prefetched
+from uniware_source.typed_csv.chunks import Arrival
 from uniware_source.typed_csv.reader import (
     FilePlan,
     TableSchema,
@@ -48,31 +48,7 @@ from uniware_source.typed_csv.reader import (
 
 logger = logging.getLogger(__name__)
 
-_REJECTED_SCHEMA = pa.schema(
-    [
-        ("job_code", pa.string()),
-        ("table_name", pa.string()),
-        ("line_number", pa.int64()),
-        ("raw_line", pa.string()),
-        ("reason", pa.string()),
-        ("run_started_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-_REJECTED_CHUNK = 10_000
-
-
-# a job of at most this many rows joins the table's shared file; that file is imported at this size
-SMALL_JOB_ROWS = 50_000
-SHARED_FILE_ROWS = 1_000_000
-# no dictionaries and no statistics: the file is read once, whole, by the load. No Arrow schema
-# stored either: the text is written from string views and is read back (by dlt, by a destination)
-# as plain strings, from the parquet types
-_PARQUET_OPTIONS: dict[str, Any] = {
-    "compression": "snappy",
-    "use_dictionary": False,
-    "write_statistics": False,
-    "store_schema": False,
-}
+DEDUPLICATED_HINT = "x-stage-data-deduplicated"  # dlt's merge: the staged rows need no dedup
 
 
 class TableLoader:
@@ -110,20 +86,14 @@ class TableLoader:
         self._file_schema: pa.Schema | None = None  # of the typed files: text as string views
         self._empty_destination: bool | None = None
         self._imported = False  # some rows handed to dlt (after the table's columns and hints)
-        self._shared: tuple[Path, pq.ParquetWriter] | None = None  # small jobs' rows, to import
-        self._shared_rows = 0
-        self._shared_count = 0
+        self._shared = SharedFile(self.table)  # small jobs' rows, to import together
 
     def _hints(self, *, deduplicated: bool, dedup_sort: str | None = None, append: bool = False) -> Any:
         """The table's hints. `append` keeps the merge keys (later runs merge on them) but loads
         this run's rows straight into the table: only for a table with no rows yet."""
         if self.mode == "replace":
             return dlt.mark.make_hints(table_name=self.table, write_disposition="replace")
-        merge: Any = (
-            "append"
-            if append
-            else {"disposition": "merge", "strategy": "delete-insert", "deduplicated": deduplicated}
-        )
+        merge: Any = "append" if append else {"disposition": "merge", "strategy": "delete-insert"}
         if self.mode == "tag":
             return dlt.mark.make_hints(
                 table_name=self.table, write_disposition=merge, merge_key=self.tag_column
@@ -131,11 +101,15 @@ class TableLoader:
         columns: list[dict[str, Any]] = [{"name": name, "nullable": False} for name in self.key]
         if dedup_sort:
             columns.append({"name": dedup_sort, "dedup_sort": "desc"})
+        # the raw table hint, not the merge dict's `deduplicated`: dlt 1.31 keeps only true values
+        # of that dict (`if value := md_dict.get(key)`), so a table once marked deduplicated could
+        # never be told that a later load is not, and its repeated keys would stay
         return dlt.mark.make_hints(
             table_name=self.table,
             write_disposition=merge,
             primary_key=self.key,
             columns=columns,
+            additional_table_hints={DEDUPLICATED_HINT: deduplicated},
         )
 
     # -- stages ---------------------------------------------------------------------------------
@@ -153,23 +127,24 @@ class TableLoader:
         """One Arrow schema for every batch of the table, also agreeing with what already landed.
         A file without the key column cannot be merged: its job ends INVALID_FILE."""
         for job in jobs:
-            assert job.plan is not None
-            names = {column.name for column in job.plan.columns}
-            missing = [
-                label for label, name in zip(self.report.key, self.key, strict=True) if name not in names
-            ]
-            if missing and job.plan.columns:
-                job.finish(
-                    Outcome.INVALID_FILE,
-                    f"job {job.job_code}: the file has no {', '.join(map(repr, missing))} column, the key of "
-                    f"{self.report.name!r}; its columns are {', '.join(c.label for c in job.plan.columns)}",
-                )
+            self._check_key_columns(job)
         existing = {
             name: column["data_type"]
             for name, column in self.schema.tables.get(self.table, {}).get("columns", {}).items()
             if column.get("data_type")
         }
         return unify([job.plan for job in jobs if job.outcome is None and job.plan is not None], existing)
+
+    def _check_key_columns(self, job: ExportJob) -> None:
+        assert job.plan is not None
+        names = {column.name for column in job.plan.columns}
+        missing = [label for label, name in zip(self.report.key, self.key, strict=True) if name not in names]
+        if missing and job.plan.columns:
+            job.finish(
+                Outcome.INVALID_FILE,
+                f"job {job.job_code}: the file has no {', '.join(map(repr, missing))} column, the key of "
+                f"{self.report.name!r}; its columns are {', '.join(c.label for c in job.plan.columns)}",
+            )
 
     def load(self, job: ExportJob, table_schema: TableSchema) -> Iterator[Any]:
         """Yield the job's rows and rejected rows; the job ends LOADED or INVALID_FILE.
@@ -180,32 +155,47 @@ class TableLoader:
         small exports, as a scheduled run has), imported by finish() or once it is large."""
         if job.outcome is not None or job.plan is None or job.local_file is None:
             return
-        plan = job.plan
-        rejected: list[tuple[int | None, str, str]] = [
-            (r.line_number, r.raw_line, r.reason) for r in plan.rejected
-        ]
+        rejected: list[Rejected] = [(r.line_number, r.raw_line, r.reason) for r in job.plan.rejected]
         own = job.local_file.with_name(job.local_file.name + ".parquet")
+        try:
+            yield from self._load_rows(job, table_schema, own, rejected)
+        finally:
+            job.local_file.unlink(missing_ok=True)
+            own.unlink(missing_ok=True)  # dlt holds a hard link (or its own copy) by now
+        job.rows_rejected = len(rejected)
+        yield from rejected_items(job.job_code, self.table, self.started_at, rejected)
+
+    def _load_rows(
+        self, job: ExportJob, table_schema: TableSchema, own: Path, rejected: list[Rejected]
+    ) -> Iterator[Any]:
+        assert job.plan is not None and job.local_file is not None
         rows, held = 0, list[pa.Table]()
         try:
-            if plan.columns:
-                rows, held = self._write_parquet(job, table_schema, own, rejected)
+            if job.plan.columns:
+                batches = read_batches(
+                    job.local_file,
+                    job.plan,
+                    table_schema,
+                    timezone=self.settings.timezone,
+                    batch_size=self.settings.batch_size,
+                    constants={self.job_code_column: job.job_code, **job.row_tags},
+                    views=True,
+                )
+                rows, held = write_job_file(batches, own, lambda batch: self._keyed(batch, rejected))
         except Exception as exc:  # this job's file only: the other jobs still load
             if not isinstance(exc, UniwareError):
                 logger.exception("job %s: unexpected failure while reading its file", job.job_code)
             message = f"job {job.job_code}: {exc if isinstance(exc, UniwareError) else repr(exc)}"
             job.finish(Outcome.INVALID_FILE, f"{message}; none of its rows load")
-        else:
-            if held:
-                yield from self._share(held, job.local_file.parent)
-            elif rows:
-                yield from self._import(own, rows)
-            job.rows_loaded = rows
-            job.finish(Outcome.LOADED, None)
-        finally:
-            job.local_file.unlink(missing_ok=True)
-            own.unlink(missing_ok=True)  # dlt holds a hard link (or its own copy) by now
-        job.rows_rejected = len(rejected)
-        yield from self._rejected_items(job, rejected)
+            return
+        if held:
+            full = self._shared.add(held, job.local_file.parent)
+            if full is not None:
+                yield from self._import_shared()
+        elif rows:
+            yield from self._import(own, rows)
+        job.rows_loaded = rows
+        job.finish(Outcome.LOADED, None)
 
     def finish(self) -> Iterator[Any]:
         """The shared file of small jobs, then the table's definitive hints, decided once every
@@ -215,71 +205,25 @@ class TableLoader:
         if not self._imported:  # no rows reached dlt (none, or their jobs failed): change nothing
             return
         assert self._file_schema is not None
+        empty = plain_strings(self._file_schema).empty_table()
+        yield dlt.mark.with_hints(empty, self._final_hints(), create_table_variant=True)
+
+    def _final_hints(self) -> Any:
         repeats = self.mode == "key" and self.tracker.repeats(self.table)
         if self.mode == "replace":
-            hints = self.hints
-        elif not repeats and self._destination_empty():
+            return self.hints
+        if not repeats and self._destination_empty():
             logger.info("table %s: first load, rows go straight into the table", self.table)
-            hints = self._hints(deduplicated=True, append=True)
-        elif not repeats:
-            hints = self.hints
-        else:
-            updated = self.naming.normalize_identifier("Updated")
-            sort = updated if updated in self._file_schema.names else None
-            logger.info("table %s: a key repeats within this load; the destination deduplicates", self.table)
-            hints = self._hints(deduplicated=False, dedup_sort=sort)
-        empty = plain_strings(self._file_schema).empty_table()
-        yield dlt.mark.with_hints(empty, hints, create_table_variant=True)
+            return self._hints(deduplicated=True, append=True)
+        if not repeats:
+            return self.hints
+        assert self._file_schema is not None
+        updated = self.naming.normalize_identifier("Updated")
+        sort = updated if updated in self._file_schema.names else None
+        logger.info("table %s: a key repeats within this load; the destination deduplicates", self.table)
+        return self._hints(deduplicated=False, dedup_sort=sort)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _write_parquet(
-        self,
-        job: ExportJob,
-        table_schema: TableSchema,
-        out: Path,
-        rejected: list[tuple[int | None, str, str]],
-    ) -> tuple[int, list[pa.Table]]:
-        """Pass 2 of the job's file: (rows, batches held). A job of at most SMALL_JOB_ROWS rows is
-        held in memory and its batches returned, for the shared file; a larger one goes to the
-        parquet file `out` as it is typed, and nothing is held.
-
-        Written by pyarrow with exactly the table's Arrow schema (key columns non-null, as dlt
-        declares them), so dlt's normalizer passes the file on without rewriting it; without
-        dictionary encoding, which for these files doubled the time of the write and saved
-        nothing at the destination (_PARQUET_OPTIONS)."""
-        assert job.plan is not None and job.local_file is not None
-        batches = read_batches(
-            job.local_file,
-            job.plan,
-            table_schema,
-            timezone=self.settings.timezone,
-            batch_size=self.settings.batch_size,
-            constants={self.job_code_column: job.job_code, **job.row_tags},
-            views=True,
-        )
-        rows = 0
-        held: list[pa.Table] = []
-        writer: pq.ParquetWriter | None = None
-        try:
-            for batch in prefetched(batches):  # the next batch is typed while this one is written
-                batch = self._keyed(batch, rejected)
-                if not batch.num_rows:
-                    continue
-                rows += batch.num_rows
-                if writer is None and rows <= SMALL_JOB_ROWS:
-                    held.append(batch)
-                    continue
-                if writer is None:
-                    writer = pq.ParquetWriter(out, batch.schema, **_PARQUET_OPTIONS)
-                    for earlier in held:
-                        writer.write_table(earlier)
-                    held = []
-                writer.write_table(batch)
-        finally:
-            if writer is not None:
-                writer.close()
-        return rows, held
-
     def _import(self, path: Path, rows: int) -> Iterator[Any]:
         """Hand the typed file `path` to dlt, after the table's columns and hints (once)."""
         assert self._file_schema is not None
@@ -292,29 +236,12 @@ class TableLoader:
         import_hints = dlt.mark.make_hints(table_name=self.table)
         yield dlt.mark.with_file_import(str(path), "parquet", rows, hints=import_hints)
 
-    def _share(self, held: Sequence[pa.Table], directory: Path) -> Iterator[Any]:
-        """Add a small job's batches to the table's shared file; import it once it is large."""
-        if self._shared is None:
-            self._shared_count += 1
-            path = directory / f"{self.table}-shared-{self._shared_count}.parquet"
-            self._shared = (path, pq.ParquetWriter(path, held[0].schema, **_PARQUET_OPTIONS))
-            self._shared_rows = 0
-        for batch in held:
-            self._shared[1].write_table(batch)
-            self._shared_rows += batch.num_rows
-        if self._shared_rows >= SHARED_FILE_ROWS:
-            yield from self._import_shared()
-
     def _import_shared(self) -> Iterator[Any]:
-        if self._shared is None:
-            return
-        (path, writer), rows = self._shared, self._shared_rows
-        self._shared = None
-        writer.close()
-        try:
-            yield from self._import(path, rows)
-        finally:
-            path.unlink(missing_ok=True)
+        for path, rows in self._shared.close():
+            try:
+                yield from self._import(path, rows)
+            finally:
+                path.unlink(missing_ok=True)
 
     def _destination_empty(self) -> bool:
         """True only if the table certainly has no rows in the destination: its schema never saw
@@ -323,65 +250,20 @@ class TableLoader:
         if self._empty_destination is None:
             self._empty_destination = not has_table_seen_data(
                 self.schema.tables.get(self.table, {})
-            ) and _destination_has_no_rows(self.table)
+            ) and destination_has_no_rows(self.table)
         return self._empty_destination
 
-    def _keyed(self, batch: pa.Table, rejected: list[tuple[int | None, str, str]]) -> pa.Table:
+    def _keyed(self, batch: pa.Table, rejected: list[Rejected]) -> pa.Table:
         """Rows without their key cannot be merged: rejected, visibly. The rest are tracked, and
         their key columns declared non-null (as the destination has them)."""
         if self.mode != "key":
             if self._file_schema is None:
                 self._file_schema = batch.schema
             return batch
-        valid = pc.is_valid(batch.column(self.key[0]))
-        for name in self.key[1:]:
-            valid = pc.and_(valid, pc.is_valid(batch.column(name)))
-        if not pc.all(valid).as_py():
-            reason = f"empty key {', '.join(self.report.key)}: a row without its key cannot be merged"
-            for row in batch.filter(pc.invert(valid)).to_pylist():
-                values = (
-                    "" if v is None else str(v) for name, v in row.items() if name != self.job_code_column
-                )
-                rejected.append((None, ",".join(values), reason))
-            batch = batch.filter(valid)
+        batch = without_empty_keys(batch, self.key, self.report.key, self.job_code_column, rejected)
         if self._file_schema is None:
             fields = [f.with_nullable(False) if f.name in self.key else f for f in batch.schema]
             self._file_schema = pa.schema(fields)
         batch = batch.cast(self._file_schema)
         self.tracker.add(self.table, batch.select(self.key))
         return batch
-
-    def _rejected_items(self, job: ExportJob, rejected: list[tuple[int | None, str, str]]) -> Iterator[Any]:
-        hints = dlt.mark.make_hints(table_name=REJECTED_TABLE, write_disposition="append")
-        for start in range(0, len(rejected), _REJECTED_CHUNK):
-            chunk = rejected[start : start + _REJECTED_CHUNK]
-            table = pa.table(
-                [
-                    pa.array([job.job_code] * len(chunk), pa.string()),
-                    pa.array([self.table] * len(chunk), pa.string()),
-                    pa.array([line for line, _, _ in chunk], pa.int64()),
-                    pa.array([raw for _, raw, _ in chunk], pa.string()),
-                    pa.array([reason for _, _, reason in chunk], pa.string()),
-                    pa.array([self.started_at] * len(chunk), _REJECTED_SCHEMA.field("run_started_at").type),
-                ],
-                schema=_REJECTED_SCHEMA,
-            )
-            yield dlt.mark.with_hints(table, hints, create_table_variant=True)
-
-
-def _destination_has_no_rows(table: str) -> bool:
-    """Whether the destination of the running pipeline certainly holds no rows of `table`."""
-    try:
-        pipeline = dlt.current.pipeline()
-        with pipeline.sql_client() as client:
-            name = client.make_qualified_table_name(table)
-            try:
-                rows = client.execute_sql(f"SELECT 1 FROM {name} LIMIT 1")
-            except DatabaseUndefinedRelation:
-                return True
-    except Exception as exc:  # no pipeline, no SQL destination, unreachable: merge as usual
-        logger.debug(
-            "table %s: cannot tell whether the destination holds rows (%s)", table, type(exc).__name__
-        )
-        return False
-    return not rows

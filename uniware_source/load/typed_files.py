@@ -1,0 +1,92 @@
+"""Typed rows on disk: the parquet files that dlt imports as they are.
+
+pyarrow writes each file with exactly the table's Arrow schema (key columns non-null, as dlt
+declares them), so dlt's normalizer passes it on without rewriting it. No dictionary encoding
+(for these files it doubled the time of the write and saved nothing at the destination), no
+statistics (the file is read once, whole, by the load) and no stored Arrow schema: the text is
+written from polars' string views and read back, by dlt and by a destination, as plain strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from uniware_source.typed_csv.chunks import prefetched
+
+# a job of at most this many rows joins the table's shared file; that file is imported at this size
+SMALL_JOB_ROWS = 50_000
+SHARED_FILE_ROWS = 1_000_000
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "snappy",
+    "use_dictionary": False,
+    "write_statistics": False,
+    "store_schema": False,
+}
+
+
+def write_job_file(
+    batches: Iterator[pa.Table], out: Path, each: Callable[[pa.Table], pa.Table]
+) -> tuple[int, list[pa.Table]]:
+    """Write a job's typed batches, each through `each` first: (rows, batches held). A job of at
+    most SMALL_JOB_ROWS rows is held in memory, for the shared file, and nothing is written; a
+    larger one goes to `out` as it is typed (the next batch is typed on a worker thread while
+    this one is written), and nothing is held."""
+    rows = 0
+    held: list[pa.Table] = []
+    writer: pq.ParquetWriter | None = None
+    try:
+        for typed in prefetched(batches):
+            batch = each(typed)
+            if not batch.num_rows:
+                continue
+            rows += batch.num_rows
+            if writer is None and rows <= SMALL_JOB_ROWS:
+                held.append(batch)
+                continue
+            if writer is None:
+                writer = pq.ParquetWriter(out, batch.schema, **PARQUET_OPTIONS)
+                for earlier in held:
+                    writer.write_table(earlier)
+                held = []
+            writer.write_table(batch)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows, held
+
+
+class SharedFile:
+    """The small jobs of one table, gathered in one file: one load job for the many small exports
+    of a scheduled run, instead of one each."""
+
+    def __init__(self, directory_name: str) -> None:
+        self._name = directory_name
+        self._open: tuple[Path, pq.ParquetWriter] | None = None
+        self._rows = 0
+        self._count = 0
+
+    def add(self, held: Sequence[pa.Table], directory: Path) -> Path | None:
+        """Append a small job's batches; the file's path once it is large enough to import."""
+        if self._open is None:
+            self._count += 1
+            path = directory / f"{self._name}-shared-{self._count}.parquet"
+            self._open = (path, pq.ParquetWriter(path, held[0].schema, **PARQUET_OPTIONS))
+            self._rows = 0
+        for batch in held:
+            self._open[1].write_table(batch)
+            self._rows += batch.num_rows
+        return self._open[0] if self._rows >= SHARED_FILE_ROWS else None
+
+    def close(self) -> Iterator[tuple[Path, int]]:
+        """The file to import, with its rows, if one is open; closed first."""
+        if self._open is None:
+            return
+        (path, writer), rows = self._open, self._rows
+        self._open = None
+        writer.close()
+        yield path, rows
