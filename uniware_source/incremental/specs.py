@@ -32,10 +32,7 @@ from typing_extensions import TypedDict
 from uniware_source.api.errors import ConfigurationError
 from uniware_source.reports import ReportSpec, default_table_name, report_spec
 
-try:  # TEMP until typed_csv.kinds lands
-    from uniware_source.typed_csv.kinds import KINDS
-except ImportError:
-    KINDS = ("text", "integer", "decimal", "boolean", "date", "timestamp")
+from uniware_source.typed_csv.kinds import KINDS
 
 _Number = Union[int, float]  # noqa: UP007
 
