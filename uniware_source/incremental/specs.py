@@ -31,7 +31,6 @@ from typing_extensions import TypedDict
 
 from uniware_source.api.errors import ConfigurationError
 from uniware_source.reports import ReportSpec, default_table_name, report_spec
-
 from uniware_source.typed_csv.kinds import KINDS
 
 _Number = Union[int, float]  # noqa: UP007
