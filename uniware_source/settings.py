@@ -141,14 +141,19 @@ def _check_numbers(config: UniwareSourceConfiguration) -> None:
         # reaches here as it was given
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigurationError(f"sources.uniware.{name} must be a number, got {value!r}")
-        if name in _SECONDS and not (math.isfinite(value) and value > 0):
-            raise ConfigurationError(
-                f"sources.uniware.{name} must be a positive number of seconds, got {value!r}"
-            )
-        if name in _AT_LEAST_ONE and value < 1:
-            raise ConfigurationError(f"sources.uniware.{name} must be at least 1, got {value!r}")
-        if name in _ZERO_OR_MORE and not 0 <= value < math.inf:
-            raise ConfigurationError(f"sources.uniware.{name} must be zero or more, got {value!r}")
+        problem = _number_problem(name, value)
+        if problem:
+            raise ConfigurationError(f"sources.uniware.{name} must be {problem}, got {value!r}")
+
+
+def _number_problem(name: str, value: float) -> str | None:
+    if name in _SECONDS and not (math.isfinite(value) and value > 0):
+        return "a positive number of seconds"
+    if name in _AT_LEAST_ONE and value < 1:
+        return "at least 1"
+    if name in _ZERO_OR_MORE and not 0 <= value < math.inf:
+        return "zero or more"
+    return None
 
 
 def _zone(name: str) -> str:

@@ -57,13 +57,7 @@ def remember_window_sizes(tasks: Sequence[WindowTask], state: dict[str, Any]) ->
     sizes = state.setdefault("window_hours", {})
     for (key, facility), group in _by_export_and_facility(tasks).items():
         remembered = sizes.get(key, {}).get(facility)
-        worked = [
-            leaf.window.hours
-            for task in group
-            if task.split_into and task.full
-            for leaf in leaves([task])
-            if leaf.window is not None and leaf.loaded
-        ]
+        worked = _split_sizes_that_loaded(group)
         if worked:
             sizes.setdefault(key, {})[facility] = min([*worked, *([remembered] if remembered else [])])
         elif remembered and all(leaf.loaded for leaf in leaves(group)):
@@ -72,6 +66,17 @@ def remember_window_sizes(tasks: Sequence[WindowTask], state: dict[str, Any]) ->
                 del sizes[key][facility]
             else:
                 sizes[key][facility] = grown
+
+
+def _split_sizes_that_loaded(group: Sequence[WindowTask]) -> list[float]:
+    """The hours of the loaded pieces of whole windows that were split."""
+    return [
+        leaf.window.hours
+        for task in group
+        if task.split_into and task.full
+        for leaf in leaves([task])
+        if leaf.window is not None and leaf.loaded
+    ]
 
 
 def loadable(spec: ExportSpec, tasks: Sequence[WindowTask], zone: str) -> list[ExportJob]:
@@ -84,19 +89,23 @@ def loadable(spec: ExportSpec, tasks: Sequence[WindowTask], zone: str) -> list[E
         if missing:
             _refuse(mine, f"snapshot not replaced: no usable file for {', '.join(missing)}")
     elif not spec.report.key:
-        cells: dict[tuple[str, datetime], list[WindowTask]] = {}
-        for task in mine:
-            assert task.window is not None
-            cells.setdefault((task.facility, grid_cell(spec, task.window.start, zone)), []).append(task)
-        for (facility, cell), pieces in cells.items():
-            if not all(piece.ready for piece in pieces):
-                _refuse(
-                    pieces,
-                    f"not loaded: another piece of the window from {cell:%Y-%m-%d %H:%M} UTC "
-                    f"({facility}) did not download, and a report without a key is replaced a whole "
-                    "window at a time",
-                )
+        _refuse_incomplete_cells(spec, mine, zone)
     return [task.fetched for task in mine if task.fetched is not None and task.ready]
+
+
+def _refuse_incomplete_cells(spec: ExportSpec, tasks: Sequence[WindowTask], zone: str) -> None:
+    cells: dict[tuple[str, datetime], list[WindowTask]] = {}
+    for task in tasks:
+        assert task.window is not None
+        cells.setdefault((task.facility, grid_cell(spec, task.window.start, zone)), []).append(task)
+    for (facility, cell), pieces in cells.items():
+        if not all(piece.ready for piece in pieces):
+            _refuse(
+                pieces,
+                f"not loaded: another piece of the window from {cell:%Y-%m-%d %H:%M} UTC "
+                f"({facility}) did not download, and a report without a key is replaced a whole "
+                "window at a time",
+            )
 
 
 def _refuse(tasks: Sequence[WindowTask], message: str) -> None:

@@ -77,25 +77,28 @@ class WindowFeeder:
             self.queue.append(task)
             return
         task.failures += 1
-        spec = task.spec
-        window = task.window
-        can_split = window is not None and window.halves()[0].end - window.start >= spec.min_window
-        if task.failures >= self.settings.split_after and can_split:
-            assert task.window is not None
-            first, second = (
-                WindowTask(spec, task.facility, half, full=task.full) for half in task.window.halves()
-            )
-            task.split_into = (first, second)
-            self.queue.extend((first, second))
-            logger.warning(
-                "%s failed %d times: splitting it in halves", task.describe(self.zone), task.failures
-            )
-        elif task.failures < spec.max_attempts:
+        if task.failures >= self.settings.split_after and self._can_split(task):
+            self._split(task)
+        elif task.failures < task.spec.max_attempts:
             task.ready_at = self.clock() + self.settings.retry_cooldown
             self.queue.append(task)
         else:
             note = f"(window given up after {task.failures} failed attempts)"
             job.message = f"{job.message or ''} {note}".strip()
+
+    @staticmethod
+    def _can_split(task: WindowTask) -> bool:
+        window = task.window
+        return window is not None and window.halves()[0].end - window.start >= task.spec.min_window
+
+    def _split(self, task: WindowTask) -> None:
+        assert task.window is not None
+        first, second = (
+            WindowTask(task.spec, task.facility, half, full=task.full) for half in task.window.halves()
+        )
+        task.split_into = (first, second)
+        self.queue.extend((first, second))
+        logger.warning("%s failed %d times: splitting it in halves", task.describe(self.zone), task.failures)
 
     # -- creating ---------------------------------------------------------------------------------
     def _start(self, task: WindowTask) -> ExportJob | None:
