@@ -344,7 +344,7 @@ def test_date_format_shapes_exclude_each_other() -> None:
     the per-format counts only while no value has the shape of two formats."""
     import re
 
-    from uniware_source.typed_csv.rules import ALL_FORMATS, FORMAT_REGEXES
+    from uniware_source.typed_csv.temporal import ALL_FORMATS, FORMAT_REGEXES
 
     samples = [
         "2024-06-01", "01-06-2024", "01/06/2024", "2024-06-01 13:05:09", "2024-06-01 13:05:09.123",

@@ -1,0 +1,197 @@
+"""The polars expressions over raw String columns: the value a column's text or typed kinds read,
+and the aggregations pass 1 profiles columns with. No row ever becomes a Python object.
+
+Pass 1 names each aggregation `{column}:{count}` (c3:numbers), the count being a field of the
+column's statistics (profile.ColumnCounts); the records of a chunk are `:records` and the like.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Iterable, Sequence
+from datetime import UTC
+
+import polars as pl
+
+from uniware_source.typed_csv.temporal import (
+    ALL_FORMATS,
+    DATE_SHAPE_RE,
+    FORMAT_REGEXES,
+    GAPLESS_FROM,
+    GAPLESS_TO,
+    temporal_expr,
+)
+
+_NUMBER_RE = r"^[+-]?\d+(?:\.\d+)?$"
+_LEADING_ZERO_RE = r"^[+-]?0\d"
+_EXCEL_GUARD_RE = r"^'(\d)"
+
+
+def _case_variants(words: Iterable[str]) -> list[str]:
+    out: set[str] = set()
+    for word in words:
+        out.update("".join(p) for p in itertools.product(*({ch.lower(), ch.upper()} for ch in word)))
+    return sorted(out)
+
+
+NULL_TOKENS: tuple[str, ...] = ("", "-", "na", "n/a", "null", "none")
+TRUE_TOKENS: tuple[str, ...] = ("true", "yes", "y", "1")
+FALSE_TOKENS: tuple[str, ...] = ("false", "no", "n", "0")
+_NULL_VARIANTS = _case_variants(NULL_TOKENS)
+_BOOL_VARIANTS = _case_variants(TRUE_TOKENS + FALSE_TOKENS)
+_BOOL_WORD_VARIANTS = _case_variants(t for t in TRUE_TOKENS + FALSE_TOKENS if not t.isdigit())
+_TRUE_VARIANTS = _case_variants(TRUE_TOKENS)
+# as (imploded) Series, built once: is_in() turns a list into a Series every time an expression is built
+_NULL_SERIES = pl.Series(_NULL_VARIANTS, dtype=pl.String).implode()
+_BOOL_SERIES = pl.Series(_BOOL_VARIANTS, dtype=pl.String).implode()
+_BOOL_WORD_SERIES = pl.Series(_BOOL_WORD_VARIANTS, dtype=pl.String).implode()
+TRUE_SERIES = pl.Series(_TRUE_VARIANTS, dtype=pl.String).implode()
+
+# The builders below are cached: their expressions depend only on the column names (c0, c1, ...
+# in every file) and their arguments, and building them again for every chunk of every file cost
+# more than running them on a small file.
+_cached = functools.lru_cache(maxsize=4096)
+
+
+# -- the values ---------------------------------------------------------------------------------------
+def _unguard(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace(_EXCEL_GUARD_RE, "${1}")
+
+
+@_cached
+def text_expr(col: str, guarded: bool = True) -> pl.Expr:
+    """The text value: null tokens -> null, Excel guard stripped, otherwise exactly as written."""
+    raw = pl.col(col)
+    value = _unguard(raw) if guarded else raw
+    return pl.when(raw.str.strip_chars().is_in(_NULL_SERIES)).then(None).otherwise(value)
+
+
+@_cached
+def typed_expr(col: str, guarded: bool = True) -> pl.Expr:
+    """The value the typed kinds parse: trimmed, null tokens -> null, Excel guard stripped.
+
+    The guard regex costs as much as the rest, so it is applied only to columns known to hold one."""
+    trimmed = pl.col(col).str.strip_chars()
+    value = _unguard(trimmed) if guarded else trimmed
+    return pl.when(trimmed.is_in(_NULL_SERIES)).then(None).otherwise(value)
+
+
+# -- the records of a chunk ---------------------------------------------------------------------------
+@_cached
+def shape_exprs(cols: tuple[str, ...]) -> tuple[pl.Expr, ...]:
+    """Records with a field past the last column (the extra column after `cols` holds it), records
+    whose last field is null (perhaps missing: the csv pass tells), and records with no value."""
+    extra, last = pl.col(f"c{len(cols)}"), pl.col(cols[-1])
+    any_value = pl.any_horizontal([pl.col(c).is_not_null() for c in cols])
+    return (
+        extra.is_not_null().sum().alias(":too_many"),
+        (last.is_null() & any_value).sum().alias(":maybe_short"),
+        (~any_value & extra.is_null()).sum().alias(":empty"),
+    )
+
+
+@_cached
+def guard_expr(col: str) -> pl.Expr:
+    """Values that start with an Excel guard, or with any apostrophe: the guard regex tells them apart."""
+    return pl.col(col).str.strip_chars_start().str.starts_with("'").sum().alias(f"{col}:guards")
+
+
+# -- the counts of a column ---------------------------------------------------------------------------
+@_cached
+def count_exprs(col: str) -> tuple[pl.Expr, ...]:
+    """The non-null values of raw String column `col` (`:count`, read off its validity) and the
+    values that are null tokens (`:null_tokens`). A value counts for typing (`values`) if it is
+    neither: the difference, taken by the caller (one pass over the strings instead of two)."""
+    raw = pl.col(col)
+    tokens = raw.str.strip_chars().is_in(_NULL_SERIES).sum()
+    return (raw.count().alias(f"{col}:count"), tokens.alias(f"{col}:null_tokens"))
+
+
+@_cached
+def typed_count_exprs(col: str, typed: str) -> tuple[pl.Expr, ...]:
+    """count_exprs for a column already through typed_expr as `typed`, whose nulls are the raw
+    nulls and the null tokens (`:values` counts typed values), plus the values that typed_expr
+    changed (trimmed, or a guard stripped)."""
+    raw, value = pl.col(col), pl.col(typed)
+    return (
+        raw.count().alias(f"{col}:count"),
+        value.count().alias(f"{col}:values"),
+        (raw != value).sum().alias(f"{col}:padded"),
+    )
+
+
+@_cached
+def numeric_exprs(col: str, typed: str) -> tuple[pl.Expr, ...]:
+    """Aggregations deciding integer / decimal; `typed` is the column already through typed_expr.
+
+    Widths are taken on the value as written, less one for a sign: for a value that is a number
+    (one sign at most) that is the width of its digits; for any other value the widths do not
+    matter, since the column is then no number at all. (Stripping the sign first cost twice as
+    much: a new string per value.)"""
+    t = pl.col(typed)
+    dot = t.str.find(".", literal=True)
+    length = t.str.len_bytes()
+    signed = (t.str.starts_with("-") | t.str.starts_with("+")).cast(pl.Int64)
+    return (
+        t.str.contains(_NUMBER_RE).sum().alias(f"{col}:numbers"),
+        dot.is_not_null().sum().alias(f"{col}:dotted"),
+        (length - dot - 1).max().alias(f"{col}:scale"),
+        (pl.coalesce(dot, length) - signed).max().alias(f"{col}:int_digits"),
+        t.str.contains(_LEADING_ZERO_RE).sum().alias(f"{col}:leading_zeros"),
+    )
+
+
+@_cached
+def boolean_exprs(col: str, typed: str) -> tuple[pl.Expr, ...]:
+    t = pl.col(typed)
+    return (
+        t.is_in(_BOOL_SERIES).sum().alias(f"{col}:booleans"),
+        t.is_in(_BOOL_WORD_SERIES).sum().alias(f"{col}:bool_words"),
+    )
+
+
+@_cached
+def date_shape_expr(col: str, typed: str) -> pl.Expr:
+    return pl.col(typed).str.contains(DATE_SHAPE_RE).sum().alias(f"{col}:dateish")
+
+
+@_cached
+def format_match_exprs(col: str, typed: str) -> tuple[pl.Expr, ...]:
+    """How many values of a date-like column have the shape of each accepted format."""
+    t = pl.col(typed)
+    return tuple(
+        t.str.contains(FORMAT_REGEXES[f]).sum().alias(f"{col}:f{i}") for i, f in enumerate(ALL_FORMATS)
+    )
+
+
+@_cached
+def any_format_expr(col: str, typed: str, formats: Sequence[str]) -> pl.Expr:
+    """How many values have the shape of one of `formats` (the shapes of the formats exclude each
+    other, so this is the sum of their format_match_exprs counts)."""
+    pattern = "|".join(f"(?:{FORMAT_REGEXES[f]})" for f in formats)
+    return pl.col(typed).str.contains(pattern).sum().alias(f"{col}:known")
+
+
+@_cached
+def parsed_as_utc_expr(typed: str, formats: Sequence[str]) -> pl.Expr:
+    """The values of `typed` parsed with `formats`, naive ones read as if in UTC: in a gapless
+    zone, a value parses here exactly when it parses (and exists) in that zone, as long as it
+    lies in GAPLESS_FROM..GAPLESS_TO, which the caller checks on the values' span."""
+    return temporal_expr(pl.col(typed), formats, "timestamp", "UTC")
+
+
+def span_exprs(cols: Iterable[str]) -> list[pl.Expr]:
+    """Of columns parsed as if in UTC: the values (`:parsed`), and whether any lies outside
+    GAPLESS_FROM..GAPLESS_TO. The test stays in polars: a year-0 value parses there, but is no
+    Python datetime."""
+    lo, hi = GAPLESS_FROM.replace(tzinfo=UTC), GAPLESS_TO.replace(tzinfo=UTC)
+    cols = list(cols)
+    exprs = [pl.col(c).count().alias(f"{c}:parsed") for c in cols]
+    return exprs + [((pl.col(c) < lo) | (pl.col(c) >= hi)).any().alias(f"{c}:outside") for c in cols]
+
+
+@_cached
+def temporal_parse_expr(col: str, typed: str, formats: Sequence[str], timezone: str) -> pl.Expr:
+    """How many values parse (and exist in the zone) with the formats their shapes matched."""
+    return temporal_expr(pl.col(typed), formats, "timestamp", timezone).count().alias(f"{col}:parsed")

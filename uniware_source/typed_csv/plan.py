@@ -1,0 +1,160 @@
+"""Pass 1: the plan of a file — the kind of every column, the rows that will load, the rejects.
+
+The file is profiled over *all* rows (profile.py), in chunks of bounded size, and the rules
+(rules.py) decide each column's kind from its counts. Ragged records are located (physical line,
+raw text) with Python's `csv` module (records.py) only when polars saw some, which is rare; the
+file is then profiled again without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from uniware_source.api.errors import CsvFormatError
+from uniware_source.typed_csv.chunks import Arrival, header_end
+from uniware_source.typed_csv.frames import filtered, frames
+from uniware_source.typed_csv.kinds import KINDS, Kind
+from uniware_source.typed_csv.model import ColumnPlan, FilePlan, RejectedRow
+from uniware_source.typed_csv.profile import FileProfile, ShapeCounts
+from uniware_source.typed_csv.records import check_text, locate_rejects, read_header
+from uniware_source.typed_csv.rules import classify, classify_temporal
+
+# the first chunk is small: most columns show there that they can only be text, and are
+# profiled cheaply from then on
+FIRST_CHUNK_BYTES = 1 << 20
+
+
+def plan_file(
+    path: Path,
+    *,
+    normalize: Callable[[str], str],
+    hints: Mapping[str, Kind] | None = None,
+    timezone: str = "Asia/Kolkata",
+    arrival: Arrival | None = None,
+) -> FilePlan:
+    """Pass 1 over the whole file: the kind of every column, the rows that will load, the rejects.
+
+    `hints` maps a header label (or normalised name) to a forced kind; a forced kind that some value
+    cannot satisfy falls back to text. With `arrival`, the file is still downloading: the pass
+    reads it as it arrives, and ends once the download has (DownloadAborted if that fails)."""
+    path = Path(path)
+    if arrival is not None:
+        _wait_for_start(path, arrival)
+    if path.stat().st_size == 0:
+        return FilePlan(path, (), 0, ())
+    labels = _labels(path)
+    names = column_names(labels, normalize)
+    forced = [_forced(hints, label, name) for label, name in zip(labels, names, strict=True)]
+    cols = [f"c{i}" for i in range(len(labels))]
+
+    profile = _profile(path, cols, labels, forced, timezone, set(), arrival=arrival)
+    shape = profile.shape  # the whole file has arrived by now
+    rows = shape.records - shape.empty
+    rejected, skip = _rejects(path, shape, len(cols))
+    guarded = profile.guarded
+    if skip:  # decide the types again without the rejected records
+        profile = _profile(path, cols, labels, forced, timezone, guarded, skip, shape.empty > 0)
+        rows = profile.shape.records
+    columns = _columns(profile, labels, names, forced, guarded)
+    return FilePlan(path, columns, rows, tuple(rejected), tuple(skip), shape.empty > 0)
+
+
+def _wait_for_start(path: Path, arrival: Arrival) -> None:
+    """Wait for the header and the first chunk, or the whole file; a header longer than that
+    waits for all."""
+    available = arrival.wait_for(FIRST_CHUNK_BYTES)
+    if not arrival.done and header_end(path) >= available:
+        arrival.wait_for(1 << 62)
+
+
+def _labels(path: Path) -> list[str]:
+    check_text(path)
+    try:
+        labels = read_header(path)
+    except UnicodeDecodeError as exc:
+        raise CsvFormatError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    if not any(label.strip() for label in labels):
+        raise CsvFormatError(f"{path}: no header row (the first line holds no column labels)")
+    return labels
+
+
+def column_names(labels: Sequence[str], normalize: Callable[[str], str]) -> list[str]:
+    """Normalised, unique names: a later label that normalises to a taken name gets _2, _3, ..."""
+    taken: set[str] = set()
+    out: list[str] = []
+    for i, label in enumerate(labels):
+        base = normalize(label if label.strip() else f"column_{i + 1}")
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        out.append(name)
+    return out
+
+
+def _forced(hints: Mapping[str, Kind] | None, label: str, name: str) -> Kind | None:
+    if not hints:
+        return None
+    kind = hints.get(label, hints.get(name))
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"type hint for {label!r} is {kind!r}, not one of {KINDS}")
+    return kind
+
+
+def _profile(
+    path: Path,
+    cols: Sequence[str],
+    labels: Sequence[str],
+    forced: Sequence[Kind | None],
+    timezone: str,
+    guarded: set[str],
+    skip: Sequence[int] = (),
+    drop_empty: bool = False,
+    arrival: Arrival | None = None,
+) -> FileProfile:
+    """One pass over the file (without the records `skip`), in chunks of bounded size."""
+    profile = FileProfile(cols, labels, forced, guarded, timezone)
+    width = len(cols)
+    for offset, df, guard in frames(path, width, FIRST_CHUNK_BYTES, arrival, guards=True):
+        if skip or drop_empty:
+            df = filtered(df, offset, width, skip, drop_empty)
+        profile.add(path, df, shape=not skip, guards=guard)
+    return profile
+
+
+def _rejects(path: Path, shape: ShapeCounts, width: int) -> tuple[list[RejectedRow], list[int]]:
+    """The ragged records and their indexes, if polars saw any; checked against its record count."""
+    if not (shape.too_many or shape.maybe_short):
+        return [], []
+    rejected, skip, seen = locate_rejects(path, width)
+    if seen != shape.records:
+        raise CsvFormatError(
+            f"{path}: record boundaries are ambiguous ({shape.records} records by polars, {seen} by csv); "
+            "check the quoting"
+        )
+    return rejected, skip
+
+
+def _columns(
+    profile: FileProfile,
+    labels: Sequence[str],
+    names: Sequence[str],
+    forced: Sequence[Kind | None],
+    guarded: set[str],
+) -> tuple[ColumnPlan, ...]:
+    """Each column's kind, decided from its counts; a date-like one's by parsing its values."""
+    formats = profile.temporal_formats()
+    columns: list[ColumnPlan] = []
+    for c, label, name, hint in zip(profile.cols, labels, names, forced, strict=True):
+        counts = profile.columns[c]
+        kind, scale, needs_check = classify(counts, label, hint)
+        fmts: tuple[str, ...] = ()
+        if needs_check and c in formats:
+            kind, fmts = classify_temporal(formats[c], hint)
+        tokens, padded = counts.null_tokens, counts.padded
+        columns.append(
+            ColumnPlan(label, name, kind, scale, fmts, counts.values, c in guarded, tokens, padded)
+        )
+    return tuple(columns)

@@ -1,0 +1,133 @@
+"""Dates and times as export CSVs write them: the accepted formats, a regex of each format's shape
+(to pick a column's formats before parsing), the parse of a column with its formats, and whether a
+time zone ever skips a local time (its gaps).
+
+Naive values are local times of the configured zone; a value with an offset or Z keeps it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from uniware_source.typed_csv.kinds import Kind
+
+# -- formats (chrono flavour, as polars' strptime takes them) ------------------------------------------
+DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
+# Seconds with and without a fraction are separate formats: polars' strptime has a fast path for
+# a fixed format, which `%.f` (a fraction or none) turns off, at 5x the time per value.
+NAIVE_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",  # shape: with a fraction
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+)
+AWARE_FORMATS: tuple[str, ...] = (  # an explicit offset or Z wins over the configured zone
+    "%Y-%m-%dT%H:%M:%S%#z",
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M%#z",
+)
+ALL_FORMATS: tuple[str, ...] = DATE_FORMATS + NAIVE_FORMATS + AWARE_FORMATS
+
+# the shape of a value of any format: a column whose values all have it is worth parsing
+DATE_SHAPE_RE = (
+    r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[-/]\d{1,2}[-/]\d{4})"
+    r"(?:[ T]\d{1,2}:\d{1,2}(?::\d{1,2}(?:\.\d+)?)?(?:Z|z|[+-]\d{2}:?\d{2})?)?$"
+)
+
+
+def _format_regex(fmt: str) -> str:
+    """A regex accepting at least what polars' strptime accepts for `fmt` (used to pick formats)."""
+    parts = {
+        "%Y": r"\d{4}",
+        "%m": r"\d{1,2}",
+        "%d": r"\d{1,2}",
+        "%H": r"\d{1,2}",
+        "%M": r"\d{1,2}",
+        "%S": r"\d{1,2}",
+        "%.f": r"\.\d+",  # strptime also takes no fraction; the shape without one is its own format
+        "%#z": r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)",
+    }
+    out, i = "^", 0
+    while i < len(fmt):
+        token = next((t for t in parts if fmt.startswith(t, i)), None)
+        if token is None:
+            out += re.escape(fmt[i])
+            i += 1
+        else:
+            out += parts[token]
+            i += len(token)
+    return out + "$"
+
+
+FORMAT_REGEXES: dict[str, str] = {f: _format_regex(f) for f in ALL_FORMATS}
+
+
+# -- parsing ------------------------------------------------------------------------------------------
+def _naive_local(expr: pl.Expr, timezone: str) -> pl.Expr:
+    local = expr.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    return local.dt.convert_time_zone("UTC")
+
+
+def _parse(value: pl.Expr, fmt: str) -> pl.Expr:
+    """One format, no cache (it holds every distinct string), null where the value does not match."""
+    if fmt in DATE_FORMATS:
+        return value.str.strptime(pl.Date, fmt, strict=False, cache=False)
+    dtype = pl.Datetime("us", "UTC" if fmt in AWARE_FORMATS else None)
+    return value.str.strptime(dtype, fmt, strict=False, cache=False)
+
+
+def _of(formats: Sequence[str], group: tuple[str, ...]) -> list[str]:
+    return [f for f in formats if f in group]
+
+
+def temporal_expr(value: pl.Expr, formats: Sequence[str], kind: Kind, timezone: str) -> pl.Expr:
+    """Parse with every format that matched (values match exactly one), coalesced."""
+    if kind == "date":
+        return _date_expr(value, _of(formats, DATE_FORMATS))
+    return _timestamp_expr(value, formats, timezone)
+
+
+def _date_expr(value: pl.Expr, formats: Sequence[str]) -> pl.Expr:
+    parsed = [_parse(value, f) for f in formats]
+    return pl.coalesce(parsed) if parsed else pl.lit(None, dtype=pl.Date)
+
+
+def _timestamp_expr(value: pl.Expr, formats: Sequence[str], timezone: str) -> pl.Expr:
+    """Dates are midnight, naive times are local to `timezone`; all of them end up in UTC."""
+    naive = [_parse(value, f).cast(pl.Datetime("us")) for f in _of(formats, DATE_FORMATS)]
+    naive += [_parse(value, f) for f in _of(formats, NAIVE_FORMATS)]
+    aware = [_parse(value, f) for f in _of(formats, AWARE_FORMATS)]
+    parts = aware + ([_naive_local(pl.coalesce(naive), timezone)] if naive else [])
+    return pl.coalesce(parts) if parts else pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+
+
+# -- gaps of a time zone ------------------------------------------------------------------------------
+# local times in this span are checked against the zone's gaps only if the zone has any in it
+GAPLESS_FROM, GAPLESS_TO = datetime(1970, 1, 1), datetime(2100, 1, 1)
+
+
+@functools.cache
+def gapless(timezone: str) -> bool:
+    """Whether every local time of `timezone` from 1970 to 2100 exists: its UTC offset never
+    changes in that span (looked at once a week: a change of offset, daylight saving included,
+    lasts longer than that), so no clock ever skips ahead. True of UTC and of zones without
+    daylight saving since 1970, such as Asia/Kolkata; false of Asia/Kathmandu (1986)."""
+    zone = ZoneInfo(timezone)
+    start, week = GAPLESS_FROM.replace(tzinfo=UTC), timedelta(days=7)
+    first = start.astimezone(zone).utcoffset()
+    weeks = (GAPLESS_TO - GAPLESS_FROM) // week
+    return all((start + week * i).astimezone(zone).utcoffset() == first for i in range(weeks + 1))
