@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 if TYPE_CHECKING:
-    from uniware_source.typed_csv.rules import Kind
+    from uniware_source.typed_csv.kinds import Kind
 
 
 _naming = NamingConvention()
