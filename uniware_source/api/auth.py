@@ -4,7 +4,8 @@ Uniware uses the OAuth2 password grant with the credentials in the query string
 (`GET /oauth/token?grant_type=password&client_id=...&username=...&password=...`). The token is
 refreshed with the refresh grant shortly before it expires; when the refresh token has died the
 password grant is used again. A refused login is never retried: repeated bad logins can lock
-the account. Only network failures (the token endpoint sometimes drops connections) are retried.
+the account. Only network failures (the token endpoint sometimes drops connections) are retried,
+`RetryBudget.login_attempts` tries in all.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dlt.common.configuration.specs import CredentialsConfiguration, configspec
 from dlt.common.typing import TSecretStrValue
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from uniware_source.api.budget import RetryBudget
+from uniware_source.api.envelope import Envelope
 from uniware_source.api.errors import AuthError, ConfigurationError, TransportError, redact
 
 logger = logging.getLogger(__name__)
@@ -84,6 +87,8 @@ class TokenProvider:
         timeout: float = 60.0,
         refresh_margin: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        budget: RetryBudget | None = None,
     ) -> None:
         if not credentials.username or not credentials.password:
             raise ConfigurationError(
@@ -96,6 +101,8 @@ class TokenProvider:
         self._timeout = timeout
         self._refresh_margin = refresh_margin
         self._clock = clock
+        self._sleep = sleep  # between tries of a token request
+        self._attempts = (budget or RetryBudget()).login_attempts
         self._lock = threading.Lock()
         self._token: _Token | None = None
         self._refused: AuthError | None = None  # a refused login is never tried again
@@ -147,13 +154,13 @@ class TokenProvider:
             "password": str(self._credentials.password),
         }
         response = self._get(params, what="login")
-        body = _json_or_none(response)
-        if response.status_code == 200 and body and body.get("access_token"):
+        envelope = Envelope.of(response)
+        if response.status_code == 200 and envelope is not None and envelope.body.get("access_token"):
             self.logins += 1
             logger.info("logged in to Uniware as %r", self._credentials.username)
-            return self._token_from(body)
-        reason = f"(HTTP {response.status_code}): {self._describe(body, response)}"
-        if response.status_code >= 502 or body is None:
+            return self._token_from(envelope.body)
+        reason = f"(HTTP {response.status_code}): {self._describe(envelope, response)}"
+        if response.status_code >= 502 or envelope is None:
             # a gateway or an HTML error page, not Uniware's verdict on the credentials
             raise TransportError(f"Uniware's token endpoint failed {reason}")
         self._refused = AuthError(
@@ -169,19 +176,20 @@ class TokenProvider:
             "refresh_token": refresh_token,
         }
         response = self._get(params, what="token refresh")
-        body = _json_or_none(response)
-        if response.status_code == 200 and body and body.get("access_token"):
+        envelope = Envelope.of(response)
+        if response.status_code == 200 and envelope is not None and envelope.body.get("access_token"):
             self.refreshes += 1
-            return self._token_from(body)
+            return self._token_from(envelope.body)
         raise AuthError(
-            f"token refresh refused (HTTP {response.status_code}): {self._describe(body, response)}"
+            f"token refresh refused (HTTP {response.status_code}): {self._describe(envelope, response)}"
         )
 
     def _get(self, params: dict[str, Any], *, what: str) -> requests.Response:
         @retry(
             retry=retry_if_exception_type(_NETWORK_ERRORS),
-            stop=stop_after_attempt(3),
+            stop=stop_after_attempt(self._attempts),
             wait=wait_exponential(multiplier=0.5, max=5),
+            sleep=self._sleep,
             reraise=True,
         )
         def call() -> requests.Response:
@@ -210,32 +218,9 @@ class TokenProvider:
             expires_at=self._clock() + lifetime - margin,
         )
 
-    def _describe(self, body: dict[str, Any] | None, response: requests.Response) -> str:
-        if body:
-            errors = body.get("errors") or []
-            if errors and isinstance(errors[0], dict):
-                first = errors[0]
-                parts = [str(first.get("message") or first.get("description") or "")]
-                if first.get("code") is not None:
-                    parts.append(f"code {first['code']}")
-                if first.get("errorParams"):
-                    parts.append(f"details {first['errorParams']}")
-                text = ", ".join(p for p in parts if p)
-            else:
-                text = str(
-                    body.get("message")
-                    or body.get("error_description")
-                    or body.get("error")
-                    or "no reason given"
-                )
+    def _describe(self, envelope: Envelope | None, response: requests.Response) -> str:
+        if envelope is not None and envelope.body:
+            text = envelope.login_reason()
         else:
             text = response.text[:200] or "empty answer"
         return redact(text, self.secrets())
-
-
-def _json_or_none(response: requests.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
