@@ -56,3 +56,10 @@ def test_max_polls_bounds_the_schedule() -> None:
             elapsed += backoff.delay(polls, rng)
             polls += 1
         assert polls <= backoff.max_polls(120)
+
+
+def test_a_job_polled_for_days_stays_at_the_cap() -> None:
+    # 1.5**1751 is beyond a float: a day-long timeout at a 20 s cap polls ~4,300 times
+    backoff = Backoff(initial=2.0, cap=20.0)
+    assert 16.0 <= backoff.delay(5000, random.Random(3)) <= 24.0
+    assert backoff.max_polls(86_400) > 4_000

@@ -24,7 +24,7 @@ class Backoff:
     jitter: float = 0.2
 
     def delay(self, polls_done: int, rng: random.Random | None = None) -> float:
-        base = min(self.cap, self.initial * self.factor ** max(polls_done - 1, 0))
+        base = self._capped(max(polls_done - 1, 0))
         noise = (rng or random).uniform(-self.jitter, self.jitter)
         return max(0.0, base * (1 + noise))
 
@@ -33,9 +33,16 @@ class Backoff:
         shortest possible delays (all jitter negative) add up past `seconds`, plus the final poll."""
         elapsed, polls = 0.0, 1
         while elapsed < seconds:
-            elapsed += min(self.cap, self.initial * self.factor ** (polls - 1)) * (1 - self.jitter)
+            elapsed += self._capped(polls - 1) * (1 - self.jitter)
             polls += 1
         return polls
+
+    def _capped(self, steps: int) -> float:
+        """`initial * factor**steps`, capped."""
+        try:
+            return min(self.cap, self.initial * self.factor**steps)
+        except OverflowError:  # factor**steps beyond a float (~1,750 polls at 1.5): long at the cap
+            return self.cap
 
 
 @dataclass(frozen=True)
