@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from tests.conftest import PASSWORD, audit, item_codes, make_source, rows
 from uniware_source import AuthError, UniwareCredentials, uniware_source
+from uniware_source.api.client import STATUS_PATH
 from uniware_source.emulator import Emulator, JobSpec
 from uniware_source.jobs import Backoff
 
@@ -58,14 +60,39 @@ def test_dead_refresh_token_falls_back_to_the_password(tmp_path_factory, pipelin
         assert emu.grants["password"] >= 2
 
 
+def _wait_until(condition: Callable[[], bool], limit: float = 60.0) -> bool:
+    """Whether `condition` came true; `limit` only keeps a broken run from hanging the test."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_revoked_token_mid_run_is_renewed_and_the_call_retried(emulator, pipeline) -> None:
-    code = emulator.add_job(JobSpec(rows=100, delay=1.5))
-    timer = threading.Timer(0.6, emulator.revoke_tokens)
-    timer.start()
+    # The job runs until this test lets it end, so the revocation falls mid-run whatever the
+    # machine's speed: after a status call went through with the token, before the job is done.
+    code = emulator.add_job(JobSpec(rows=100, delay=3600.0))
+
+    def status_answered() -> bool:
+        return any(r.path == STATUS_PATH and r.status == 200 for r in emulator.requests)
+
+    def revoke_mid_run() -> None:
+        try:
+            if _wait_until(status_answered):
+                emulator.revoke_tokens()
+                _wait_until(lambda: _count(emulator, "api", 401) >= 1)  # the old token was refused
+        finally:
+            with emulator.lock:
+                emulator.jobs[code].delay = 0.0  # the job may end now
+
+    watcher = threading.Thread(target=revoke_mid_run, name="revoke-mid-run")
+    watcher.start()
     try:
         pipeline.run(make_source(emulator, [code]))
     finally:
-        timer.cancel()
+        watcher.join()
     assert audit(pipeline)[code]["status"] == "LOADED"
     assert _count(emulator, "api", 401) >= 1
     assert rows(pipeline, "SELECT count(*) FROM sale_orders") == [(100,)]
