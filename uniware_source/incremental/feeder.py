@@ -47,7 +47,7 @@ class WindowFeeder:
         self.zone = zone
         self.clock = clock
         self.jobs: list[ExportJob] = []  # every job this run started or failed to create
-        self.task_of: dict[int, WindowTask] = {}
+        self.task_of: dict[str, WindowTask] = {}  # by job code: the tenant gives each job its own
 
     # -- JobFeeder --------------------------------------------------------------------------------
     def take(self) -> ExportJob | None:
@@ -65,7 +65,7 @@ class WindowFeeder:
         return min((task.ready_at for task in self.queue), default=None)
 
     def settle(self, job: ExportJob) -> None:
-        task = self.task_of[id(job)]
+        task = self.task_of[job.job_code]
         if job.outcome is None:  # downloaded and typed: it loads
             task.fetched = job
             return
@@ -123,7 +123,7 @@ class WindowFeeder:
         elif not self._create(task, job):
             return None
         self.jobs.append(job)
-        self.task_of[id(job)] = task
+        self.task_of[job.job_code] = task
         return job
 
     def _create(self, task: WindowTask, job: ExportJob) -> bool:
