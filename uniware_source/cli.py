@@ -7,9 +7,10 @@
     python -m uniware_source --destination postgres
     python -m uniware_source --demo                   # against an in-process Uniware emulator
 
-`pipelines/run.py` runs the same. Exit codes: 0 every job loaded (or had loaded before); 1 some
-job failed (named in the output); 2 the run could not start or load (bad settings, refused
-login, destination error).
+`pipelines/run.py` runs the same. Exit codes: 0 every job and window ended loaded (or had
+loaded before; failed attempts that a later attempt made good stay in export_jobs); 1 some job
+is missing data (named in the output); 2 the run could not start or load (bad settings, refused
+login, destination error); 3 another run of the same pipeline holds its lock (nothing changed).
 """
 
 from __future__ import annotations
@@ -33,19 +34,30 @@ apply_allocator_defaults()  # before polars and pyarrow are imported
 import dlt  # noqa: E402
 from dlt.common.configuration import resolve_configuration  # noqa: E402
 from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
+from dlt.common.pipeline import get_dlt_pipelines_dir  # noqa: E402
 from dlt.common.runtime.collector import NullCollector  # noqa: E402
 
 from uniware_source import UniwareError, uniware_source  # noqa: E402
 from uniware_source.cli_summary import summarize  # noqa: E402
 from uniware_source.incremental.run import RESOURCE_NAME, ExportRun  # noqa: E402
+from uniware_source.run_lock import RunLocked, run_lock  # noqa: E402
 from uniware_source.settings import UniwareSourceConfiguration  # noqa: E402
 
-EXIT_OK, EXIT_JOBS_FAILED, EXIT_RUN_FAILED = 0, 1, 2
+EXIT_OK, EXIT_JOBS_FAILED, EXIT_RUN_FAILED, EXIT_LOCKED = 0, 1, 2, 3
 _NO_PROGRESS = NullCollector()
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="uniware", description="Load Uniware export jobs with dlt.")
+    parser = argparse.ArgumentParser(
+        prog="uniware",
+        description="Load Uniware export jobs with dlt.",
+        epilog=(
+            "Settings are read from [sources.uniware] in .dlt/config.toml and .dlt/secrets.toml "
+            "(in the working directory) and from SOURCES__UNIWARE__* environment variables. "
+            "Exit codes: 0 everything loaded; 1 some job or window is missing data; 2 the run could "
+            "not start or load; 3 another run of the same pipeline is in progress."
+        ),
+    )
     parser.add_argument("--destination", default=None, help="dlt destination (default duckdb)")
     parser.add_argument("--pipeline-name", default=None, help="dlt pipeline name (default uniware)")
     parser.add_argument(
@@ -116,8 +128,15 @@ def source_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    apply_duckdb_defaults()
     pipeline_name = args.pipeline_name or ("uniware_demo" if args.demo else "uniware")
+    if args.plan:  # reads, changes nothing: no lock needed
+        return _run(args, pipeline_name)
+    with run_lock(get_dlt_pipelines_dir(), pipeline_name):
+        return _run(args, pipeline_name)
+
+
+def _run(args: argparse.Namespace, pipeline_name: str) -> int:
+    apply_duckdb_defaults()
     started = time.monotonic()
     source_args = source_arguments(args)
     tenant: AbstractContextManager[list[str]] = (
@@ -199,6 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return run(args)
+    except RunLocked as exc:
+        print(f"uniware: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -10,12 +10,13 @@ from typing import Any, NamedTuple
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from uniware_source.load.audit import AUDIT_TABLE, REJECTED_TABLE
 
 EXIT_OK, EXIT_JOBS_FAILED = 0, 1
 _DONE = ("LOADED", "SKIPPED")
-_COLUMNS = "job_code, status, rows_loaded, rows_rejected, message, report, facility, window_start"
+_COLUMNS = "job_code, status, rows_loaded, rows_rejected, message, report, facility, window_start, superseded"
 
 
 class JobLine(NamedTuple):
@@ -27,6 +28,7 @@ class JobLine(NamedTuple):
     report: str
     facility: str | None
     window_start: Any
+    superseded: bool | None
 
     def describe(self) -> str:
         where = f"{self.report} / {self.facility or '-'}"
@@ -47,16 +49,20 @@ def run_jobs(pipeline: dlt.Pipeline, load_ids: Sequence[str]) -> list[JobLine]:
     placeholders = ", ".join(["%s"] * len(load_ids))
     with pipeline.sql_client() as client:
         audit = client.make_qualified_table_name(AUDIT_TABLE)
-        found = client.execute_sql(
-            f"SELECT {_COLUMNS} FROM {audit} WHERE _dlt_load_id IN ({placeholders}) "
-            "ORDER BY report, facility, window_start, job_code",
-            *load_ids,
-        )
+        try:
+            found = client.execute_sql(
+                f"SELECT {_COLUMNS} FROM {audit} WHERE _dlt_load_id IN ({placeholders}) "
+                "ORDER BY report, facility, window_start, job_code",
+                *load_ids,
+            )
+        except DatabaseUndefinedRelation:  # no job has ended in this pipeline yet
+            found = []
     return [JobLine(*row) for row in found or []]
 
 
 def summarize(pipeline: dlt.Pipeline, load_info: LoadInfo, seconds: float) -> int:
-    """Print the run's summary; the exit code: 0 if every job loaded (or had before), else 1."""
+    """Print the run's summary; the exit code: 0 if every job and window ended loaded (or had
+    before), else 1."""
     jobs = run_jobs(pipeline, [str(load_id) for load_id in load_info.loads_ids])
     outcomes = Counter(job.status for job in jobs)
     print(f"uniware: {len(jobs)} job(s): " + ", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())))
@@ -65,10 +71,11 @@ def summarize(pipeline: dlt.Pipeline, load_info: LoadInfo, seconds: float) -> in
     _print_rows(pipeline)
     destination = pipeline.destination.destination_name if pipeline.destination else "?"
     print(f"destination: {destination}, dataset {pipeline.dataset_name}; took {seconds:.1f} s")
+    # a failed attempt that a later one in the run made good (a retry, a split) leaves nothing missing
     failed = [
         f"{job.job_code or '(not created)'} ({job.report} / {job.facility})"
         for job in jobs
-        if job.status not in _DONE
+        if job.status not in _DONE and not job.superseded
     ]
     if failed:
         print(f"FAILED jobs: {', '.join(failed)}", file=sys.stderr)

@@ -74,12 +74,15 @@ class WindowFeeder:
         if task.reattached and job.outcome in (Outcome.NOT_FOUND, Outcome.FAILED, Outcome.CANCELLED):
             # a job of an earlier run that Uniware no longer has: create the window afresh
             task.reattached = False
+            job.superseded = True
             self.queue.append(task)
             return
         task.failures += 1
         if task.failures >= self.settings.split_after and self._can_split(task):
+            job.superseded = True
             self._split(task)
         elif task.failures < task.spec.max_attempts:
+            job.superseded = True
             task.ready_at = self.clock() + self.settings.retry_cooldown
             self.queue.append(task)
         else:

@@ -40,6 +40,9 @@ class ExportJob:
     window: Window | None = None  # the time window the job exports, when we created it
     attempt: int = 1
     row_tags: dict[str, str] = field(default_factory=dict)  # constant columns added to its rows
+    # a later attempt in the same run took over this job's window (a retry or a split): its
+    # failure leaves nothing missing by itself
+    superseded: bool = False
 
     def finish(self, outcome: Outcome, message: str | None = None) -> ExportJob:
         self.outcome = outcome
@@ -69,6 +72,7 @@ class ExportJob:
             "rows_rejected": self.rows_rejected,
             "file_bytes": self.file_bytes,
             "file_sha256": self.file_sha256,
+            "superseded": self.superseded,
         }
 
 

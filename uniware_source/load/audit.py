@@ -6,7 +6,7 @@ yields only these rows, and imports neither.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,13 @@ _AUDIT_COLUMNS: list[dict[str, Any]] = [
     {"name": "rows_rejected", "data_type": "bigint"},
     {"name": "file_bytes", "data_type": "bigint"},
     {"name": "file_sha256", "data_type": "text"},
+    {"name": "superseded", "data_type": "bool"},  # a later attempt in the run took over its window
+]
+
+
+_DLT_COLUMNS: list[dict[str, Any]] = [
+    {"name": "_dlt_load_id", "data_type": "text", "nullable": False},
+    {"name": "_dlt_id", "data_type": "text", "nullable": False, "unique": True, "row_key": True},
 ]
 
 
@@ -49,3 +56,36 @@ def audit_item(jobs: Sequence[ExportJob], run_started_at: datetime) -> Any:
         dlt.mark.make_hints(table_name=AUDIT_TABLE, write_disposition="append", columns=_AUDIT_COLUMNS),
         create_table_variant=True,
     )
+
+
+def empty_tables(*, with_audit_rows: bool) -> Iterator[Any]:
+    """`export_jobs` and `rejected_rows` with no rows, for a run in which they do not exist yet:
+    from a pipeline's first run on, the monitoring queries find them (a run with nothing to do
+    otherwise leaves them uncreated). Once they exist, nothing is yielded, and pyarrow is not
+    imported. `with_audit_rows`: this run yields audit rows, which create `export_jobs` anyway."""
+    from dlt.common.schema.utils import has_table_seen_data
+
+    schema = dlt.current.source_schema()
+    tables = (REJECTED_TABLE,) if with_audit_rows else (AUDIT_TABLE, REJECTED_TABLE)
+    missing = [t for t in tables if not has_table_seen_data(schema.tables.get(t, {}))]
+    if not missing:
+        return
+    import pyarrow as pa
+
+    from uniware_source.load.rejected import REJECTED_SCHEMA
+    from uniware_source.typed_csv.kinds import KIND_OF_DLT_TYPE, arrow_type
+
+    # the columns dlt adds to the audit rows (dicts) when it normalizes them, which it does not add
+    # to an Arrow table: declared here, so that the first run's table has them as later ones do
+    columns = [*_AUDIT_COLUMNS, *_DLT_COLUMNS]
+    audit = pa.schema(
+        [
+            pa.field(c["name"], arrow_type(KIND_OF_DLT_TYPE[c["data_type"]]), c.get("nullable", True))
+            for c in columns
+        ]
+    )
+    for table, arrow_schema in ((AUDIT_TABLE, audit), (REJECTED_TABLE, REJECTED_SCHEMA)):
+        if table in missing:
+            columns = _AUDIT_COLUMNS if table == AUDIT_TABLE else None
+            hints = dlt.mark.make_hints(table_name=table, write_disposition="append", columns=columns)
+            yield dlt.mark.with_hints(arrow_schema.empty_table(), hints, create_table_variant=True)

@@ -19,7 +19,7 @@ from uniware_source.load.audit import REJECTED_TABLE
 
 Rejected = tuple[int | None, str, str]  # line number (None: not known), raw text, reason
 
-_SCHEMA = pa.schema(
+REJECTED_SCHEMA = pa.schema(
     [
         ("job_code", pa.string()),
         ("table_name", pa.string()),
@@ -63,8 +63,8 @@ def rejected_items(
                 pa.array([line for line, _, _ in chunk], pa.int64()),
                 pa.array([raw for _, raw, _ in chunk], pa.string()),
                 pa.array([reason for _, _, reason in chunk], pa.string()),
-                pa.array([started_at] * len(chunk), _SCHEMA.field("run_started_at").type),
+                pa.array([started_at] * len(chunk), REJECTED_SCHEMA.field("run_started_at").type),
             ],
-            schema=_SCHEMA,
+            schema=REJECTED_SCHEMA,
         )
         yield dlt.mark.with_hints(table_rows, hints, create_table_variant=True)

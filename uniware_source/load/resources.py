@@ -27,7 +27,7 @@ from uniware_source.incremental.plan import WINDOW_COLUMN
 from uniware_source.incremental.run import LEDGER_MAX_AGE, RESOURCE_NAME, ExportRun
 from uniware_source.incremental.specs import ExportSpec
 from uniware_source.jobs import ExportJob, Outcome
-from uniware_source.load.audit import audit_item
+from uniware_source.load.audit import audit_item, empty_tables
 from uniware_source.load.job_run import JobRun
 from uniware_source.load.keys import KeyTracker
 from uniware_source.reports import ReportSpec
@@ -76,6 +76,7 @@ def _load_job_codes(
             yield from run.load(table, fetched, loaded)
     if jobs:
         yield audit_item(jobs, started)
+    yield from empty_tables(with_audit_rows=bool(jobs))
 
 
 def exports_resource(
@@ -131,3 +132,4 @@ def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
         advance_cursors(tasks, state)
     if feeder.jobs:
         yield audit_item(feeder.jobs, started)
+    yield from empty_tables(with_audit_rows=bool(feeder.jobs))

@@ -1,0 +1,99 @@
+"""What a scheduled, unattended run meets: another run holding the pipeline, nothing to do on a
+fresh pipeline, a window whose first attempt failed. Each through the real command, as cron runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+from filelock import FileLock
+
+from tests.conftest import PASSWORD, USERNAME
+from uniware_source.run_lock import lock_path
+
+RUN = Path(__file__).resolve().parents[2] / "pipelines" / "run.py"
+CREATE = "/services/rest/v1/export/job/create"
+
+
+def _run(emulator, cwd: Path, exports: list[dict], *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env = {
+        **clean,
+        "DLT_DATA_DIR": str(cwd / ".dlt-data"),
+        "SOURCES__UNIWARE__BASE_URL": emulator.base_url,
+        "SOURCES__UNIWARE__CREDENTIALS__USERNAME": USERNAME,
+        "SOURCES__UNIWARE__CREDENTIALS__PASSWORD": PASSWORD,
+        "SOURCES__UNIWARE__POLL_INTERVAL": "0.05",
+        "SOURCES__UNIWARE__MAX_POLL_INTERVAL": "0.3",
+        "SOURCES__UNIWARE__RETRY_COOLDOWN": "0.1",
+        "SOURCES__UNIWARE__EXPORTS": json.dumps(exports),
+    }
+    command = [sys.executable, str(RUN), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _creates(emulator) -> int:
+    return sum(1 for r in emulator.requests if r.path == CREATE and r.status == 200)
+
+
+def _ist_today():
+    return datetime.now(ZoneInfo("Asia/Kolkata")).date()
+
+
+def test_a_second_run_is_refused_at_once_and_changes_nothing(emulator, tmp_path) -> None:
+    exports = [{"report": "Sale Orders", "start_date": str(_ist_today()), "facilities": ["WH-BLR"]}]
+    with FileLock(lock_path(tmp_path / ".dlt-data" / "pipelines", "uniware"), timeout=0):
+        result = _run(emulator, tmp_path, exports)
+    assert result.returncode == 3, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "in progress" in lines[0] and "'uniware'" in lines[0]
+    assert _creates(emulator) == 0
+    assert not (tmp_path / "uniware.duckdb").exists()
+    assert not (tmp_path / ".dlt-data" / "pipelines" / "uniware").exists()
+
+    after = _run(emulator, tmp_path, exports)  # once the other run is over, this one runs
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert _creates(emulator) >= 1
+
+
+def test_a_fresh_pipeline_with_nothing_to_do_exits_0_and_its_tables_exist(emulator, tmp_path) -> None:
+    future = _ist_today() + timedelta(days=30)
+    exports = [{"report": "Sale Orders", "start_date": str(future), "facilities": ["WH-BLR"]}]
+    result = _run(emulator, tmp_path, exports)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 job(s)" in result.stdout
+    with duckdb.connect(str(tmp_path / "uniware.duckdb"), read_only=True) as db:
+        # the README's monitoring queries, on a run that loaded nothing
+        assert db.sql("SELECT job_code, status FROM uniware_data.export_jobs").fetchall() == []
+        assert db.sql("SELECT job_code, reason, raw_line FROM uniware_data.rejected_rows").fetchall() == []
+    assert _creates(emulator) == 0
+
+    today = [{"report": "Sale Orders", "start_date": str(_ist_today()), "facilities": ["WH-BLR"]}]
+    later = _run(emulator, tmp_path, today)  # the tables made empty take the rows of later runs
+    assert later.returncode == 0, later.stdout + later.stderr
+    with duckdb.connect(str(tmp_path / "uniware.duckdb"), read_only=True) as db:
+        assert db.sql("SELECT DISTINCT status FROM uniware_data.export_jobs").fetchall() == [("LOADED",)]
+
+
+def test_a_failed_attempt_made_good_by_the_next_one_exits_0(emulator, tmp_path) -> None:
+    today = _ist_today()
+    exports = [{"report": "Sale Orders", "start_date": str(today), "facilities": ["WH-BLR"]}]
+    emulator.shape_next_jobs(1, outcome="FAILED")  # the window's first job fails; its retry loads
+    result = _run(emulator, tmp_path, exports)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with duckdb.connect(str(tmp_path / "uniware.duckdb"), read_only=True) as db:
+        statuses = db.sql(
+            "SELECT status, superseded FROM uniware_data.export_jobs ORDER BY started_at"
+        ).fetchall()
+    assert statuses == [("FAILED", True), ("LOADED", False)]  # the failure stays on record
+
+    emulator.shape_next_jobs(3, outcome="FAILED")  # every attempt of the window fails
+    again = _run(emulator, tmp_path, [{**exports[0], "max_attempts": 2, "min_window_hours": 24}])
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "FAILED jobs" in again.stderr
