@@ -5,7 +5,8 @@ Uniware uses the OAuth2 password grant with the credentials in the query string
 refreshed with the refresh grant shortly before it expires; when the refresh token has died the
 password grant is used again. A refused login is never retried: repeated bad logins can lock
 the account. Only network failures (the token endpoint sometimes drops connections) are retried,
-`RetryBudget.login_attempts` tries in all.
+`RetryBudget.login_attempts` tries in all. A redirect is never followed (the password travels in
+the query string): it is a `RedirectRefusedError` naming both origins, and is not retried.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from uniware_source.api.budget import RetryBudget
 from uniware_source.api.envelope import Envelope
 from uniware_source.api.errors import AuthError, ConfigurationError, TransportError, redact
+from uniware_source.api.urls import redirect_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -199,11 +201,16 @@ class TokenProvider:
             )
 
         try:
-            return call()
+            response = call()
         except requests.RequestException as exc:
             # requests puts the full URL, password included, in its messages: keep only a
             # redacted summary, and raise outside this block so the original is not chained
             failure = f"Uniware {what} at {self._token_url} failed: {redact(str(exc), self.secrets())}"
+        else:
+            refusal = redirect_refusal(response, self._token_url, what)
+            if refusal is not None:
+                raise refusal
+            return response
         raise TransportError(failure)
 
     def _token_from(self, body: dict[str, Any]) -> _Token:

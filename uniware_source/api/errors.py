@@ -76,6 +76,11 @@ class JobNotFoundError(ApiError):
     """Uniware does not know the job code."""
 
 
+class RedirectRefusedError(ApiError):
+    """The tenant answered a REST or token call with a redirect, which is not followed: the answers
+    must come from the tenant, and its credentials go nowhere else. Retrying will not help."""
+
+
 class DownloadError(UniwareError):
     """The export file could not be fetched intact (refused, truncated, HTML instead of CSV, ...)."""
 

@@ -4,6 +4,11 @@ Every REST answer is an envelope (`uniware_source.api.envelope`). Logical failur
 HTTP 200 with `successful: false`; this module turns them, and HTTP failures, into the typed
 errors of `uniware_source.api.errors`. The retries of the HTTP request itself (429 with
 Retry-After, 5xx, dropped connections) belong to the dlt `Client` whose session is passed in.
+
+Redirects are not followed, whatever their target: a redirect to another origin would have that
+host's `status` and `filePath` trusted (and, were it followed, the bearer token or the call's body
+sent there); one within the tenant's origin has no use in this API, and a 302 would turn the POST
+into a GET. Either is a `RedirectRefusedError` (an `ApiError`: not retried), naming both origins.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from uniware_source.api.errors import (
     TransportError,
     redact,
 )
+from uniware_source.api.urls import redirect_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,9 @@ class RestCaller:
         while True:
             header = self.tokens.header()
             response = self._post(session, path, payload, header, facility=facility, what=what)
+            refusal = redirect_refusal(response, self.base_url + path, what)
+            if refusal is not None:
+                raise refusal
             if response.status_code != 401:
                 return read_answer(response, what, self.redact)
             self.tokens.invalidate(header)
@@ -73,7 +82,13 @@ class RestCaller:
             headers["Facility"] = facility
         failure = None
         try:
-            return session.post(self.base_url + path, json=payload, headers=headers, timeout=self._timeout)
+            return session.post(
+                self.base_url + path,
+                json=payload,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
         except requests.RequestException as exc:
             failure = f"Uniware {what}: {type(exc).__name__}: {self.redact(str(exc))}"
         raise TransportError(failure)  # raised outside the except block: no chained original

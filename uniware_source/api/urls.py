@@ -2,15 +2,18 @@
 
 Plain http is accepted only for loopback hosts (the emulator, a local proxy); everything else
 must be https, since the password and the bearer token travel in these requests. The bearer
-token goes only to the tenant's own origin (`same_origin`), never to the file host.
+token goes only to the tenant's own origin (`same_origin`), never to the file host, and messages
+name an origin (`origin_text`) or a link without its query string (`display_url`), never more.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-from uniware_source.api.errors import ConfigurationError
+import requests
+
+from uniware_source.api.errors import ConfigurationError, RedirectRefusedError
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -66,7 +69,46 @@ def same_origin(url: str, other: str) -> bool:
     return origin(url) == origin(other)
 
 
+def origin_text(url: str) -> str:
+    """`scheme://host:port` of a URL, the port spelled out: no user, path or query string."""
+    try:
+        scheme, host, port = origin(url)
+    except ValueError:  # a port that is not a number
+        return "an unreadable address"
+    if not scheme or not host:
+        return "an unreadable address"
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
 def display_url(url: str) -> str:
     """The URL without its query string: pre-signed links carry their signature there."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def redirect_refusal(response: requests.Response, called: str, what: str) -> RedirectRefusedError | None:
+    """The error for a redirect in answer to `called`, an API or token URL; None if it is none.
+
+    Such calls are sent with redirects off and a redirect is never followed, to another origin or
+    within the tenant's: the answer must come from the tenant, and nothing of the call, the bearer
+    token or the credentials least of all, may reach another host. The message names both origins,
+    never a path or a query string."""
+    if not response.is_redirect:
+        return None
+    status = response.status_code
+    here = origin_text(called)
+    try:
+        there = origin_text(urljoin(called, response.headers.get("Location", "")))
+    except ValueError:  # e.g. a broken IPv6 literal
+        there = "an unreadable address"
+    if there == here:
+        text = (
+            f"Uniware {what}: {here} answered HTTP {status}, a redirect within the same origin; not followed"
+        )
+    else:
+        text = (
+            f"Uniware {what}: {here} redirected the call to {there} (HTTP {status}); not followed: "
+            "the API's answers must come from the tenant, and its credentials go nowhere else"
+        )
+    return RedirectRefusedError(text, http_status=status)
