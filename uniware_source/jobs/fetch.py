@@ -8,6 +8,7 @@ expires); a failed download abandons its planning, and the retry plans afresh.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from concurrent.futures import Executor, Future, wait
 from pathlib import Path
@@ -47,7 +48,7 @@ class Fetcher:
             return job.finish(Outcome.ERROR, f"job {job.job_code}: {type(exc).__name__}: {exc}")
 
     def _fetch(self, job: ExportJob) -> ExportJob:
-        dest = self.download_dir / f"{_safe_name(job.job_code)}.csv"
+        dest = self.download_dir / download_name(job.job_code)
         attempts = self.client.budget.download_attempts
         last_error: DownloadError | None = None
         for attempt in range(1, attempts + 1):
@@ -104,5 +105,13 @@ def _planned(job: ExportJob, dest: Path, result: DownloadResult, planning: Futur
     return job  # outcome decided when its rows have been handed to dlt
 
 
-def _safe_name(job_code: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in job_code)[:120] or "job"
+def download_name(job_code: str) -> str:
+    """The file name of a job's download: its own whatever the code holds.
+
+    A readable part (ASCII letters, digits, `-` and `_` of the code, at most 60) and 16 hex digits
+    of the SHA-256 of the exact code: codes that differ in any way, `E/1` and `E_1`, or `e1` and
+    `E1` on a filesystem blind to case, get different names. At most 81 bytes, no path separator,
+    no leading dot."""
+    readable = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in job_code)[:60]
+    digest = hashlib.sha256(job_code.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{readable or 'job'}-{digest}.csv"
