@@ -1,10 +1,21 @@
 """UniwareClient: the HTTP side of the connector, one method per Uniware call it makes.
 
 The parts live next door: the URL rules in `urls`, one REST call (token, 401, envelope → typed
-errors) in `rest`, the file download in `download`, and the retry counts in `budget`.
+errors) in `rest`, the file download in `download` (with its deadline in `deadline`), and the
+retry counts in `budget`.
 Idempotent calls (status, facility list, file download) go through dlt's retrying session (429
 with Retry-After, 5xx, dropped connections). Create is not idempotent and is retried only where
 the server certainly did not act on it.
+
+Two rules keep an unattended run from being wedged or misled:
+
+- The API's answers come from the tenant. REST calls and token requests are sent with redirects
+  off, and any redirect, to another origin or within the tenant's own, is a
+  `RedirectRefusedError` (not retried) naming both origins; nothing is sent to the other host.
+  File links are different: a pre-signed link lives on another host, its redirects are followed,
+  and the bearer token goes to the tenant's origin only (requests drops it on a cross-host hop).
+- Every wait has a deadline: each socket wait `request_timeout`, each download attempt
+  `download_timeout` of wall time.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from uniware_source.api.urls import display_url, is_loopback_host, resolve_base_
 
 __all__ = [
     "CREATE_PATH",
+    "DEFAULT_DOWNLOAD_TIMEOUT",
     "FACILITY_SEARCH_PATH",
     "STATUS_PATH",
     "DownloadResult",
@@ -40,6 +52,8 @@ __all__ = [
 STATUS_PATH = "/services/rest/v1/export/job/status"
 CREATE_PATH = "/services/rest/v1/export/job/create"
 FACILITY_SEARCH_PATH = "/services/rest/v1/facility/search"
+# wall time of one download attempt: a 1 GB export at a slow 1 MB/s, with room to spare
+DEFAULT_DOWNLOAD_TIMEOUT = 1800.0
 
 
 @dataclass(frozen=True)
@@ -63,10 +77,18 @@ class UniwareClient:
         request_backoff_factor: float = 1.0,
         request_max_retry_delay: float = 60.0,
         budget: RetryBudget | None = None,
+        download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     ) -> None:
-        """`request_max_attempts`, when given, overrides the budget's `request_attempts`."""
+        """`request_max_attempts`, when given, overrides the budget's `request_attempts`.
+
+        `request_timeout` bounds each wait for the network; `download_timeout` the wall time of one
+        download attempt (seconds)."""
         self.base_url = resolve_base_url(None, base_url)
         self.facility = facility
+        if not download_timeout > 0:
+            raise ConfigurationError(
+                f"download_timeout must be a number of seconds > 0, not {download_timeout!r}"
+            )
         budget = budget or RetryBudget()
         if request_max_attempts is not None:
             budget = replace(budget, request_attempts=request_max_attempts)
@@ -90,7 +112,9 @@ class UniwareClient:
         self._rest = RestCaller(
             self.base_url, self.tokens, timeout=request_timeout, token_renewals=budget.token_renewals
         )
-        self._downloader = FileDownloader(retrying(), self.base_url, self.tokens, timeout=request_timeout)
+        self._downloader = FileDownloader(
+            retrying(), self.base_url, self.tokens, timeout=request_timeout, deadline=download_timeout
+        )
 
     # -- REST calls -----------------------------------------------------------------------------
     def export_job_status(self, job_code: str) -> StatusAnswer:
