@@ -16,6 +16,11 @@ A refused login is never retried (it could lock the account); a refused refresh 
 one login, so renewing a token takes at most 3 + 3 requests. `create` goes through a client
 that retries only what the server certainly did not act on (429, connect timeouts), within the
 same `request_attempts`.
+
+The time these attempts take is bounded apart from their counts: each wait for the network by
+`request_timeout`, each download attempt by `download_timeout` of wall time, and a Retry-After,
+which pauses every call of the client to that origin (`gate.HostGate`) rather than one request,
+by `request_max_retry_delay`. The pause makes no request of its own: the counts above stand.
 """
 
 from __future__ import annotations

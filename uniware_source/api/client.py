@@ -1,13 +1,13 @@
 """UniwareClient: the HTTP side of the connector, one method per Uniware call it makes.
 
 The parts live next door: the URL rules in `urls`, one REST call (token, 401, envelope → typed
-errors) in `rest`, the file download in `download` (with its deadline in `deadline`), and the
-retry counts in `budget`.
+errors) in `rest`, the file download in `download` (with its deadline in `deadline`), the pause
+after a Retry-After in `gate`, and the retry counts in `budget`.
 Idempotent calls (status, facility list, file download) go through dlt's retrying session (429
 with Retry-After, 5xx, dropped connections). Create is not idempotent and is retried only where
 the server certainly did not act on it.
 
-Two rules keep an unattended run from being wedged or misled:
+Three rules keep an unattended run from being wedged or misled:
 
 - The API's answers come from the tenant. REST calls and token requests are sent with redirects
   off, and any redirect, to another origin or within the tenant's own, is a
@@ -15,7 +15,9 @@ Two rules keep an unattended run from being wedged or misled:
   File links are different: a pre-signed link lives on another host, its redirects are followed,
   and the bearer token goes to the tenant's origin only (requests drops it on a cross-host hop).
 - Every wait has a deadline: each socket wait `request_timeout`, each download attempt
-  `download_timeout` of wall time.
+  `download_timeout` of wall time, each pause asked by a Retry-After `request_max_retry_delay`.
+- A Retry-After pauses the client, not one request: every call of this client to that origin
+  waits at one `HostGate` until the time has passed.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from uniware_source.api.auth import TokenProvider, UniwareCredentials
 from uniware_source.api.budget import RetryBudget
 from uniware_source.api.download import DownloadResult, FileDownloader
 from uniware_source.api.errors import ApiError, ConfigurationError
+from uniware_source.api.gate import GatedClient, HostGate, gated_session
 from uniware_source.api.rest import RestCaller
 from uniware_source.api.urls import display_url, is_loopback_host, resolve_base_url
 
@@ -78,11 +81,14 @@ class UniwareClient:
         request_max_retry_delay: float = 60.0,
         budget: RetryBudget | None = None,
         download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+        gate: HostGate | None = None,
     ) -> None:
         """`request_max_attempts`, when given, overrides the budget's `request_attempts`.
 
         `request_timeout` bounds each wait for the network; `download_timeout` the wall time of one
-        download attempt (seconds)."""
+        download attempt (seconds). `gate`, shared by every request of this client, holds the
+        pauses asked by Retry-After answers; by default one whose pauses last at most
+        `request_max_retry_delay`."""
         self.base_url = resolve_base_url(None, base_url)
         self.facility = facility
         if not download_timeout > 0:
@@ -93,6 +99,7 @@ class UniwareClient:
         if request_max_attempts is not None:
             budget = replace(budget, request_attempts=request_max_attempts)
         self.budget = budget
+        self.gate = gate or HostGate(max_pause=request_max_retry_delay)
 
         def retrying(**overrides: Any) -> Client:
             settings: dict[str, Any] = {
@@ -103,12 +110,18 @@ class UniwareClient:
                 "request_backoff_factor": request_backoff_factor,
                 "request_max_retry_delay": request_max_retry_delay,
             }
-            return Client(**{**settings, **overrides})
+            return GatedClient(self.gate, **{**settings, **overrides})
 
         self._api = retrying()
         # create is not idempotent: retry only what the server refused before acting on it
         self._api_once = retrying(status_codes=(429,), exceptions=(requests.ConnectTimeout,))
-        self.tokens = TokenProvider(self.base_url, credentials, timeout=request_timeout, budget=budget)
+        self.tokens = TokenProvider(
+            self.base_url,
+            credentials,
+            session=gated_session(self.gate),
+            timeout=request_timeout,
+            budget=budget,
+        )
         self._rest = RestCaller(
             self.base_url, self.tokens, timeout=request_timeout, token_renewals=budget.token_renewals
         )
