@@ -6,13 +6,14 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import BaseRequestHandler
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from uniware_source.emulator.model import ServerName
-from uniware_source.emulator.protocol import handle_rest, oauth_token
+from uniware_source.emulator.protocol import Answer, envelope, handle_rest, oauth_token, tenant_file
 
 if TYPE_CHECKING:
     from uniware_source.emulator.server import Emulator
@@ -132,21 +133,8 @@ class ApiHandler(_Handler):
 
     def _dispatch(self) -> None:
         body = self.read_body()
-        parts = urlsplit(self.path)
         try:
-            if parts.path == "/oauth/token":
-                params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                if self.command == "POST" and "x-www-form-urlencoded" in (
-                    self.headers.get("Content-Type") or ""
-                ):
-                    params.update({k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()})
-                status, payload, headers = oauth_token(self.emulator, params)
-            elif parts.path.startswith("/services/rest/"):
-                status, payload, headers = handle_rest(
-                    self.emulator, self.command, parts.path, self.headers, body
-                )
-            else:
-                status, payload, headers = 404, {"error": "Not Found", "path": parts.path}, {}
+            status, payload, headers = self._route(urlsplit(self.path), body)
         except Exception as exc:  # noqa: BLE001 - answer like a server would, keep serving
             status, headers = 500, {}
             payload = {
@@ -156,6 +144,24 @@ class ApiHandler(_Handler):
                 "warnings": [],
             }
         self.respond_json(status, payload, headers)
+
+    def _route(self, parts: SplitResult, body: bytes) -> Answer:
+        redirect = self.emulator.take_redirect(parts.path)
+        if redirect is not None:
+            return redirect[0], envelope(message="Moved"), {"Location": redirect[1]}
+        if parts.path == "/oauth/token":
+            return oauth_token(self.emulator, self._token_params(parts, body))
+        if parts.path.startswith("/services/rest/"):
+            return handle_rest(self.emulator, self.command, parts.path, self.headers, body)
+        if parts.path.startswith("/exports/"):
+            return tenant_file(self.emulator, self.command, parts.path, self.headers)
+        return 404, {"error": "Not Found", "path": parts.path}, {}
+
+    def _token_params(self, parts: SplitResult, body: bytes) -> dict[str, str]:
+        params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        if self.command == "POST" and "x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
+            params.update({k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()})
+        return params
 
 
 class FileHandler(_Handler):
@@ -243,10 +249,29 @@ class FileHandler(_Handler):
             return
         to_send = length if drop_at is None else min(length, drop_at)
         with open(path, "rb") as fh:
-            if to_send:
-                self.connection.sendfile(fh, offset=first, count=to_send)
-        if to_send < length:
+            sent = self._send_body(fh, first, to_send, job.spec.trickle_seconds)
+        if sent < length:
             self.close_connection = True
+
+    def _send_body(self, fh: Any, first: int, count: int, trickle: float | None) -> int:
+        """Send `count` bytes of the file from `first`, at once or trickled; how many were sent."""
+        if count and trickle is not None:
+            return self._trickle(fh, first, count, trickle)
+        if count:
+            self.connection.sendfile(fh, offset=first, count=count)
+        return count
+
+    def _trickle(self, fh: Any, first: int, count: int, interval: float) -> int:
+        """Send one byte every `interval` seconds until `count` are sent or the client has gone."""
+        fh.seek(first)
+        for sent in range(count):
+            try:
+                self.wfile.write(fh.read(1))
+                self.wfile.flush()
+            except OSError:
+                return sent
+            time.sleep(interval)
+        return count
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:

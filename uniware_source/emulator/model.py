@@ -48,6 +48,14 @@ class JobSpec:
     bool_style: str | None = None
     unknown_status_polls: int = 3
     expired_links: int = 0  # the first N links issued for this job are already expired (403 on download)
+    # network faults: the file host sends the file one byte every `trickle_seconds`; the job's
+    # `throttle_at_status_call`-th status call (1 = the first) answers 429 with Retry-After
+    # `throttle_retry_after` seconds; with `file_via_tenant` the status call answers a path on
+    # the tenant, which redirects a request holding a valid bearer token to the signed link
+    trickle_seconds: float | None = None  # > 0
+    throttle_at_status_call: int | None = None
+    throttle_retry_after: float = 1.0
+    file_via_tenant: bool = False
 
     def __post_init__(self) -> None:
         self.outcome = self.outcome.upper()
@@ -90,6 +98,7 @@ class Job:
     not_after_ms: int | None = None
     empty_path_answers: int = 0
     unknown_answers: int = 0
+    status_calls: int = 0  # status calls answered for this job, throttled ones included
 
     @property
     def report(self) -> str:

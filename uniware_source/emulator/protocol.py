@@ -12,7 +12,7 @@ from email.message import Message
 from typing import TYPE_CHECKING, Any
 
 from uniware_source.emulator.data import IST_OFFSET_S, TENANT_START, ist_midnight_epoch
-from uniware_source.emulator.model import JobSpec
+from uniware_source.emulator.model import Job, JobSpec
 
 if TYPE_CHECKING:
     from uniware_source.emulator.server import Emulator
@@ -84,14 +84,9 @@ def handle_rest(emu: Emulator, method: str, path: str, headers: Message, body: b
         extra = {} if retry_after is None else {"Retry-After": str(max(0, math.ceil(retry_after)))}
         reason = "Too Many Requests" if status == 429 else "Service temporarily unavailable"
         return status, envelope(False, reason), extra
-    auth = (headers.get("Authorization") or "").strip()
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return 401, {"error": "unauthorized", "error_description": "Full authentication is required"}, {}
-    state = emu.check_access(token.strip())
-    if state != "ok":
-        description = "Access token expired" if state == "expired" else "Invalid access token"
-        return 401, {"error": "invalid_token", "error_description": description}, {}
+    refused = _unauthorized(emu, headers)
+    if refused is not None:
+        return refused
     if method != "POST":
         return 405, envelope(False, f"Request method '{method}' not supported"), {"Allow": "POST"}
     try:
@@ -108,6 +103,46 @@ def handle_rest(emu: Emulator, method: str, path: str, headers: Message, body: b
     if route == "/services/rest/v1/facility/search":
         return 200, envelope(parties=emu.facility_parties()), {}
     return 404, envelope(False, f"No handler for {route}"), {}
+
+
+def _unauthorized(emu: Emulator, headers: Message) -> Answer | None:
+    """The 401 for a request without a valid bearer token; None when its token is good."""
+    auth = (headers.get("Authorization") or "").strip()
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return 401, {"error": "unauthorized", "error_description": "Full authentication is required"}, {}
+    state = emu.check_access(token.strip())
+    if state != "ok":
+        description = "Access token expired" if state == "expired" else "Invalid access token"
+        return 401, {"error": "invalid_token", "error_description": description}, {}
+    return None
+
+
+def tenant_file(emu: Emulator, method: str, path: str, headers: Message) -> Answer:
+    """GET /exports/<job>/<token>.csv on the tenant host (a `file_via_tenant` job's filePath):
+    with a valid bearer token, a 302 to the job's signed link on the file host."""
+    if method != "GET":
+        return 405, envelope(False, f"Request method '{method}' not supported"), {"Allow": "GET"}
+    refused = _unauthorized(emu, headers)
+    if refused is not None:
+        return refused
+    segments = path.strip("/").split("/")
+    job = None
+    if len(segments) == 3 and segments[2].endswith(".csv"):
+        job = emu.find_file_job(segments[1], segments[2][: -len(".csv")])
+    if job is None or not job.spec.file_via_tenant:
+        return 404, envelope(False, "No such file"), {}
+    return 302, envelope(message="Found"), {"Location": emu.issue_link(job)}
+
+
+def _throttled(emu: Emulator, job: Job) -> Answer | None:
+    """The 429 for the job's `throttle_at_status_call`-th status call; None for any other."""
+    with emu.lock:
+        job.status_calls += 1
+        if job.status_calls != job.spec.throttle_at_status_call:
+            return None
+    retry_after = str(max(1, math.ceil(job.spec.throttle_retry_after)))
+    return 429, envelope(False, "Too Many Requests"), {"Retry-After": retry_after}
 
 
 def _facility_denied() -> Answer:
@@ -202,5 +237,8 @@ def job_status(emu: Emulator, request: dict[str, Any]) -> Answer:
     job = emu.jobs.get(code) if isinstance(code, str) else None
     if job is None:
         return 200, failure("Invalid job code", INVALID_JOB_CODE, "jobCode"), {}
+    throttled = _throttled(emu, job)
+    if throttled is not None:
+        return throttled
     status, file_path, message = emu.poll(job)
     return 200, envelope(True, message, status=status, filePath=file_path), {}

@@ -112,6 +112,7 @@ class Emulator:
         self._faults_left = 0
         self._fault_status = 503
         self._fault_retry_after: float | None = None
+        self._redirects: list[tuple[int, str, tuple[str, ...]]] = []  # (status, Location, paths)
         self._next_job_fields: list[dict[str, Any]] = []
         self._job_counter = 122
         self._api_server: EmulatorHTTPServer | None = None
@@ -187,6 +188,21 @@ class Emulator:
             self._fault_status = status
             self._fault_retry_after = retry_after
 
+    def redirect_next(
+        self, n: int, location: str, status: int = 307, paths: Sequence[str] = ("/services/rest/",)
+    ) -> None:
+        """The next `n` requests to the API host under `paths` (REST calls by default; add
+        "/oauth/token" for the token endpoint) answer `status` with `Location: location`."""
+        with self.lock:
+            self._redirects.extend((status, location, tuple(paths)) for _ in range(n))
+
+    def take_redirect(self, path: str) -> tuple[int, str] | None:
+        with self.lock:
+            if not self._redirects or not path.startswith(self._redirects[0][2]):
+                return None
+            status, location, _ = self._redirects.pop(0)
+            return status, location
+
     def shape_next_jobs(self, n: int, **spec_fields: Any) -> None:
         """The next `n` jobs created through the API take these JobSpec fields
         (e.g. outcome="FAILED", html_instead_of_csv=True, drop_connection_at=100, delay=0)."""
@@ -202,6 +218,7 @@ class Emulator:
             self._faults_left = 0
             self._fault_retry_after = None
             self._next_job_fields.clear()
+            self._redirects.clear()
 
     def take_fault(self) -> tuple[int, float | None] | None:
         with self.lock:
@@ -355,6 +372,8 @@ class Emulator:
             if job.empty_path_answers < spec.empty_file_path_polls:
                 job.empty_path_answers += 1
                 return status, "", ""
+            if spec.file_via_tenant:  # a path on the tenant host, which redirects to the signed link
+                return status, f"/exports/{job.code}/{job.file_token}.csv", ""
             return status, self.issue_link(job), ""
 
     # ----------------------------------------------------------------- links
