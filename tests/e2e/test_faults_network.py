@@ -91,10 +91,6 @@ def _client(emu: Emulator, **settings: Any) -> UniwareClient:
     return UniwareClient(emu.base_url, credentials, **options)
 
 
-def _origin(url: str) -> str:
-    return url  # the emulator's and the decoy's URLs are already scheme://127.0.0.1:port
-
-
 # -- 1. the API's answers come from the tenant ----------------------------------------------------
 @pytest.mark.parametrize("status", [302, 307])
 def test_status_calls_redirected_to_another_origin_end_the_job_and_reach_nothing(
@@ -106,7 +102,8 @@ def test_status_calls_redirected_to_another_origin_end_the_job_and_reach_nothing
     assert decoy.seen == []  # not a request, so neither the bearer token nor the job code
     job = audit(pipeline)[code]
     assert job["status"] == "ERROR" and job["rows_loaded"] == 0
-    assert _origin(emulator.base_url) in job["message"] and _origin(decoy.url) in job["message"]
+    # both base URLs are scheme://127.0.0.1:port, an origin as the message spells it
+    assert emulator.base_url in job["message"] and decoy.url in job["message"]
     assert f"HTTP {status}" in job["message"] and "SECRET-SIG" not in job["message"]
     redirected = [r for r in emulator.requests if r.path == STATUS_PATH and r.status == status]
     assert len(redirected) == 1  # refused at once, never retried
