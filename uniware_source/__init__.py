@@ -72,6 +72,7 @@ def uniware_source(
     batch_size: int = 100_000,
     download_dir: Optional[str] = None,  # noqa: UP045
     request_timeout: float = 60.0,
+    download_timeout: float = 1800.0,
     request_max_attempts: int = 5,
     request_backoff_factor: float = 1.0,
     max_jobs_in_flight: int = 4,
@@ -93,6 +94,8 @@ def uniware_source(
         poll_interval / max_poll_interval: the first wait between status polls, and the cap the
             backoff grows to (seconds).
         job_timeout: give up on a job that is not done after this many seconds.
+        request_timeout / download_timeout: the longest wait for the network in one read, and the
+            longest one attempt to download a file may take in all (seconds).
         timezone: the zone of Uniware's wall-clock timestamps.
         exports: scheduled incremental exports (`[[sources.uniware.exports]]`): the source
             creates one job per window and facility and remembers how far each got.

@@ -27,7 +27,7 @@ from uniware_source.incremental.specs import ExportSpec, parse_exports
 from uniware_source.jobs import Backoff, PollSettings
 
 # (setting, what it must be): every number the source takes, checked alike
-_SECONDS = ("poll_interval", "max_poll_interval", "job_timeout", "request_timeout")
+_SECONDS = ("poll_interval", "max_poll_interval", "job_timeout", "request_timeout", "download_timeout")
 _AT_LEAST_ONE = ("max_workers", "batch_size", "request_max_attempts", "max_jobs_in_flight")
 _ZERO_OR_MORE = ("request_backoff_factor", "retry_cooldown", "collision_wait")
 
@@ -53,6 +53,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
     batch_size: int = 100_000
     download_dir: Optional[str] = None  # noqa: UP045
     request_timeout: float = 60.0
+    download_timeout: float = 1800.0
     request_max_attempts: int = 5
     request_backoff_factor: float = 1.0
     max_jobs_in_flight: int = 4
@@ -86,6 +87,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
             batch_size=self.batch_size,
             download_dir=_directory(self.download_dir),
             request_timeout=self.request_timeout,
+            download_timeout=self.download_timeout,
             request_max_attempts=self.request_max_attempts,
             request_backoff_factor=self.request_backoff_factor,
         )
@@ -110,6 +112,7 @@ class SourceSettings:
     batch_size: int
     download_dir: Path | None
     request_timeout: float
+    download_timeout: float
     request_max_attempts: int
     request_backoff_factor: float
 
@@ -119,6 +122,7 @@ class SourceSettings:
             self.credentials,
             facility=self.facility,
             request_timeout=self.request_timeout,
+            download_timeout=self.download_timeout,
             max_connections=max(self.poll.max_workers, 4),
             request_max_attempts=self.request_max_attempts,
             request_backoff_factor=self.request_backoff_factor,

@@ -41,6 +41,7 @@ def _message(error: BaseException) -> str:
         ({"poll_interval": -1}, "poll_interval"),
         ({"max_poll_interval": 0.5, "poll_interval": 1}, "max_poll_interval"),
         ({"job_timeout": float("inf")}, "job_timeout"),
+        ({"download_timeout": 0}, "download_timeout"),
         ({"max_workers": 0}, "max_workers"),
         ({"max_jobs_in_flight": 0}, "max_jobs_in_flight"),
         ({"retry_cooldown": -5}, "retry_cooldown"),
@@ -75,3 +76,18 @@ def test_settings_come_from_the_environment_in_the_sources_uniware_section(monke
     )
     settings, sync, _ = config.settings()
     assert sync.max_jobs_in_flight == 7 and settings.timezone == "UTC"
+
+
+def test_the_download_deadline_reaches_the_client() -> None:
+    source = _source(download_timeout=7.5)
+    assert source.resources["sale_orders"] is not None
+    from dlt.common.configuration import resolve_configuration
+
+    config = resolve_configuration(
+        UniwareSourceConfiguration(),
+        sections=("sources", "uniware"),
+        explicit_value={"base_url": "http://127.0.0.1:9", "download_timeout": 7.5},
+    )
+    settings, _, _ = config.settings()
+    assert settings.download_timeout == 7.5
+    settings.client()  # accepted by the client

@@ -77,15 +77,14 @@ def empty_tables(*, with_audit_rows: bool) -> Iterator[Any]:
 
     # the columns dlt adds to the audit rows (dicts) when it normalizes them, which it does not add
     # to an Arrow table: declared here, so that the first run's table has them as later ones do
-    columns = [*_AUDIT_COLUMNS, *_DLT_COLUMNS]
     audit = pa.schema(
         [
             pa.field(c["name"], arrow_type(KIND_OF_DLT_TYPE[c["data_type"]]), c.get("nullable", True))
-            for c in columns
+            for c in [*_AUDIT_COLUMNS, *_DLT_COLUMNS]
         ]
     )
     for table, arrow_schema in ((AUDIT_TABLE, audit), (REJECTED_TABLE, REJECTED_SCHEMA)):
         if table in missing:
-            columns = _AUDIT_COLUMNS if table == AUDIT_TABLE else None
-            hints = dlt.mark.make_hints(table_name=table, write_disposition="append", columns=columns)
+            declared = _AUDIT_COLUMNS if table == AUDIT_TABLE else None
+            hints = dlt.mark.make_hints(table_name=table, write_disposition="append", columns=declared)
             yield dlt.mark.with_hints(arrow_schema.empty_table(), hints, create_table_variant=True)
