@@ -86,7 +86,11 @@ def test_the_download_deadline_reaches_the_client() -> None:
     config = resolve_configuration(
         UniwareSourceConfiguration(),
         sections=("sources", "uniware"),
-        explicit_value={"base_url": "http://127.0.0.1:9", "download_timeout": 7.5},
+        explicit_value={
+            "base_url": "http://127.0.0.1:9",
+            "download_timeout": 7.5,
+            "credentials": UniwareCredentials(username="u", password="p"),
+        },
     )
     settings, _, _ = config.settings()
     assert settings.download_timeout == 7.5
