@@ -40,6 +40,7 @@ from dlt.common.runtime.collector import NullCollector  # noqa: E402
 from uniware_source import UniwareError, uniware_source  # noqa: E402
 from uniware_source.cli_summary import summarize  # noqa: E402
 from uniware_source.incremental.run import RESOURCE_NAME, ExportRun  # noqa: E402
+from uniware_source.load.unattended import run_unattended  # noqa: E402
 from uniware_source.run_lock import RunLocked, run_lock  # noqa: E402
 from uniware_source.settings import UniwareSourceConfiguration  # noqa: E402
 
@@ -155,8 +156,8 @@ def _run(args: argparse.Namespace, pipeline_name: str) -> int:
         )
         if args.plan:
             return print_plan(pipeline, source_args)
-        load_info = pipeline.run(uniware_source(**source_args))
-    return summarize(pipeline, load_info, time.monotonic() - started)
+        outcome = run_unattended(pipeline, uniware_source(**source_args))
+    return summarize(pipeline, outcome, time.monotonic() - started)
 
 
 def print_plan(pipeline: dlt.Pipeline, source_args: dict[str, Any]) -> int:

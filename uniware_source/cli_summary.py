@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import dlt
-from dlt.common.pipeline import LoadInfo
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from uniware_source.load.audit import AUDIT_TABLE, REJECTED_TABLE
+from uniware_source.load.unattended import UnattendedRun
 
 EXIT_OK, EXIT_JOBS_FAILED = 0, 1
 _DONE = ("LOADED", "SKIPPED")
@@ -60,10 +60,17 @@ def run_jobs(pipeline: dlt.Pipeline, load_ids: Sequence[str]) -> list[JobLine]:
     return [JobLine(*row) for row in found or []]
 
 
-def summarize(pipeline: dlt.Pipeline, load_info: LoadInfo, seconds: float) -> int:
+def summarize(pipeline: dlt.Pipeline, outcome: UnattendedRun, seconds: float) -> int:
     """Print the run's summary; the exit code: 0 if every job and window ended loaded (or had
     before), else 1."""
-    jobs = run_jobs(pipeline, [str(load_id) for load_id in load_info.loads_ids])
+    for package in outcome.given_up:
+        codes = ", ".join(str(job.get("job_code") or "(none)") for job in package.jobs) or "none"
+        print(
+            f"gave up on load package {package.load_id}, refused by the destination: {package.error}; "
+            f"its jobs load again next run: {codes}",
+            file=sys.stderr,
+        )
+    jobs = run_jobs(pipeline, outcome.load_ids)
     outcomes = Counter(job.status for job in jobs)
     print(f"uniware: {len(jobs)} job(s): " + ", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())))
     for job in jobs:

@@ -56,6 +56,8 @@ class JobSpec:
     throttle_at_status_call: int | None = None
     throttle_retry_after: float = 1.0
     file_via_tenant: bool = False
+    # the file's exact bytes, whatever the report: a per-job override for files of any shape
+    content: bytes | None = None
 
     def __post_init__(self) -> None:
         self.outcome = self.outcome.upper()

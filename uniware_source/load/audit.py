@@ -49,13 +49,26 @@ _DLT_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
+# the load package's own state keeps the audit rows it carries: if the destination refuses the
+# package for good, the run can still say which jobs it gave up on (load/unattended.py)
+PACKAGE_JOBS = "uniware_jobs"
+
+
 def audit_item(jobs: Sequence[ExportJob], run_started_at: datetime) -> Any:
-    """The `export_jobs` rows of `jobs`, one per job, marked for their table."""
-    return dlt.mark.with_hints(
-        [job.audit_row(run_started_at) for job in jobs],
-        dlt.mark.make_hints(table_name=AUDIT_TABLE, write_disposition="append", columns=_AUDIT_COLUMNS),
-        create_table_variant=True,
-    )
+    """The `export_jobs` rows of `jobs`, one per job, marked for their table; noted in the load
+    package's state as well."""
+    rows = [job.audit_row(run_started_at) for job in jobs]
+    package: dict[str, Any]
+    try:
+        package = dlt.current.load_package_state()["state"]  # type: ignore[assignment]
+    except Exception:  # iterated outside a pipeline's extract: no package to note them in
+        package = {}
+    package.setdefault(PACKAGE_JOBS, []).extend(rows)
+    return dlt.mark.with_hints(rows, audit_hints(), create_table_variant=True)
+
+
+def audit_hints() -> Any:
+    return dlt.mark.make_hints(table_name=AUDIT_TABLE, write_disposition="append", columns=_AUDIT_COLUMNS)
 
 
 def empty_tables(*, with_audit_rows: bool) -> Iterator[Any]:

@@ -1,0 +1,143 @@
+"""A killed run, a package the destination refuses: the next run recovers, every row lands once.
+
+Each case drives the real command (`pipelines/run.py`) against the emulator into a real DuckDB
+file. A kill at a chosen point is made by a small script that runs the library's steps one by
+one and kills itself (SIGKILL) where the case says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from tests.conftest import PASSWORD, USERNAME
+
+RUN = Path(__file__).resolve().parents[2] / "pipelines" / "run.py"
+CREATE = "/services/rest/v1/export/job/create"
+
+# extract; keep a copy of the extracted package; normalize; put the copy back; SIGKILL: exactly
+# what a kill between normalize's commit of the package and its cleanup leaves behind
+KILL_WHILE_NORMALIZE_CLEANS_UP = textwrap.dedent(
+    """
+    import os, shutil, signal
+    import dlt
+    from uniware_source import uniware_source
+
+    pipeline = dlt.pipeline(pipeline_name="uniware", destination="duckdb", dataset_name="uniware_data")
+    pipeline.extract(uniware_source())
+    extracted = os.path.join(pipeline.working_dir, "normalize", "extracted")
+    (load_id,) = os.listdir(extracted)
+    shutil.copytree(os.path.join(extracted, load_id), "saved-package")
+    pipeline.normalize()
+    shutil.copytree("saved-package", os.path.join(extracted, load_id))
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+def _env(emulator, cwd: Path, exports: list[dict]) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    return {
+        **clean,
+        "DLT_DATA_DIR": str(cwd / ".dlt-data"),
+        "SOURCES__UNIWARE__BASE_URL": emulator.base_url,
+        "SOURCES__UNIWARE__CREDENTIALS__USERNAME": USERNAME,
+        "SOURCES__UNIWARE__CREDENTIALS__PASSWORD": PASSWORD,
+        "SOURCES__UNIWARE__POLL_INTERVAL": "0.05",
+        "SOURCES__UNIWARE__MAX_POLL_INTERVAL": "0.3",
+        "SOURCES__UNIWARE__EXPORTS": json.dumps(exports),
+    }
+
+
+def _run(env: dict[str, str], cwd: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *command], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def _ist_today():
+    return datetime.now(ZoneInfo("Asia/Kolkata")).date()
+
+
+def _query(cwd: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(cwd / "uniware.duckdb"), read_only=True) as db:
+        return db.sql(sql).fetchall()
+
+
+def test_a_run_killed_while_normalize_cleans_up_is_recovered(emulator, tmp_path) -> None:
+    exports = [
+        {
+            "report": "Sale Orders",
+            "start_date": str(_ist_today() - timedelta(days=2)),
+            "facilities": ["WH-BLR"],
+        }
+    ]
+    env = _env(emulator, tmp_path, exports)
+    first = _run(env, tmp_path, str(RUN))  # the pipeline has loaded before
+    assert first.returncode == 0, first.stdout + first.stderr
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_WHILE_NORMALIZE_CLEANS_UP)
+    killed = _run(env, tmp_path, str(script))
+    assert killed.returncode == -9, killed.stderr
+
+    rerun = _run(env, tmp_path, str(RUN))
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "Directory not empty" not in rerun.stderr
+    again = _run(env, tmp_path, str(RUN))  # and the runs after it go on as usual
+    assert again.returncode == 0, again.stdout + again.stderr
+
+    keys = _query(
+        tmp_path, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM uniware_data.sale_orders"
+    )
+    assert keys[0][0] == keys[0][1] > 0  # every row once
+    statuses = {status for (status,) in _query(tmp_path, "SELECT status FROM uniware_data.export_jobs")}
+    assert statuses == {"LOADED"}
+    with_killed = _query(tmp_path, "SELECT count(DISTINCT _dlt_load_id) FROM uniware_data.export_jobs")
+    assert with_killed[0][0] == 4  # the first run, the killed run's package, the rerun, the one after
+
+
+def test_a_package_the_destination_refuses_is_given_up_and_its_jobs_load_later(emulator, tmp_path) -> None:
+    from uniware_source.emulator import JobSpec
+
+    good = emulator.add_job(JobSpec(report="Stock Moves", content=b"code,note\nA,first\nB,second\n"))
+    later = emulator.add_job(JobSpec(report="Stock Moves", content=b"code,note\nC,third\nD,fourth\n"))
+    env = {**_env(emulator, tmp_path, []), "SOURCES__UNIWARE__REPORT": "Stock Moves"}
+    env["SOURCES__UNIWARE__JOB_CODES"] = json.dumps([good])
+    assert _run(env, tmp_path, str(RUN)).returncode == 0
+    # someone changes the table so that the next file cannot go in: the destination refuses it
+    with duckdb.connect(str(tmp_path / "uniware.duckdb")) as db:
+        db.execute("DELETE FROM uniware_data.stock_moves")
+        db.execute("ALTER TABLE uniware_data.stock_moves DROP COLUMN note")
+        db.execute("ALTER TABLE uniware_data.stock_moves ADD COLUMN note INTEGER")
+
+    env["SOURCES__UNIWARE__JOB_CODES"] = json.dumps([later])
+    refused = _run(env, tmp_path, str(RUN))
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "gave up on load package" in refused.stderr and later in refused.stderr
+    failed = _query(
+        tmp_path, f"SELECT status, message FROM uniware_data.export_jobs WHERE job_code = '{later}'"
+    )
+    assert [status for status, _ in failed] == ["LOAD_FAILED"] and "loads again next run" in failed[0][1]
+
+    with duckdb.connect(str(tmp_path / "uniware.duckdb")) as db:  # the table is put right
+        db.execute("ALTER TABLE uniware_data.stock_moves DROP COLUMN note")
+        db.execute("ALTER TABLE uniware_data.stock_moves ADD COLUMN note VARCHAR")
+    fixed = _run(env, tmp_path, str(RUN))  # not blocked by the refused package, not skipped either
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert sorted(_query(tmp_path, "SELECT code, note FROM uniware_data.stock_moves")) == [
+        ("C", "third"),
+        ("D", "fourth"),
+    ]
+    statuses = _query(
+        tmp_path,
+        f"SELECT status FROM uniware_data.export_jobs WHERE job_code = '{later}' ORDER BY finished_at",
+    )
+    assert [s for (s,) in statuses] == ["LOAD_FAILED", "LOADED"]

@@ -1,0 +1,172 @@
+"""A run that nothing in the last run can wedge: dlt's run, with what an unattended schedule needs
+around it.
+
+- **Leftovers of a killed run.** A kill between dlt's normalize committing a package and its
+  cleanup leaves the package twice: complete in `load/normalized`, and still in
+  `normalize/extracted` (or half-written in `load/new`). dlt would normalize the stale copy again
+  and fail on every later run (`Directory not empty`). The stale copies are removed first.
+- **Pending packages.** A killed run's normalized packages are loaded first, in a run of their
+  own, so that this run still extracts its own data (dlt's `run` otherwise only loads what is
+  pending and extracts nothing).
+- **A package the destination refuses for good** (a terminal job failure) is aborted with dlt's
+  `abort_packages`, which also restores the pipeline state to before it: its jobs are not marked
+  loaded, cursors do not move, and the next run loads them again. The jobs it carried (noted in
+  the package's own state) are recorded in `export_jobs` as LOAD_FAILED, with the package and the
+  destination's error. A transient failure is left pending, for dlt to retry next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
+from dlt.load.exceptions import LoadClientJobFailed, LoadClientJobTerminalRetry, LoadPackageAborted
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from uniware_source.api.errors import redact
+from uniware_source.load.audit import AUDIT_TABLE, PACKAGE_JOBS, REJECTED_TABLE, audit_hints
+
+logger = logging.getLogger(__name__)
+
+LOAD_FAILED = "LOAD_FAILED"
+# a job of the package failed terminally: left pending (dlt's default), or aborted already (with
+# dlt's `load.auto_abort_on_terminal_error`)
+_REFUSED = (LoadClientJobTerminalRetry, LoadClientJobFailed, LoadPackageAborted)
+
+
+@dataclass
+class GivenUp:
+    """A load package the destination refused for good, and the jobs it carried."""
+
+    load_id: str
+    error: str
+    jobs: list[dict[str, Any]]
+
+
+@dataclass
+class UnattendedRun:
+    loads: list[LoadInfo] = field(default_factory=list)
+    given_up: list[GivenUp] = field(default_factory=list)
+    healed: list[str] = field(default_factory=list)  # load ids whose stale copies were removed
+
+    @property
+    def load_ids(self) -> list[str]:
+        return [str(load_id) for info in self.loads for load_id in info.loads_ids]
+
+
+def run_unattended(pipeline: dlt.Pipeline, source: Any) -> UnattendedRun:
+    """Heal, load what a killed run left pending, then run `source`; give up on what the
+    destination refuses for good, and record it."""
+    outcome = UnattendedRun(healed=remove_stale_copies(Path(pipeline.working_dir)))
+    for load_id in outcome.healed:
+        logger.warning("removed the stale copy of package %s that a killed run left behind", load_id)
+    if pipeline.has_pending_data:
+        logger.warning("loading the packages a previous run left pending first")
+        _run(pipeline, None, outcome)
+    _run(pipeline, source, outcome)
+    if outcome.given_up:
+        outcome.loads.append(pipeline.run(_given_up_rows(outcome.given_up), schema=pipeline.default_schema))
+    return outcome
+
+
+def remove_stale_copies(working_dir: Path) -> list[str]:
+    """Remove the extracted and half-normalized copies of packages that normalize completed."""
+    committed = {
+        package.name
+        for folder in ("normalized", "loaded")
+        for package in _packages(working_dir / "load" / folder)
+    }
+    extracted = _packages(working_dir / "normalize" / "extracted")
+    half_written = _packages(working_dir / "load" / "new")
+    removed = []
+    for package in [*extracted, *half_written]:
+        # a half-written copy of a package that is still extracted is written again by normalize
+        again = package in half_written and package.name in {p.name for p in extracted}
+        if package.name in committed or again:
+            shutil.rmtree(package)
+            removed.append(package.name)
+    return sorted(set(removed))
+
+
+def _packages(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
+
+
+def _run(pipeline: dlt.Pipeline, source: Any, outcome: UnattendedRun) -> None:
+    try:
+        outcome.loads.append(pipeline.run(source) if source is not None else pipeline.run())
+    except PipelineStepFailed as exc:
+        if exc.step != "load" or not isinstance(exc.exception, _REFUSED) or not exc.load_id:
+            raise
+        outcome.given_up.append(_give_up(pipeline, exc.load_id, exc.exception))
+
+
+def _give_up(pipeline: dlt.Pipeline, load_id: str, error: BaseException) -> GivenUp:
+    jobs = list(pipeline.get_load_package_state(load_id).get(PACKAGE_JOBS, []))  # type: ignore[call-overload]
+    text = redact(" ".join(str(error).split()))[:500]
+    logger.error(
+        "the destination refused load package %s for good (%s); giving it up: its %d job(s) load "
+        "again next run",
+        load_id,
+        text,
+        len(jobs),
+    )
+    pipeline.abort_packages()  # deletes the package and restores the state from before it
+    _forget_partial_audit(pipeline, load_id, jobs)
+    return GivenUp(load_id, text, jobs)
+
+
+def _forget_partial_audit(pipeline: dlt.Pipeline, load_id: str, jobs: Sequence[dict[str, Any]]) -> None:
+    """The audit rows that parts of the package loaded before the refusal (a package's tables load
+    separately) speak of a load that did not happen: removed, so that LOAD_FAILED says what did.
+    Rows of the report tables that did load are replaced when the jobs load again (merge on
+    their key, or on their job or window)."""
+    with pipeline.sql_client() as client:
+        for table, condition, args in _partial_rows(load_id, jobs):
+            try:
+                client.execute_sql(
+                    f"DELETE FROM {client.make_qualified_table_name(table)} WHERE {condition}", *args
+                )
+            except DatabaseUndefinedRelation:
+                continue
+
+
+def _partial_rows(load_id: str, jobs: Sequence[dict[str, Any]]) -> Iterator[tuple[str, str, list[Any]]]:
+    yield AUDIT_TABLE, "_dlt_load_id = %s", [load_id]
+    # rejected rows are Arrow tables, without a load id: found by their job and run
+    for job in jobs:
+        if job.get("job_code") and job.get("run_started_at"):
+            started = job["run_started_at"]
+            if isinstance(started, str):
+                started = datetime.fromisoformat(started)
+            yield REJECTED_TABLE, "job_code = %s AND run_started_at = %s", [job["job_code"], started]
+
+
+def _given_up_rows(given_up: Sequence[GivenUp]) -> Any:
+    @dlt.resource(name="uniware_load_failures", max_table_nesting=0)
+    def load_failures() -> Iterator[Any]:
+        now = datetime.now(UTC)
+        rows = [
+            {
+                **job,
+                "status": LOAD_FAILED,
+                "message": f"load package {package.load_id} was refused by the destination and given "
+                f"up; this job loads again next run: {package.error}",
+                "finished_at": now,
+                "rows_loaded": 0,
+            }
+            for package in given_up
+            for job in package.jobs
+        ]
+        if rows:
+            yield dlt.mark.with_hints(rows, audit_hints(), create_table_variant=True)
+
+    return load_failures()
