@@ -40,6 +40,7 @@ from dlt.common.runtime.collector import NullCollector  # noqa: E402
 from uniware_source import UniwareError, uniware_source  # noqa: E402
 from uniware_source.cli_summary import summarize  # noqa: E402
 from uniware_source.incremental.run import RESOURCE_NAME, ExportRun  # noqa: E402
+from uniware_source.jobs.ledger import store_for  # noqa: E402
 from uniware_source.load.unattended import run_unattended  # noqa: E402
 from uniware_source.run_lock import RunLocked, run_lock  # noqa: E402
 from uniware_source.settings import UniwareSourceConfiguration  # noqa: E402
@@ -172,7 +173,7 @@ def print_plan(pipeline: dlt.Pipeline, source_args: dict[str, Any]) -> int:
         return EXIT_OK
     export_run = ExportRun(settings, specs, sync)
     state = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}).get(RESOURCE_NAME, {})
-    ledger = export_run.open_ledger(state, Path(pipeline.working_dir), read_only=True)
+    ledger = export_run.open_ledger(state, store_for(pipeline), read_only=True)
     tasks = export_run.plan(state, ledger)
     zone = settings.timezone
     print(f"uniware: a run now would start {len(tasks)} job(s) (times in {zone}):")

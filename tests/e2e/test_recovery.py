@@ -141,3 +141,59 @@ def test_a_package_the_destination_refuses_is_given_up_and_its_jobs_load_later(e
         f"SELECT status FROM uniware_data.export_jobs WHERE job_code = '{later}' ORDER BY finished_at",
     )
     assert [s for (s,) in statuses] == ["LOAD_FAILED", "LOADED"]
+
+
+def test_a_first_run_killed_while_polling_loses_no_job_even_without_its_working_folder(
+    emulator, tmp_path
+) -> None:
+    """The job ledger lives with the data: a first run killed with its jobs running on the tenant,
+    then its working folder gone (dlt's wipe, a new machine): the rerun creates no job twice."""
+    import shutil
+    import signal
+    import time
+
+    start = _ist_today() - timedelta(days=9)  # ten windows, four at a time on the tenant
+    env = _env(
+        emulator, tmp_path, [{"report": "Sale Orders", "start_date": str(start), "facilities": ["WH-BLR"]}]
+    )
+    emulator.default_job_delay = 3600.0  # still running when the run is killed
+    process = subprocess.Popen([sys.executable, str(RUN)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    # the DuckDB file is read only once the four creates are through: a reader holds the file,
+    # and a steady stream of them would keep the run from writing its ledger rows
+    while len(emulator.jobs) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    while len(_ledger(tmp_path)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    created_before = set(emulator.jobs)
+    assert len(created_before) == 4 and {row[0] for row in _ledger(tmp_path)} == created_before
+
+    shutil.rmtree(tmp_path / ".dlt-data")  # the working folder is gone
+    emulator.default_job_delay = 0.2
+    with emulator.lock:
+        for job in emulator.jobs.values():  # the tenant finishes the exports in the meantime
+            job.delay = 0.2
+    rerun = _run(env, tmp_path, str(RUN))
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    # ten windows, and one more if a new minute began between the runs: no window created twice
+    assert len(emulator.jobs) in (10, 11)
+    statuses = _query(tmp_path, "SELECT job_code, window_start FROM uniware_data.export_jobs")
+    assert created_before <= {code for code, _ in statuses}  # the killed run's jobs were re-attached
+    starts = [window_start for _, window_start in statuses]
+    assert len(starts) == len(set(starts))
+    keys = _query(
+        tmp_path, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM uniware_data.sale_orders"
+    )
+    assert keys[0][0] == keys[0][1] > 0
+
+
+def _ledger(cwd: Path) -> list[tuple]:
+    """The ledger's rows, read while a run may be writing (a busy DuckDB file reads as none yet)."""
+    try:
+        with duckdb.connect(str(cwd / "uniware.duckdb"), read_only=True) as db:
+            return db.sql("SELECT * FROM uniware_data._uniware_job_ledger").fetchall()
+    except duckdb.Error:
+        return []

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import dlt
 import duckdb
 import requests
 
@@ -224,6 +225,16 @@ def test_plan_prints_the_jobs_and_creates_nothing(emulator, tmp_path) -> None:
     assert creates(emulator) == 0
 
 
+def ledger_rows(database: Path) -> list[tuple[Any, ...]]:
+    """The job ledger's rows in the destination, read while a run may be writing them (DuckDB
+    lets one process at a time open the file: a busy file reads as no rows yet)."""
+    try:
+        with duckdb.connect(str(database), read_only=True) as db:
+            return db.sql("SELECT * FROM uniware_data._uniware_job_ledger").fetchall()
+    except duckdb.Error:
+        return []
+
+
 def test_killed_run_is_resumed_without_duplicate_jobs_or_lost_rows(emulator, tmp_path) -> None:
     start = ist_today() - timedelta(days=1)
     env = _env(emulator, tmp_path, [sale_orders(start, facilities=["WH-BLR"])])
@@ -235,19 +246,20 @@ def test_killed_run_is_resumed_without_duplicate_jobs_or_lost_rows(emulator, tmp
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    ledger = tmp_path / ".dlt-data" / "pipelines" / "uniware" / "uniware_job_ledger.json"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if ledger.exists() and len(json.loads(ledger.read_text())["jobs"]) == 2:
-            break
+    while creates(emulator) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
+    while time.monotonic() < deadline:  # read the DuckDB file only once the creates are through
+        if len(ledger_rows(tmp_path / "uniware.duckdb")) == 2:
+            break
+        time.sleep(0.5)
     else:
         process.kill()
         raise AssertionError("the run never created its two jobs")
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     assert creates(emulator) == 2
-    first_jobs = {entry["job_code"] for entry in json.loads(ledger.read_text())["jobs"]}
+    first_jobs = set(emulator.jobs)
 
     emulator.default_job_delay = 0.3
     for job in emulator.jobs.values():  # the tenant finishes the exports in the meantime
@@ -273,11 +285,11 @@ def test_killed_run_is_resumed_without_duplicate_jobs_or_lost_rows(emulator, tmp
 
 def test_a_forgotten_job_in_the_ledger_is_created_afresh(emulator, pipeline) -> None:
     from uniware_source.incremental.windows import Window
-    from uniware_source.jobs.ledger import JobLedger, LedgerEntry
+    from uniware_source.jobs.ledger import JobLedger, LedgerEntry, store_for
 
     day = ist_today() - timedelta(days=4)
     window = Window(local_midnight(day, IST), local_midnight(day + timedelta(days=1), IST))
-    ledger = JobLedger.open(Path(pipeline.working_dir))
+    ledger = JobLedger.open(store_for(pipeline))
     ledger.add(
         LedgerEntry(
             "EXP-GONE-1",
@@ -297,7 +309,7 @@ def test_a_forgotten_job_in_the_ledger_is_created_afresh(emulator, pipeline) -> 
     assert list(jobs.values()) == ["LOADED"]  # not given up: a new job for the same window
     landed = {code for (code,) in rows(pipeline, "SELECT sale_order_item_code FROM sale_orders")}
     assert landed == oracle_codes(emulator, "WH-BLR", window.start, window.end)
-    assert JobLedger.open(Path(pipeline.working_dir)).entries.keys() <= set(jobs)  # the dead entry is gone
+    assert JobLedger.open(store_for(pipeline)).entries.keys() <= set(jobs)  # the dead entry is gone
 
 
 def _ledger_export(start: date, **extra: Any) -> dict[str, Any]:
@@ -366,14 +378,26 @@ def test_plan_reads_the_ledger_and_leaves_it_as_it_was(emulator, tmp_path) -> No
         command = [sys.executable, str(RUN), "--plan"]
         return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
-    assert plan().returncode == 0  # the pipeline exists (a new one starts from an empty folder)
-    ledger = tmp_path / ".dlt-data" / "pipelines" / "uniware" / "uniware_job_ledger.json"
-    ledger.write_text(json.dumps({"jobs": entries}))
-    before = ledger.read_bytes()
+    from uniware_source.jobs.ledger import JobLedger, LedgerEntry, store_for
+
+    destination = dlt.pipeline(
+        pipeline_name="ledger_writer",
+        destination=dlt.destinations.duckdb(str(tmp_path / "uniware.duckdb")),
+        dataset_name="uniware_data",
+        pipelines_dir=str(tmp_path / "writer"),
+    )
+    writer = JobLedger.open(store_for(destination))
+    for entry in entries:
+        writer.add(LedgerEntry(**entry))
+
+    def ledger_rows() -> list[tuple]:
+        with duckdb.connect(str(tmp_path / "uniware.duckdb"), read_only=True) as db:
+            return sorted(db.sql("SELECT * FROM uniware_data._uniware_job_ledger").fetchall())
+
+    before = ledger_rows()
     result = plan()
     assert result.returncode == 0, result.stderr
     assert "re-attach to EXP-PENDING" in result.stdout
     assert "EXP-STALE" not in result.stdout
-    assert ledger.read_bytes() == before
-    assert not ledger.with_suffix(".tmp").exists()
+    assert ledger_rows() == before and len(before) == 2
     assert creates(emulator) == 0

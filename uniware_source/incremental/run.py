@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from uniware_source.api.client import UniwareClient
 from uniware_source.incremental.plan import PlanContext, WindowTask, plan_tasks
 from uniware_source.incremental.specs import ExportSpec
-from uniware_source.jobs.ledger import JobLedger
+from uniware_source.jobs.ledger import JobLedger, LedgerStore
 from uniware_source.settings import SourceSettings, SyncSettings
 
 RESOURCE_NAME = "uniware_exports"
@@ -33,9 +32,9 @@ class ExportRun:
     specs: Sequence[ExportSpec]
     sync: SyncSettings
 
-    def open_ledger(self, state: dict[str, Any], directory: Path | None, *, read_only: bool) -> JobLedger:
+    def open_ledger(self, state: dict[str, Any], store: LedgerStore | None, *, read_only: bool) -> JobLedger:
         """The ledger of pending jobs, less those that loaded or grew too old."""
-        ledger = JobLedger.open(directory, read_only=read_only)
+        ledger = JobLedger.open(store, read_only=read_only)
         ledger.prune(state.get("loaded_jobs", {}), max_age=LEDGER_MAX_AGE)
         return ledger
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import dlt
@@ -27,6 +26,7 @@ from uniware_source.incremental.plan import WINDOW_COLUMN
 from uniware_source.incremental.run import LEDGER_MAX_AGE, RESOURCE_NAME, ExportRun
 from uniware_source.incremental.specs import ExportSpec
 from uniware_source.jobs import ExportJob, Outcome
+from uniware_source.jobs.ledger import LedgerStore, store_for
 from uniware_source.load.audit import audit_item, empty_tables
 from uniware_source.load.job_run import JobRun
 from uniware_source.load.keys import KeyTracker
@@ -91,11 +91,12 @@ def exports_resource(
     return uniware_exports()
 
 
-def _ledger_dir() -> Path | None:
+def _ledger_store() -> LedgerStore | None:
     try:
-        return Path(dlt.current.pipeline().working_dir)
+        pipeline = dlt.current.pipeline()
     except Exception:  # iterated outside a pipeline: the ledger lives in memory only
         return None
+    return store_for(pipeline)
 
 
 def _forget_old_loads(loaded: dict[str, dict[str, Any]], now: datetime) -> None:
@@ -110,7 +111,7 @@ def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
     settings = run.settings
     state = dlt.current.resource_state()
     loaded: dict[str, dict[str, Any]] = state.setdefault("loaded_jobs", {})
-    ledger = run.open_ledger(state, _ledger_dir(), read_only=False)
+    ledger = run.open_ledger(state, _ledger_store(), read_only=False)
     _forget_old_loads(loaded, started)
     client = settings.client()
     tasks = run.plan(state, ledger, client)
