@@ -3,7 +3,8 @@
 The file is profiled over *all* rows (profile.py), in chunks of bounded size, and the rules
 (rules.py) decide each column's kind from its counts. Ragged records are located (physical line,
 raw text) with Python's `csv` module (records.py) only when polars saw some, which is rare; the
-file is then profiled again without them.
+file is then profiled again without them. A file whose header is one field of labels separated by
+`;`, tab or `|` is refused before any of that (records.py tells why).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from uniware_source.typed_csv.frames import filtered, frames
 from uniware_source.typed_csv.kinds import KINDS, Kind
 from uniware_source.typed_csv.model import ColumnPlan, FilePlan, RejectedRow
 from uniware_source.typed_csv.profile import FileProfile, ShapeCounts
-from uniware_source.typed_csv.records import check_text, locate_rejects, read_header
+from uniware_source.typed_csv.records import check_separator, check_text, locate_rejects, read_header
 from uniware_source.typed_csv.rules import classify, classify_temporal
 
 # the first chunk is small: most columns show there that they can only be text, and are
@@ -76,6 +77,7 @@ def _labels(path: Path) -> list[str]:
         raise CsvFormatError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     if not any(label.strip() for label in labels):
         raise CsvFormatError(f"{path}: no header row (the first line holds no column labels)")
+    check_separator(path, labels)  # a `;`, tab or `|` file is refused, not loaded as one column
     return labels
 
 

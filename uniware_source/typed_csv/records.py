@@ -1,14 +1,31 @@
-"""A file's records read exactly, with Python's `csv` module: the header, the check that the file is
-UTF-8 text, and where the ragged records are (physical line, raw text).
+"""A file's records read exactly, with Python's `csv` module: the header, the checks that the file is
+UTF-8 text and comma-separated, and where the ragged records are (physical line, raw text).
 
 Far slower than polars, so a file is read this way in full only when polars saw ragged records,
 which is rare.
+
+A file separated by something other than commas is refused, never guessed at: Uniware always
+writes commas, so a `;`, tab or `|` file has been through other hands (a spreadsheet in another
+locale, a script), and whatever else they changed (decimal commas, date formats) we could not
+tell. Read with commas, such a file would load as one column named after the whole header line,
+every real column missing. `check_separator` raises CsvFormatError (the job ends INVALID_FILE,
+with the reason) when all of these hold, for one of `;`, tab, `|`:
+
+- the header is one field when read with commas;
+- read with that separator (quotes honoured), the header has at least two non-blank labels;
+- every data record in the first 64 KiB (blank lines aside) has as many fields as that header.
+
+So a one-column comma file whose label happens to hold the separator (`Notes; remarks`) still
+loads, as long as its values do not split into the same number of fields; a quoted label
+(`"Notes; remarks"`) never splits. A header-only file has no record to disagree: its header
+alone decides, since loading it would add a column named after the whole header line.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +33,8 @@ from uniware_source.api.errors import CsvFormatError
 from uniware_source.typed_csv.model import RejectedRow
 
 _SNIFF_BYTES = 1 << 16
+# the separators a file that is not comma-separated is recognised by, named for the message
+SEPARATORS: dict[str, str] = {";": "`;`", "\t": "tab", "|": "`|`"}
 
 
 def check_text(path: Path) -> None:
@@ -94,3 +113,44 @@ def locate_rejects(path: Path, width: int) -> tuple[list[RejectedRow], list[int]
             rejected.append(RejectedRow(line, raw, f"expected {width} fields, found {fields}"))
             indexes.append(count - 1)
     return rejected, indexes, max(count, 0)
+
+
+def check_separator(path: Path, labels: list[str]) -> None:
+    """Refuse a file whose one-field header is a line of labels separated by `;`, tab or `|` (see
+    the module's docstring for the rule)."""
+    if len(labels) != 1:
+        return
+    sample = _head_records(path)
+    for sep, name in SEPARATORS.items():
+        records = sample.get(sep)
+        if not records:
+            continue
+        header, data = records[0], [r for r in records[1:] if r]
+        if sum(1 for label in header if label.strip()) < 2:
+            continue
+        if all(len(r) == len(header) for r in data):
+            shown = labels[0] if len(labels[0]) <= 120 else labels[0][:117] + "..."
+            agree = f", and {len(header)} fields in each data record" if data else ""
+            raise CsvFormatError(
+                f"{path}: header {shown!r} looks {name}-separated ({len(header)} labels{agree}); "
+                "Uniware exports are comma-separated"
+            )
+
+
+def _head_records(path: Path) -> dict[str, list[list[str]]]:
+    """The records at the start of the file (BOM stripped) as read with each candidate separator;
+    a record the sample may have cut is left out. A separator the sample cannot be read with
+    has none."""
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+        whole = not fh.read(1)
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(head, final=whole)
+    text = text.removeprefix("\ufeff")
+    out: dict[str, list[list[str]]] = {}
+    for sep in SEPARATORS:
+        try:
+            records = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=False))
+        except csv.Error:
+            continue
+        out[sep] = records if whole or len(records) < 2 else records[:-1]
+    return out
