@@ -78,6 +78,8 @@ def uniware_source(
     max_jobs_in_flight: int = 4,
     retry_cooldown: float = 60.0,
     collision_wait: float = 30.0,
+    commit_every_windows: int = 16,
+    commit_every_minutes: float = 30.0,
     backfill_start: Optional[str] = None,  # noqa: UP045
     backfill_end: Optional[str] = None,  # noqa: UP045
     _config: UniwareSourceConfiguration = None,  # type: ignore[assignment]  # dlt passes it, resolved
@@ -102,6 +104,9 @@ def uniware_source(
         max_jobs_in_flight: export jobs running on the tenant at once, across all exports.
         retry_cooldown / collision_wait: seconds before re-creating a failed window's job, and
             before asking again after Uniware refused a create as a collision.
+        commit_every_windows / commit_every_minutes: one run loads at most this many windows,
+            and creates no new job after this many minutes; the rest is left for the next run
+            (the `uniware` command runs again at once until nothing is left).
         backfill_start / backfill_end: load this range of local dates (inclusive) for every
             export, without moving the incremental cursors.
 

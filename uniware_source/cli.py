@@ -39,13 +39,14 @@ from dlt.common.runtime.collector import NullCollector  # noqa: E402
 
 from uniware_source import UniwareError, uniware_source  # noqa: E402
 from uniware_source.cli_summary import summarize  # noqa: E402
-from uniware_source.incremental.run import RESOURCE_NAME, ExportRun  # noqa: E402
+from uniware_source.incremental.run import ExportRun, backlog, exports_state  # noqa: E402
 from uniware_source.jobs.ledger import store_for  # noqa: E402
 from uniware_source.load.unattended import run_unattended  # noqa: E402
 from uniware_source.run_lock import RunLocked, run_lock  # noqa: E402
 from uniware_source.settings import UniwareSourceConfiguration  # noqa: E402
 
 EXIT_OK, EXIT_JOBS_FAILED, EXIT_RUN_FAILED, EXIT_LOCKED = 0, 1, 2, 3
+logger = logging.getLogger("uniware_source.cli")
 _NO_PROGRESS = NullCollector()
 
 
@@ -158,6 +159,11 @@ def _run(args: argparse.Namespace, pipeline_name: str) -> int:
         if args.plan:
             return print_plan(pipeline, source_args)
         outcome = run_unattended(pipeline, uniware_source(**source_args))
+        left, loaded = backlog(pipeline.state)
+        while left and loaded:  # a long backfill: one commit per batch, until nothing is left
+            logger.info("%d window(s) left for the next batch; running it", left)
+            outcome.extend(run_unattended(pipeline, uniware_source(**source_args)))
+            left, loaded = backlog(pipeline.state)
     return summarize(pipeline, outcome, time.monotonic() - started)
 
 
@@ -172,15 +178,17 @@ def print_plan(pipeline: dlt.Pipeline, source_args: dict[str, Any]) -> int:
         print("uniware: no [[sources.uniware.exports]] configured: nothing to plan")
         return EXIT_OK
     export_run = ExportRun(settings, specs, sync)
-    state = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}).get(RESOURCE_NAME, {})
+    state = exports_state(pipeline.state)
     ledger = export_run.open_ledger(state, store_for(pipeline), read_only=True)
-    tasks = export_run.plan(state, ledger)
+    plan = export_run.plan(state, ledger)
     zone = settings.timezone
-    print(f"uniware: a run now would start {len(tasks)} job(s) (times in {zone}):")
-    for task in tasks:
+    print(f"uniware: a run now would start {len(plan.tasks)} job(s) (times in {zone}):")
+    for task in plan.tasks:
         window = task.window.label(zone) if task.window else "snapshot (whole report)"
         action = f"re-attach to {task.reattach}" if task.reattach else "create"
         print(f"  {task.spec.report.name:<22} {task.facility:<12} {window:<36} {action}")
+    if plan.deferred:
+        print(f"  and {len(plan.deferred)} more window(s) in the next batches (commit_every_windows)")
     return EXIT_OK
 
 

@@ -27,8 +27,21 @@ from uniware_source.incremental.specs import ExportSpec, parse_exports
 from uniware_source.jobs import Backoff, PollSettings
 
 # (setting, what it must be): every number the source takes, checked alike
-_SECONDS = ("poll_interval", "max_poll_interval", "job_timeout", "request_timeout", "download_timeout")
-_AT_LEAST_ONE = ("max_workers", "batch_size", "request_max_attempts", "max_jobs_in_flight")
+_SECONDS = (
+    "poll_interval",
+    "max_poll_interval",
+    "job_timeout",
+    "request_timeout",
+    "download_timeout",
+    "commit_every_minutes",
+)
+_AT_LEAST_ONE = (
+    "max_workers",
+    "batch_size",
+    "request_max_attempts",
+    "max_jobs_in_flight",
+    "commit_every_windows",
+)
 _ZERO_OR_MORE = ("request_backoff_factor", "retry_cooldown", "collision_wait")
 
 
@@ -59,6 +72,8 @@ class UniwareSourceConfiguration(BaseConfiguration):
     max_jobs_in_flight: int = 4
     retry_cooldown: float = 60.0
     collision_wait: float = 30.0
+    commit_every_windows: int = 16
+    commit_every_minutes: float = 30.0
     backfill_start: Optional[str] = None  # noqa: UP045
     backfill_end: Optional[str] = None  # noqa: UP045
 
@@ -95,6 +110,8 @@ class UniwareSourceConfiguration(BaseConfiguration):
             max_jobs_in_flight=self.max_jobs_in_flight,
             retry_cooldown=self.retry_cooldown,
             collision_wait=self.collision_wait,
+            commit_every_windows=self.commit_every_windows,
+            commit_every=self.commit_every_minutes * 60,
             backfill=_backfill(self.backfill_start, self.backfill_end),
         )
         specs = parse_exports(self.exports, default_facility=source.facility) if self.exports else []
@@ -135,6 +152,11 @@ class SyncSettings:
     retry_cooldown: float = 60.0  # seconds before a failed window's job is created again
     collision_wait: float = 30.0  # seconds before retrying a create refused as a collision
     split_after: int = 2  # failures of one window before it is split in halves
+    # one run (one dlt load, cursors committed with it) covers at most this many windows, and
+    # creates no new job after this many seconds: a long backfill commits as it goes, and keeps
+    # at most a batch of files on disk
+    commit_every_windows: int = 16
+    commit_every: float = 1800.0
     backfill: tuple[date, date] | None = None  # inclusive local dates; the cursor does not move
 
 

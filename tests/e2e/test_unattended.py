@@ -33,6 +33,7 @@ def _run(emulator, cwd: Path, exports: list[dict], *args: str) -> subprocess.Com
         "SOURCES__UNIWARE__MAX_POLL_INTERVAL": "0.3",
         "SOURCES__UNIWARE__RETRY_COOLDOWN": "0.1",
         "SOURCES__UNIWARE__EXPORTS": json.dumps(exports),
+        "SOURCES__UNIWARE__COMMIT_EVERY_WINDOWS": "4",
     }
     command = [sys.executable, str(RUN), *args]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
@@ -97,3 +98,51 @@ def test_a_failed_attempt_made_good_by_the_next_one_exits_0(emulator, tmp_path) 
     again = _run(emulator, tmp_path, [{**exports[0], "max_attempts": 2, "min_window_hours": 24}])
     assert again.returncode == 1, again.stdout + again.stderr
     assert "FAILED jobs" in again.stderr
+
+
+def test_a_long_backfill_commits_batch_by_batch_and_a_crash_loses_only_the_batch_in_flight(
+    emulator, tmp_path, monkeypatch
+) -> None:
+    import dlt
+
+    from tests.conftest import make_source
+
+    first_day = _ist_today() - timedelta(days=20)
+    last_day = first_day + timedelta(days=11)  # twelve daily windows, four per batch
+    exports = [{"report": "Sale Orders", "start_date": str(first_day), "facilities": ["WH-BLR"]}]
+    # the first batch alone, through the library (one pipeline.run is one batch), as a run that
+    # died after its first commit would leave it; from the folder the command runs in (dlt keeps
+    # a pipeline's first working directory, and finds a relative DuckDB file from there)
+    monkeypatch.chdir(tmp_path)
+    pipeline = dlt.pipeline(
+        pipeline_name="uniware",
+        destination=dlt.destinations.duckdb(str(tmp_path / "uniware.duckdb")),
+        dataset_name="uniware_data",
+        pipelines_dir=str(tmp_path / ".dlt-data" / "pipelines"),
+    )
+    source = make_source(
+        emulator, [], exports=exports, backfill_start=str(first_day), backfill_end=str(last_day),
+        commit_every_windows=4,
+    )  # fmt: skip
+    pipeline.run(source)
+    assert _creates(emulator) == 4
+    state = pipeline.state["sources"]["uniware"]["resources"]["uniware_exports"]
+    assert state["batch"] == {"left": 8, "loaded": 4}
+
+    # the command goes on where that batch stopped, one commit per batch, until nothing is left
+    env_exports = exports
+    result = _run(
+        emulator, tmp_path, env_exports, "--backfill", str(first_day), str(last_day),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _creates(emulator) == 12  # no window created twice
+    with duckdb.connect(str(tmp_path / "uniware.duckdb"), read_only=True) as db:
+        loads = db.sql(
+            "SELECT _dlt_load_id, count(*) FROM uniware_data.export_jobs GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        keys = db.sql(
+            "SELECT count(*), count(DISTINCT sale_order_item_code) FROM uniware_data.sale_orders"
+        ).fetchall()
+        windows = db.sql("SELECT count(DISTINCT window_start) FROM uniware_data.export_jobs").fetchall()
+    assert [count for _, count in loads] == [4, 4, 4]  # three commits of four windows
+    assert keys[0][0] == keys[0][1] > 0 and windows == [(12,)]

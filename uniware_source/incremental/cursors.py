@@ -34,9 +34,10 @@ def _by_export_and_facility(tasks: Sequence[WindowTask]) -> dict[tuple[str, str]
     return groups
 
 
-def advance_cursors(tasks: Sequence[WindowTask], state: dict[str, Any]) -> None:
-    """Move each export/facility cursor over the unbroken run of loaded windows, no further."""
-    cursors = state.setdefault("cursors", {})
+def advance_cursors(tasks: Sequence[WindowTask], book: dict[str, Any]) -> None:
+    """Move each export/facility cursor of `book` (the incremental cursors, or a backfill's) over
+    the unbroken run of loaded windows, no further."""
+    cursors = book.setdefault("cursors", {})
     for (key, facility), group in _by_export_and_facility(tasks).items():
         done = sorted(leaves(group), key=lambda t: t.window.start if t.window else datetime.min)
         cursor: datetime | None = None
@@ -112,3 +113,13 @@ def _refuse(tasks: Sequence[WindowTask], message: str) -> None:
     for task in tasks:
         if task.fetched is not None and task.ready:
             task.fetched.finish(Outcome.ERROR, message)
+
+
+def note_backlog(book: dict[str, Any], left: Sequence[WindowTask]) -> None:
+    """Which export/facility pairs have windows left for the next run: it goes on from their
+    cursors without the lookback (which re-reads what changed late, not what was never read)."""
+    cut: dict[str, list[str]] = {}
+    for task in left:
+        if task.window is not None and task.facility not in cut.setdefault(task.spec.key, []):
+            cut[task.spec.key].append(task.facility)
+    book["cut"] = {key: facilities for key, facilities in cut.items() if facilities}

@@ -39,6 +39,7 @@ class WindowFeeder:
         *,
         zone: str,
         clock: Callable[[], float] = time.monotonic,
+        stop_after: float | None = None,
     ) -> None:
         self.client = client
         self.queue: list[WindowTask] = list(tasks)
@@ -47,11 +48,17 @@ class WindowFeeder:
         self.zone = zone
         self.clock = clock
         self.jobs: list[ExportJob] = []  # every job this run started or failed to create
-        self.task_of: dict[str, WindowTask] = {}  # by job code: the tenant gives each job its own
+        self.task_of: dict[str, WindowTask] = {}
+        # no new job after this (on `clock`): what is left waits for the next run
+        self.stop_at = (
+            clock() + stop_after if stop_after is not None else None
+        )  # by job code: the tenant gives each job its own
 
     # -- JobFeeder --------------------------------------------------------------------------------
     def take(self) -> ExportJob | None:
         now = self.clock()
+        if self.stopped(now):
+            return None
         for task in list(self.queue):
             if task.ready_at > now:
                 continue
@@ -62,7 +69,13 @@ class WindowFeeder:
         return None
 
     def next_ready_at(self) -> float | None:
+        if self.stopped(self.clock()):
+            return None
         return min((task.ready_at for task in self.queue), default=None)
+
+    def stopped(self, now: float) -> bool:
+        """Past the run's time for creating jobs: the queue is left for the next run."""
+        return self.stop_at is not None and now >= self.stop_at
 
     def settle(self, job: ExportJob) -> None:
         task = self.task_of[job.job_code]

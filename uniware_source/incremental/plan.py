@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from uniware_source.api.errors import ConfigurationError
@@ -58,6 +58,15 @@ class WindowTask:
         return self.fetched is not None and self.fetched.outcome is None
 
 
+def progress_book(state: dict[str, Any], backfill: tuple[date, date] | None) -> dict[str, Any]:
+    """Where the progress of a run is kept: the incremental cursors in the resource state itself,
+    or, for a backfill, the cursors of that backfill's range (so that a long backfill goes on
+    where its last batch stopped, and the incremental cursors stay where they are)."""
+    if backfill is None:
+        return state
+    return state.setdefault("backfills", {}).setdefault(f"{backfill[0]}..{backfill[1]}", {})
+
+
 @dataclass(frozen=True)
 class PlanContext:
     """What planning needs besides the specs: the time, the zone, and the stored progress."""
@@ -67,12 +76,23 @@ class PlanContext:
     state: dict[str, Any]
     ledger: JobLedger
     backfill: tuple[date, date] | None = None
+    limit: int | None = None  # the most windows one run takes on (pending jobs of earlier runs count)
+
+    @property
+    def book(self) -> dict[str, Any]:
+        return progress_book(self.state, self.backfill)
+
+
+@dataclass(frozen=True)
+class Plan:
+    tasks: list[WindowTask]  # this run's windows
+    deferred: list[WindowTask]  # due too, left for the next run by the run's limit
 
 
 def plan_tasks(
     specs: Sequence[ExportSpec], context: PlanContext, facilities: Callable[[], list[str]]
-) -> list[WindowTask]:
-    """The windows this run will load, pending jobs of earlier runs first."""
+) -> Plan:
+    """The windows this run will load, pending jobs of earlier runs first, at most `limit`."""
     tenant_facilities: list[str] | None = None
     tasks: list[WindowTask] = []
     for spec in specs:
@@ -85,7 +105,42 @@ def plan_tasks(
                 )
         for facility in spec.facilities or tenant_facilities or ():
             tasks += _facility_tasks(spec, facility, context)
-    return tasks
+    return _bounded(tasks, context)
+
+
+def _bounded(tasks: list[WindowTask], context: PlanContext) -> Plan:
+    """The earliest windows up to the limit; the jobs of earlier runs always. The pieces of one
+    grid cell of a keyless report stay together: it is replaced a whole cell at a time."""
+    if context.limit is None or len(tasks) <= context.limit:
+        return Plan(tasks, [])
+    groups: dict[tuple[Any, ...], list[WindowTask]] = {}
+    for task in tasks:
+        groups.setdefault(_unit(task, context.zone), []).append(task)
+    order = sorted(
+        groups.values(),
+        key=lambda group: (not any(t.reattach for t in group), min(_start(t) for t in group)),
+    )
+    kept: list[WindowTask] = []
+    deferred: list[WindowTask] = []
+    for group in order:
+        must = any(task.reattach for task in group)
+        if must or not kept or len(kept) + len(group) <= context.limit:
+            kept += group
+        else:
+            deferred += group
+    return Plan(kept, deferred)
+
+
+def _unit(task: WindowTask, zone: str) -> tuple[Any, ...]:
+    """What must load in one run together with `task`."""
+    spec = task.spec
+    if task.window is not None and not spec.report.key and not spec.is_snapshot:
+        return (spec.key, task.facility, grid_cell(spec, task.window.start, zone))
+    return (id(task),)
+
+
+def _start(task: WindowTask) -> datetime:
+    return task.window.start if task.window is not None else datetime.min.replace(tzinfo=UTC)
 
 
 def _facility_tasks(spec: ExportSpec, facility: str, context: PlanContext) -> list[WindowTask]:
@@ -110,15 +165,20 @@ def _span(spec: ExportSpec, facility: str, context: PlanContext) -> tuple[dateti
     """The instants this run covers for one export and facility."""
     assert spec.start_date is not None
     zone, now = context.zone, context.now
+    book = context.book
+    cursor = book.get("cursors", {}).get(spec.key, {}).get(facility)
+    # a run cut short by its limit left the rest for this one: it goes on from the cursor as it is
+    cut = facility in book.get("cut", {}).get(spec.key, ())
     if context.backfill is not None:
         first, last = context.backfill
         start = local_midnight(first, zone)
+        if cursor:
+            start = max(start, datetime.fromisoformat(cursor))
         end = min(local_midnight(last + timedelta(days=1), zone), now)
     else:
-        cursor = context.state.get("cursors", {}).get(spec.key, {}).get(facility)
         start = local_midnight(spec.start_date, zone)
         if cursor:
-            start = max(start, datetime.fromisoformat(cursor) - spec.lookback)
+            start = max(start, datetime.fromisoformat(cursor) - (timedelta(0) if cut else spec.lookback))
         end = now
     if not spec.report.key:
         # rows without a key are replaced per window grid cell: read whole cells only

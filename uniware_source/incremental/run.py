@@ -8,13 +8,13 @@ shows a run without changing anything.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from uniware_source.api.client import UniwareClient
-from uniware_source.incremental.plan import PlanContext, WindowTask, plan_tasks
+from uniware_source.incremental.plan import Plan, PlanContext, plan_tasks
 from uniware_source.incremental.specs import ExportSpec
 from uniware_source.jobs.ledger import JobLedger, LedgerStore
 from uniware_source.settings import SourceSettings, SyncSettings
@@ -38,9 +38,7 @@ class ExportRun:
         ledger.prune(state.get("loaded_jobs", {}), max_age=LEDGER_MAX_AGE)
         return ledger
 
-    def plan(
-        self, state: dict[str, Any], ledger: JobLedger, client: UniwareClient | None = None
-    ) -> list[WindowTask]:
+    def plan(self, state: dict[str, Any], ledger: JobLedger, client: UniwareClient | None = None) -> Plan:
         """The jobs a run would create or re-attach to now. Creates nothing; `client` (one the
         run goes on using, so that it logs in once) lists the facilities of "all"."""
         context = PlanContext(
@@ -49,5 +47,18 @@ class ExportRun:
             state=state,
             ledger=ledger,
             backfill=self.sync.backfill,
+            limit=self.sync.commit_every_windows,
         )
         return plan_tasks(self.specs, context, (client or self.settings.client()).list_facilities)
+
+
+def exports_state(pipeline_state: Mapping[str, Any]) -> dict[str, Any]:
+    """The exports resource's part of a pipeline's state."""
+    sources = pipeline_state.get("sources", {})
+    return dict(sources.get("uniware", {}).get("resources", {}).get(RESOURCE_NAME, {}))
+
+
+def backlog(pipeline_state: Mapping[str, Any]) -> tuple[int, int]:
+    """(windows left for a next run, windows the last run loaded), as the last run stored them."""
+    batch = exports_state(pipeline_state).get("batch", {})
+    return int(batch.get("left", 0)), int(batch.get("loaded", 0))

@@ -20,9 +20,15 @@ from typing import Any
 import dlt
 from dlt.extract.resource import DltResource
 
-from uniware_source.incremental.cursors import advance_cursors, loadable, remember_window_sizes
+from uniware_source.incremental.cursors import (
+    advance_cursors,
+    leaves,
+    loadable,
+    note_backlog,
+    remember_window_sizes,
+)
 from uniware_source.incremental.feeder import WindowFeeder
-from uniware_source.incremental.plan import WINDOW_COLUMN
+from uniware_source.incremental.plan import WINDOW_COLUMN, WindowTask, progress_book
 from uniware_source.incremental.run import LEDGER_MAX_AGE, RESOURCE_NAME, ExportRun
 from uniware_source.incremental.specs import ExportSpec
 from uniware_source.jobs import ExportJob, Outcome
@@ -106,6 +112,20 @@ def _forget_old_loads(loaded: dict[str, dict[str, Any]], now: datetime) -> None:
         del loaded[code]
 
 
+def _record_progress(
+    state: dict[str, Any], run: ExportRun, tasks: Sequence[WindowTask], left: Sequence[WindowTask]
+) -> None:
+    """Cursors over what loaded, and what is left for the next run (in the same state, committed
+    with this run's data)."""
+    book = progress_book(state, run.sync.backfill)
+    advance_cursors(tasks, book)
+    note_backlog(book, left)
+    loaded = sum(1 for task in leaves(tasks) if task.loaded)
+    state["batch"] = {"left": len(left), "loaded": loaded}
+    if run.sync.backfill is not None and not left:  # the backfill is done: a later one reads afresh
+        state.get("backfills", {}).pop(f"{run.sync.backfill[0]}..{run.sync.backfill[1]}", None)
+
+
 def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
     started = datetime.now(UTC)
     settings = run.settings
@@ -114,8 +134,11 @@ def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
     ledger = run.open_ledger(state, _ledger_store(), read_only=False)
     _forget_old_loads(loaded, started)
     client = settings.client()
-    tasks = run.plan(state, ledger, client)
-    feeder = WindowFeeder(client, tasks, ledger, run.sync, zone=settings.timezone)
+    plan = run.plan(state, ledger, client)
+    tasks = plan.tasks
+    feeder = WindowFeeder(
+        client, tasks, ledger, run.sync, zone=settings.timezone, stop_after=run.sync.commit_every
+    )
     with JobRun(settings, tracker, started) as job_run:
         for spec in run.specs:
             # a snapshot replaces its table; a dated report without a natural key replaces the
@@ -129,8 +152,7 @@ def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
     # a job that will never load must not be re-attached to by the next run
     ledger.drop(job.job_code for job in feeder.jobs if job.job_code and job.outcome is not Outcome.LOADED)
     remember_window_sizes(tasks, state)
-    if run.sync.backfill is None:
-        advance_cursors(tasks, state)
+    _record_progress(state, run, tasks, [*plan.deferred, *feeder.queue])
     if feeder.jobs:
         yield audit_item(feeder.jobs, started)
     yield from empty_tables(with_audit_rows=bool(feeder.jobs))

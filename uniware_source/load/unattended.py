@@ -57,6 +57,12 @@ class UnattendedRun:
     given_up: list[GivenUp] = field(default_factory=list)
     healed: list[str] = field(default_factory=list)  # load ids whose stale copies were removed
 
+    def extend(self, other: UnattendedRun) -> None:
+        """Add a later run's outcome (a next batch) to this one."""
+        self.loads += other.loads
+        self.given_up += other.given_up
+        self.healed += other.healed
+
     @property
     def load_ids(self) -> list[str]:
         return [str(load_id) for info in self.loads for load_id in info.loads_ids]
