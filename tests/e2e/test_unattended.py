@@ -146,3 +146,35 @@ def test_a_long_backfill_commits_batch_by_batch_and_a_crash_loses_only_the_batch
         windows = db.sql("SELECT count(DISTINCT window_start) FROM uniware_data.export_jobs").fetchall()
     assert [count for _, count in loads] == [4, 4, 4]  # three commits of four windows
     assert keys[0][0] == keys[0][1] > 0 and windows == [(12,)]
+
+
+def test_an_unreachable_tenant_ends_the_run_at_once_with_one_line(emulator, tmp_path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    a_year = [
+        {
+            "report": "Sale Orders",
+            "start_date": str(_ist_today() - timedelta(days=365)),
+            "facilities": ["WH-BLR"],
+        }
+    ]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env = {
+        **clean,
+        "DLT_DATA_DIR": str(tmp_path / ".dlt-data"),
+        "SOURCES__UNIWARE__BASE_URL": f"http://127.0.0.1:{port}",
+        "SOURCES__UNIWARE__CREDENTIALS__USERNAME": USERNAME,
+        "SOURCES__UNIWARE__CREDENTIALS__PASSWORD": PASSWORD,
+        "SOURCES__UNIWARE__REQUEST_BACKOFF_FACTOR": "0.01",
+        "SOURCES__UNIWARE__EXPORTS": json.dumps(a_year),
+    }
+    result = subprocess.run(
+        [sys.executable, str(RUN)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("uniware:")]
+    assert len(lines) == 1 and "did not answer" in lines[0] and "check the tenant URL" in lines[0]
+    assert "Traceback" not in result.stderr and PASSWORD not in result.stderr

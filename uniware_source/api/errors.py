@@ -43,6 +43,11 @@ class TransportError(UniwareError):
     """The network failed us after the retries we allow (connection, timeout, 5xx, 429)."""
 
 
+class TenantUnreachable(TransportError):
+    """Uniware did not answer at all, several calls in a row: the run stops rather than fail every
+    window one by one; nothing is lost, the windows wait for the next run."""
+
+
 class AuthError(UniwareError):
     """Login or token refresh was refused. Never retried in a loop: it can lock the account."""
 
