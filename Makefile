@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-unit test-e2e lint bench clean
+.PHONY: install demo test test-unit test-e2e lint bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check uniware_source pipelines tests benchmarks
 	$(BIN)/ruff format --check uniware_source pipelines tests benchmarks
 	$(BIN)/mypy uniware_source pipelines
+
+# a long scheduled run with faults and two kills, checked row by row (about a minute)
+soak: $(STAMP)
+	$(BIN)/python benchmarks/soak.py $(SOAK_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_targets.py $(BENCH_ARGS)

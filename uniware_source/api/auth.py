@@ -25,7 +25,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from uniware_source.api.budget import RetryBudget
 from uniware_source.api.envelope import Envelope
-from uniware_source.api.errors import AuthError, ConfigurationError, TransportError, redact
+from uniware_source.api.errors import AuthError, ConfigurationError, NoAnswer, TransportError, redact
 from uniware_source.api.urls import redirect_refusal
 
 logger = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ class TokenProvider:
             if refusal is not None:
                 raise refusal
             return response
-        raise TransportError(failure)
+        raise NoAnswer(failure)
 
     def _token_from(self, body: dict[str, Any]) -> _Token:
         try:

@@ -43,6 +43,11 @@ class TransportError(UniwareError):
     """The network failed us after the retries we allow (connection, timeout, 5xx, 429)."""
 
 
+class NoAnswer(TransportError):
+    """The request got no HTTP answer at all (connection refused or dropped, timeout, DNS), after
+    the retries we allow. An HTTP error status is an answer, and raises TransportError itself."""
+
+
 class TenantUnreachable(TransportError):
     """Uniware did not answer at all, several calls in a row: the run stops rather than fail every
     window one by one; nothing is lost, the windows wait for the next run."""

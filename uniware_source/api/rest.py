@@ -26,6 +26,7 @@ from uniware_source.api.errors import (
     ApiError,
     AuthError,
     JobNotFoundError,
+    NoAnswer,
     TransportError,
     redact,
 )
@@ -91,7 +92,7 @@ class RestCaller:
             )
         except requests.RequestException as exc:
             failure = f"Uniware {what}: {type(exc).__name__}: {self.redact(str(exc))}"
-        raise TransportError(failure)  # raised outside the except block: no chained original
+        raise NoAnswer(failure)  # raised outside the except block: no chained original
 
     def redact(self, text: str) -> str:
         return redact(text, self.tokens.secrets())

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from uniware_source.api.client import UniwareClient
-from uniware_source.api.errors import ApiError, TenantUnreachable, TransportError
+from uniware_source.api.errors import ApiError, NoAnswer, TenantUnreachable, TransportError
 from uniware_source.incremental.plan import WINDOW_COLUMN, WindowTask, grid_cell
 from uniware_source.jobs import ExportJob, Outcome
 from uniware_source.jobs.ledger import JobLedger, LedgerEntry
@@ -161,8 +161,13 @@ class WindowFeeder:
                 self._give_up(task, job, exc)
             return False
         except TransportError as exc:
-            self._unanswered(task, exc)
+            if isinstance(exc, NoAnswer):
+                self._unanswered(exc)
             self._give_up(task, job, exc)
+            if not isinstance(exc, NoAnswer):
+                # Uniware answered (a 5xx, a 429 after its retries): it did not create the job,
+                # so asking again later cannot make a second one
+                self._retry_later(task, job)
             return False
         self.creates_unanswered = 0
         self.ledger.add(
@@ -178,10 +183,11 @@ class WindowFeeder:
         task.attempts += 1
         return True
 
-    def _unanswered(self, task: WindowTask, exc: TransportError) -> None:
-        """Creates that the network failed, in a row: past UNANSWERED_CREATES the tenant is taken
-        to be unreachable, and the run stops at once instead of failing every window in turn (a
-        year of windows took 18 minutes); the windows wait for the next run."""
+    def _unanswered(self, exc: NoAnswer) -> None:
+        """Creates that got no answer at all, in a row (an HTTP error is an answer): past
+        UNANSWERED_CREATES the tenant is taken to be unreachable, and the run stops at once
+        instead of failing every window in turn (a year of windows took 18 minutes); the windows
+        wait for the next run."""
         self.creates_unanswered += 1
         if self.creates_unanswered >= UNANSWERED_CREATES:
             raise TenantUnreachable(
@@ -202,6 +208,13 @@ class WindowFeeder:
         task.ready_at = self.clock() + self.settings.collision_wait
         self.queue.append(task)
         return True
+
+    def _retry_later(self, task: WindowTask, job: ExportJob) -> None:
+        task.failures += 1
+        if task.failures < task.spec.max_attempts:
+            job.superseded = True
+            task.ready_at = self.clock() + self.settings.retry_cooldown
+            self.queue.append(task)
 
     def _give_up(self, task: WindowTask, job: ExportJob, exc: Exception) -> None:
         job.errors = getattr(exc, "errors", None)
