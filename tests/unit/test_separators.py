@@ -49,7 +49,7 @@ def test_quoted_fields_of_such_a_file_are_read_with_its_separator(tmp_path: Path
     """Quotes protect a separator or a line break inside a field; the record still counts."""
     lines = [sep.join(['"Code"', '"Qty (pcs)"', '"Note"'])]
     lines += [sep.join(['"A;1|\tx"', "3,5", '"two\r\nlines"']), sep.join(["B", "4", '"say ""hi"""'])]
-    with pytest.raises(CsvFormatError, match="3 labels, and 3 fields in each data record"):
+    with pytest.raises(CsvFormatError, match="3 labels, and 3 fields in 2 of 2 data records"):
         plan_file(write(tmp_path, lines, bom=False, eol="\n"), normalize=NORMALIZE)
 
 
@@ -63,6 +63,15 @@ def test_a_far_record_that_disagrees_is_not_looked_at(tmp_path: Path) -> None:
     lines = ["Code;Qty"] + [f"A{i};{i}" for i in range(10_000)] + ["just one field"]
     with pytest.raises(CsvFormatError, match="looks `;`-separated"):
         plan_file(write(tmp_path, lines), normalize=NORMALIZE)
+
+
+def test_a_malformed_record_or_two_do_not_hide_the_separator(tmp_path: Path) -> None:
+    """Nine records in ten with the header's fields are enough; fewer are not."""
+    lines = ["Code;Qty;Note"] + [f"A{i};{i};x" for i in range(18)] + ["B;1;x;UNEXPECTED", "C;2"]
+    with pytest.raises(CsvFormatError, match=r"3 fields in 18 of 20 data records"):
+        plan_file(write(tmp_path, lines), normalize=NORMALIZE)
+    lines = ["Notes; remarks", "one; two", "three"]  # one in two: a one-column file after all
+    assert load(write(tmp_path, lines)).column(0).to_pylist() == ["one; two", "three"]
 
 
 @pytest.mark.parametrize(

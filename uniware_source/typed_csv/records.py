@@ -13,7 +13,9 @@ with the reason) when all of these hold, for one of `;`, tab, `|`:
 
 - the header is one field when read with commas;
 - read with that separator (quotes honoured), the header has at least two non-blank labels;
-- every data record in the first 64 KiB (blank lines aside) has as many fields as that header.
+- the data records in the first 64 KiB (blank lines aside) have as many fields as that header,
+  all of them or all but one in ten (a malformed record or two, which Uniware writes at times,
+  do not hide what the file is).
 
 So a one-column comma file whose label happens to hold the separator (`Notes; remarks`) still
 loads, as long as its values do not split into the same number of fields; a quoted label
@@ -128,11 +130,12 @@ def check_separator(path: Path, labels: list[str]) -> None:
         header, data = records[0], [r for r in records[1:] if r]
         if sum(1 for label in header if label.strip()) < 2:
             continue
-        if all(len(r) == len(header) for r in data):
+        agree = sum(1 for r in data if len(r) == len(header))
+        if len(data) - agree <= agree // 9:  # at least nine in ten, or no record at all
             shown = labels[0] if len(labels[0]) <= 120 else labels[0][:117] + "..."
-            agree = f", and {len(header)} fields in each data record" if data else ""
+            fields = f", and {len(header)} fields in {agree} of {len(data)} data records" if data else ""
             raise CsvFormatError(
-                f"{path}: header {shown!r} looks {name}-separated ({len(header)} labels{agree}); "
+                f"{path}: header {shown!r} looks {name}-separated ({len(header)} labels{fields}); "
                 "Uniware exports are comma-separated"
             )
 
