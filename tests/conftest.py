@@ -122,3 +122,39 @@ def item_codes(emu: Emulator, *job_codes: str) -> set[str]:
     return {
         row["Sale Order Item Code"] for code in job_codes for row in parse_export(fetch_export(emu, code))
     }
+
+
+def command_env(
+    emu: Emulator | None, cwd: Path, exports: list[dict[str, Any]], **settings: str
+) -> dict[str, str]:
+    """The environment the `uniware` command runs in for a test: this process's, less any dlt
+    settings of its own, with dlt's data in `cwd` (a fresh machine), the emulator's tenant and
+    fast polling; `settings` add `SOURCES__UNIWARE__<NAME>` variables."""
+    import json
+    import os
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env = {
+        **clean,
+        "DLT_DATA_DIR": str(cwd / ".dlt-data"),
+        "SOURCES__UNIWARE__CREDENTIALS__USERNAME": USERNAME,
+        "SOURCES__UNIWARE__CREDENTIALS__PASSWORD": PASSWORD,
+        "SOURCES__UNIWARE__POLL_INTERVAL": "0.05",
+        "SOURCES__UNIWARE__MAX_POLL_INTERVAL": "0.3",
+        "SOURCES__UNIWARE__EXPORTS": json.dumps(exports),
+    }
+    if emu is not None:
+        env["SOURCES__UNIWARE__BASE_URL"] = emu.base_url
+    env.update({f"SOURCES__UNIWARE__{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def run_command(env: dict[str, str], cwd: Path, *args: str, script: Path | None = None) -> Any:
+    """`pipelines/run.py` (or `script`) as cron runs it: a process of its own, in `cwd`."""
+    import subprocess
+    import sys
+
+    program = script or Path(__file__).resolve().parent.parent / "pipelines" / "run.py"
+    return subprocess.run(
+        [sys.executable, str(program), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )

@@ -30,6 +30,15 @@ class JobLine(NamedTuple):
     window_start: Any
     superseded: bool | None
 
+    @property
+    def missing(self) -> bool:
+        """Its data is missing: it did not load, and no later attempt in the run took over its
+        window (a retry, a split)."""
+        return self.status not in _DONE and not self.superseded
+
+    def name(self) -> str:
+        return f"{self.job_code or '(not created)'} ({self.report} / {self.facility})"
+
     def describe(self) -> str:
         where = f"{self.report} / {self.facility or '-'}"
         if self.window_start:
@@ -63,13 +72,7 @@ def run_jobs(pipeline: dlt.Pipeline, load_ids: Sequence[str]) -> list[JobLine]:
 def summarize(pipeline: dlt.Pipeline, outcome: UnattendedRun, seconds: float) -> int:
     """Print the run's summary; the exit code: 0 if every job and window ended loaded (or had
     before), else 1."""
-    for package in outcome.given_up:
-        codes = ", ".join(str(job.get("job_code") or "(none)") for job in package.jobs) or "none"
-        print(
-            f"gave up on load package {package.load_id}, refused by the destination: {package.error}; "
-            f"its jobs load again next run: {codes}",
-            file=sys.stderr,
-        )
+    _print_given_up(outcome)
     jobs = run_jobs(pipeline, outcome.load_ids)
     outcomes = Counter(job.status for job in jobs)
     print(f"uniware: {len(jobs)} job(s): " + ", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())))
@@ -78,16 +81,21 @@ def summarize(pipeline: dlt.Pipeline, outcome: UnattendedRun, seconds: float) ->
     _print_rows(pipeline)
     destination = pipeline.destination.destination_name if pipeline.destination else "?"
     print(f"destination: {destination}, dataset {pipeline.dataset_name}; took {seconds:.1f} s")
-    # a failed attempt that a later one in the run made good (a retry, a split) leaves nothing missing
-    failed = [
-        f"{job.job_code or '(not created)'} ({job.report} / {job.facility})"
-        for job in jobs
-        if job.status not in _DONE and not job.superseded
-    ]
+    failed = [job.name() for job in jobs if job.missing]
     if failed:
         print(f"FAILED jobs: {', '.join(failed)}", file=sys.stderr)
         return EXIT_JOBS_FAILED
     return EXIT_OK
+
+
+def _print_given_up(outcome: UnattendedRun) -> None:
+    for package in outcome.given_up:
+        codes = ", ".join(str(job.get("job_code") or "(none)") for job in package.jobs) or "none"
+        print(
+            f"gave up on load package {package.load_id}, refused by the destination: {package.error}; "
+            f"its jobs load again next run: {codes}",
+            file=sys.stderr,
+        )
 
 
 def _print_rows(pipeline: dlt.Pipeline) -> None:

@@ -8,7 +8,6 @@ one and kills itself (SIGKILL) where the case says.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -18,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from tests.conftest import PASSWORD, USERNAME
+from tests.conftest import command_env, run_command
 
 RUN = Path(__file__).resolve().parents[2] / "pipelines" / "run.py"
 CREATE = "/services/rest/v1/export/job/create"
@@ -44,23 +43,12 @@ KILL_WHILE_NORMALIZE_CLEANS_UP = textwrap.dedent(
 
 
 def _env(emulator, cwd: Path, exports: list[dict]) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-    return {
-        **clean,
-        "DLT_DATA_DIR": str(cwd / ".dlt-data"),
-        "SOURCES__UNIWARE__BASE_URL": emulator.base_url,
-        "SOURCES__UNIWARE__CREDENTIALS__USERNAME": USERNAME,
-        "SOURCES__UNIWARE__CREDENTIALS__PASSWORD": PASSWORD,
-        "SOURCES__UNIWARE__POLL_INTERVAL": "0.05",
-        "SOURCES__UNIWARE__MAX_POLL_INTERVAL": "0.3",
-        "SOURCES__UNIWARE__EXPORTS": json.dumps(exports),
-    }
+    return command_env(emulator, cwd, exports)
 
 
 def _run(env: dict[str, str], cwd: Path, *command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *command], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+    script = Path(command[0])
+    return run_command(env, cwd, *command[1:], script=script)
 
 
 def _ist_today():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +15,7 @@ import dlt
 import duckdb
 import requests
 
-from tests.conftest import PASSWORD, USERNAME, bearer, fetch_export, make_source, parse_export, rows
+from tests.conftest import bearer, command_env, fetch_export, make_source, parse_export, rows
 from uniware_source.emulator import Emulator
 from uniware_source.incremental.windows import local_midnight
 
@@ -194,17 +192,7 @@ def test_all_facilities_are_listed_through_the_api(emulator, pipeline) -> None:
 
 # -- the command ----------------------------------------------------------------------------------
 def _env(emu: Emulator, tmp_path: Path, exports: list[dict[str, Any]]) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-    return {
-        **clean,
-        "DLT_DATA_DIR": str(tmp_path / ".dlt-data"),
-        "SOURCES__UNIWARE__BASE_URL": emu.base_url,
-        "SOURCES__UNIWARE__CREDENTIALS__USERNAME": USERNAME,
-        "SOURCES__UNIWARE__CREDENTIALS__PASSWORD": PASSWORD,
-        "SOURCES__UNIWARE__EXPORTS": json.dumps(exports),
-        "SOURCES__UNIWARE__POLL_INTERVAL": "0.05",
-        "SOURCES__UNIWARE__MAX_POLL_INTERVAL": "0.3",
-    }
+    return command_env(emu, tmp_path, exports)
 
 
 def test_plan_prints_the_jobs_and_creates_nothing(emulator, tmp_path) -> None:

@@ -3,10 +3,7 @@ fresh pipeline, a window whose first attempt failed. Each through the real comma
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,7 +11,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 from filelock import FileLock
 
-from tests.conftest import PASSWORD, USERNAME
+from tests.conftest import PASSWORD, command_env, run_command
 from uniware_source.run_lock import lock_path
 
 RUN = Path(__file__).resolve().parents[2] / "pipelines" / "run.py"
@@ -22,21 +19,8 @@ CREATE = "/services/rest/v1/export/job/create"
 
 
 def _run(emulator, cwd: Path, exports: list[dict], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-    env = {
-        **clean,
-        "DLT_DATA_DIR": str(cwd / ".dlt-data"),
-        "SOURCES__UNIWARE__BASE_URL": emulator.base_url,
-        "SOURCES__UNIWARE__CREDENTIALS__USERNAME": USERNAME,
-        "SOURCES__UNIWARE__CREDENTIALS__PASSWORD": PASSWORD,
-        "SOURCES__UNIWARE__POLL_INTERVAL": "0.05",
-        "SOURCES__UNIWARE__MAX_POLL_INTERVAL": "0.3",
-        "SOURCES__UNIWARE__RETRY_COOLDOWN": "0.1",
-        "SOURCES__UNIWARE__EXPORTS": json.dumps(exports),
-        "SOURCES__UNIWARE__COMMIT_EVERY_WINDOWS": "4",
-    }
-    command = [sys.executable, str(RUN), *args]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    env = command_env(emulator, cwd, exports, retry_cooldown="0.1", commit_every_windows="4")
+    return run_command(env, cwd, *args)
 
 
 def _creates(emulator) -> int:
@@ -161,19 +145,10 @@ def test_an_unreachable_tenant_ends_the_run_at_once_with_one_line(emulator, tmp_
             "facilities": ["WH-BLR"],
         }
     ]
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-    env = {
-        **clean,
-        "DLT_DATA_DIR": str(tmp_path / ".dlt-data"),
-        "SOURCES__UNIWARE__BASE_URL": f"http://127.0.0.1:{port}",
-        "SOURCES__UNIWARE__CREDENTIALS__USERNAME": USERNAME,
-        "SOURCES__UNIWARE__CREDENTIALS__PASSWORD": PASSWORD,
-        "SOURCES__UNIWARE__REQUEST_BACKOFF_FACTOR": "0.01",
-        "SOURCES__UNIWARE__EXPORTS": json.dumps(a_year),
-    }
-    result = subprocess.run(
-        [sys.executable, str(RUN)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    env = command_env(
+        None, tmp_path, a_year, base_url=f"http://127.0.0.1:{port}", request_backoff_factor="0.01"
     )
+    result = run_command(env, tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("uniware:")]
     assert len(lines) == 1 and "did not answer" in lines[0] and "check the tenant URL" in lines[0]

@@ -86,12 +86,16 @@ def loadable(spec: ExportSpec, tasks: Sequence[WindowTask], zone: str) -> list[E
     replaces a whole grid cell, so only when every piece of the cell is here."""
     mine = [task for task in leaves(tasks) if task.spec is spec]
     if spec.is_snapshot:
-        missing = [task.facility for task in mine if not task.ready]
-        if missing:
-            _refuse(mine, f"snapshot not replaced: no usable file for {', '.join(missing)}")
+        _refuse_partial_snapshot(mine)
     elif not spec.report.key:
         _refuse_incomplete_cells(spec, mine, zone)
     return [task.fetched for task in mine if task.fetched is not None and task.ready]
+
+
+def _refuse_partial_snapshot(tasks: Sequence[WindowTask]) -> None:
+    missing = [task.facility for task in tasks if not task.ready]
+    if missing:
+        _refuse(tasks, f"snapshot not replaced: no usable file for {', '.join(missing)}")
 
 
 def _refuse_incomplete_cells(spec: ExportSpec, tasks: Sequence[WindowTask], zone: str) -> None:

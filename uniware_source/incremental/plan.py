@@ -116,19 +116,20 @@ def _bounded(tasks: list[WindowTask], context: PlanContext) -> Plan:
     groups: dict[tuple[Any, ...], list[WindowTask]] = {}
     for task in tasks:
         groups.setdefault(_unit(task, context.zone), []).append(task)
-    order = sorted(
-        groups.values(),
-        key=lambda group: (not any(t.reattach for t in group), min(_start(t) for t in group)),
-    )
     kept: list[WindowTask] = []
     deferred: list[WindowTask] = []
-    for group in order:
-        must = any(task.reattach for task in group)
-        if must or not kept or len(kept) + len(group) <= context.limit:
+    for group in sorted(groups.values(), key=_urgency):
+        fits = not kept or len(kept) + len(group) <= context.limit
+        if fits or any(task.reattach for task in group):
             kept += group
         else:
             deferred += group
     return Plan(kept, deferred)
+
+
+def _urgency(group: list[WindowTask]) -> tuple[bool, datetime]:
+    """Earlier runs' jobs first, then the earliest windows."""
+    return not any(task.reattach for task in group), min(_start(task) for task in group)
 
 
 def _unit(task: WindowTask, zone: str) -> tuple[Any, ...]:
