@@ -185,3 +185,66 @@ def _ledger(cwd: Path) -> list[tuple]:
             return db.sql("SELECT * FROM uniware_data._uniware_job_ledger").fetchall()
     except duckdb.Error:
         return []
+
+
+def test_on_postgres_a_killed_run_with_its_working_folder_gone_creates_no_job_twice(
+    emulator, tmp_path
+) -> None:
+    """The same kill, into PostgreSQL: the ledger is a table there, written as jobs are created."""
+    import shutil
+    import signal
+    import time
+    import uuid
+
+    import psycopg2
+
+    from tests.e2e.test_postgres import DSN
+
+    dataset = f"uniware_kill_{uuid.uuid4().hex[:8]}"
+    start = _ist_today() - timedelta(days=5)  # six windows, four at a time on the tenant
+    exports = [{"report": "Sale Orders", "start_date": str(start), "facilities": ["WH-BLR"]}]
+    env = {**_env(emulator, tmp_path, exports), "DESTINATION__POSTGRES__CREDENTIALS": DSN}
+    command = [sys.executable, str(RUN), "--destination", "postgres", "--dataset", dataset]
+
+    def query(sql: str) -> list[tuple]:
+        with psycopg2.connect(DSN) as connection, connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+
+    def ledger() -> list[tuple]:
+        try:
+            return query(f'SELECT job_code FROM "{dataset}"._uniware_job_ledger')
+        except psycopg2.Error:
+            return []
+
+    try:
+        emulator.default_job_delay = 3600.0
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 120
+        while len(ledger()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        created_before = set(emulator.jobs)
+        assert len(created_before) == 4 and {code for (code,) in ledger()} == created_before
+
+        shutil.rmtree(tmp_path / ".dlt-data")
+        emulator.default_job_delay = 0.2
+        with emulator.lock:
+            for job in emulator.jobs.values():
+                job.delay = 0.2
+        rerun = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        assert len(emulator.jobs) in (6, 7)  # six windows, and one more if a minute began between runs
+        codes = {code for (code,) in query(f'SELECT job_code FROM "{dataset}".export_jobs')}
+        assert created_before <= codes
+        (counted,) = query(
+            f'SELECT count(*), count(DISTINCT sale_order_item_code) FROM "{dataset}".sale_orders'
+        )
+        assert counted[0] == counted[1] > 0
+    finally:
+        with psycopg2.connect(DSN) as connection, connection.cursor() as cursor:
+            for suffix in ("", "_staging"):
+                cursor.execute(f'DROP SCHEMA IF EXISTS "{dataset}{suffix}" CASCADE')
