@@ -4,11 +4,18 @@ read a file this way.
 How polars' CSV reader is used, and why:
 - `has_header=False` on chunks that start after the header, with our own column names `c0..cN`,
   plus one extra column `cN+1`: a record with too many fields fills it (`truncate_ragged_lines`
-  drops the rest).
+  drops the rest). A chunk is first read strictly, with the header's width: polars refuses a
+  record with a field too many, even an empty one, which the extra column cannot show (an empty
+  field is null, like a missing one: `a,b,c,,x` under three labels would load as `a,b,c`). Only
+  a chunk it refuses is read again with the extra column, and is reported as `overfull`, which
+  makes pass 1 find its ragged records exactly. (A chunk whose first record has two fields too
+  many or more needs `extra_columns="ignore"` too: polars takes that record's width for the
+  chunk's, and refused the whole file.)
 - `empty_string_is_null=True`: an unquoted empty field and a missing field are both null, so a
   record with too few fields has a null last column. That is ambiguous with a legitimately empty
   last field, so such records are checked exactly by the `csv` pass (records.py, only if there are any).
-- Blank lines (and records whose every field is empty) carry nothing and are dropped silently.
+- Blank lines (and records whose every field is empty, however many) carry nothing and are
+  dropped silently.
 - CR LF inside a quoted field is kept as written; the record's own CR LF is not part of the data.
 - Malformed quoting that polars refuses (a bare quote inside an unquoted field) raises CsvFormatError.
 """
@@ -33,46 +40,68 @@ def unreadable(path: Path, exc: pl.exceptions.PolarsError) -> CsvFormatError:
     return CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0])
 
 
-def _scan(source: bytes, width: int) -> pl.LazyFrame:
+def _scan(source: bytes, width: int, lenient: bool) -> pl.LazyFrame:
+    """Strict: exactly `width` columns, a record with more fields is an error. Lenient: the
+    extra column too, the fields past it dropped."""
     return pl.scan_csv(
         source,
         has_header=False,
-        schema={f"c{i}": pl.String for i in range(width + 1)},
+        schema={f"c{i}": pl.String for i in range(width + 1 if lenient else width)},
         separator=",",
         quote_char='"',
         encoding="utf8",
         empty_string_is_null=True,
-        truncate_ragged_lines=True,
+        truncate_ragged_lines=lenient,
+        extra_columns="ignore" if lenient else "raise",
         missing_columns="insert",
         raise_if_empty=False,
         low_memory=True,
     )
 
 
+def _read(source: bytes, width: int) -> tuple[pl.DataFrame, bool]:
+    """The chunk's records as columns c0..cN+1, and whether some record has more fields than the
+    header. Raises PolarsError if the chunk is no CSV polars can read."""
+    try:
+        df = _scan(source, width, lenient=False).collect()
+    except pl.exceptions.PolarsError:  # a record with too many fields (or unreadable: raised below)
+        return _scan(source, width, lenient=True).collect(), True
+    return df.with_columns(pl.lit(None, dtype=pl.String).alias(f"c{width}")), False
+
+
 def frames(
-    path: Path, width: int, first: int = 0, arrival: Arrival | None = None, guards: bool = False
+    path: Path,
+    width: int,
+    first: int = 0,
+    arrival: Arrival | None = None,
+    guards: bool = False,
+    overfull: list[int] | None = None,
 ) -> Iterator[tuple[int, pl.DataFrame, bool]]:
     """Every data record (header excluded) as raw String columns c0..cN+1, chunk by chunk, each
     with the 0-based index of its first record and whether a field of it may start with an Excel
     guard (looked for only with `guards`; True otherwise). The first chunk holds about `first`
     bytes. The next chunk is read and parsed on a worker thread while the caller works on the
-    current one. With `arrival`, the file may still be downloading (see byte_chunks)."""
+    current one. With `arrival`, the file may still be downloading (see byte_chunks). The index
+    of the first record of each chunk that holds a record with more fields than the header is
+    appended to `overfull`, if given: cN+1 shows only those whose first field too many is not empty."""
     offset = 0
-    for df, guard in prefetched(_parsed(path, width, first, arrival, guards)):
+    for df, guard, over in prefetched(_parsed(path, width, first, arrival, guards)):
+        if over and overfull is not None:
+            overfull.append(offset)
         yield offset, df, guard
         offset += df.height
 
 
 def _parsed(
     path: Path, width: int, first: int, arrival: Arrival | None, guards: bool
-) -> Iterator[tuple[pl.DataFrame, bool]]:
+) -> Iterator[tuple[pl.DataFrame, bool, bool]]:
     # CHUNK_BYTES is read at each call, not imported: tests shrink it to get many chunks
     for chunk in byte_chunks(path, header_end(path), csv_chunks.CHUNK_BYTES, first, arrival):
         try:
-            df = _scan(chunk, width).collect()
+            df, overfull = _read(chunk, width)
         except pl.exceptions.PolarsError as exc:
             raise unreadable(path, exc) from exc
-        yield df, may_hold_guard(chunk) if guards else True
+        yield df, may_hold_guard(chunk) if guards else True, overfull
 
 
 def filtered(

@@ -49,10 +49,11 @@ def plan_file(
     forced = [_forced(hints, label, name) for label, name in zip(labels, names, strict=True)]
     cols = [f"c{i}" for i in range(len(labels))]
 
-    profile = _profile(path, cols, labels, forced, timezone, set(), arrival=arrival)
+    overfull: list[int] = []  # chunks with a record of too many fields, perhaps empty ones
+    profile = _profile(path, cols, labels, forced, timezone, set(), arrival=arrival, overfull=overfull)
     shape = profile.shape  # the whole file has arrived by now
     rows = shape.records - shape.empty
-    rejected, skip = _rejects(path, shape, len(cols))
+    rejected, skip = _rejects(path, shape, len(cols), bool(overfull))
     guarded = profile.guarded
     if skip:  # decide the types again without the rejected records
         profile = _profile(path, cols, labels, forced, timezone, guarded, skip, shape.empty > 0)
@@ -115,20 +116,24 @@ def _profile(
     skip: Sequence[int] = (),
     drop_empty: bool = False,
     arrival: Arrival | None = None,
+    overfull: list[int] | None = None,
 ) -> FileProfile:
     """One pass over the file (without the records `skip`), in chunks of bounded size."""
     profile = FileProfile(cols, labels, forced, guarded, timezone)
     width = len(cols)
-    for offset, df, guard in frames(path, width, FIRST_CHUNK_BYTES, arrival, guards=True):
+    for offset, df, guard in frames(path, width, FIRST_CHUNK_BYTES, arrival, True, overfull):
         if skip or drop_empty:
             df = filtered(df, offset, width, skip, drop_empty)
         profile.add(path, df, shape=not skip, guards=guard)
     return profile
 
 
-def _rejects(path: Path, shape: ShapeCounts, width: int) -> tuple[list[RejectedRow], list[int]]:
-    """The ragged records and their indexes, if polars saw any; checked against its record count."""
-    if not (shape.too_many or shape.maybe_short):
+def _rejects(
+    path: Path, shape: ShapeCounts, width: int, overfull: bool
+) -> tuple[list[RejectedRow], list[int]]:
+    """The ragged records and their indexes, if polars saw any (`overfull`: it saw records with
+    too many fields that `shape` may not count); checked against its record count."""
+    if not (shape.too_many or shape.maybe_short or overfull):
         return [], []
     rejected, skip, seen = locate_rejects(path, width)
     if seen != shape.records:

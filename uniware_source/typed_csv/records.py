@@ -105,13 +105,14 @@ def read_header(path: Path) -> list[str]:
 
 
 def locate_rejects(path: Path, width: int) -> tuple[list[RejectedRow], list[int], int]:
-    """The records that do not have `width` fields (blank lines aside), their 0-based indexes among
-    the data records, and the number of data records."""
+    """The records that do not have `width` fields, their 0-based indexes among the data records,
+    and the number of data records. A record without a value, a blank line or nothing but commas,
+    is no reject whatever its width: polars reads it as a record of nulls, which is dropped."""
     rejected: list[RejectedRow] = []
     indexes: list[int] = []
     count = -1
     for count, (line, fields, raw) in enumerate(records(path)):
-        if count and fields and fields != width:
+        if count and fields != width and raw.strip(","):
             rejected.append(RejectedRow(line, raw, f"expected {width} fields, found {fields}"))
             indexes.append(count - 1)
     return rejected, indexes, max(count, 0)
