@@ -156,9 +156,29 @@ def widen(a: ColumnPlan, b: ColumnPlan) -> ColumnPlan:
     return ColumnPlan(a.label, a.name, kind, scale, temporal, values, a.guarded or b.guarded)
 
 
-def unify(plans: Sequence[FilePlan], existing: Mapping[str, str | None] | None = None) -> TableSchema:
+def holding(have: ColumnPlan, col: ColumnPlan, *, dates_to_timestamps: bool = True) -> ColumnPlan:
+    """The narrowest column that holds both the values a destination column `have` already holds
+    and those of a file's column `col`: `have` itself when it holds them (a column of the files
+    with no value holds nothing), otherwise integer -> decimal -> text, a decimal of the larger
+    scale, date -> timestamp (only with `dates_to_timestamps`: when every date becomes the same
+    instant a file's date would, midnight in the report's zone), and anything else -> text."""
+    if col.values == 0:
+        return have
+    kind = wider(have.kind, col.kind)
+    if kind == "timestamp" and have.kind == "date" and not dates_to_timestamps:
+        kind = "text"
+    scale = max(have.scale, col.scale) if kind == "decimal" else 0
+    if (kind, scale) == (have.kind, have.scale):
+        return have
+    return ColumnPlan(have.label, have.name, kind, scale, values=-1)
+
+
+def unify(
+    plans: Sequence[FilePlan], existing: Mapping[str, str | ColumnPlan | None] | None = None
+) -> TableSchema:
     """Ordered union of the files' columns by normalised name, kinds widened; then reconciled with the
-    data types the destination already has (`existing`: name -> dlt data_type)."""
+    columns the destination already has (`existing`: name -> its dlt data_type, or the destination
+    column as a ColumnPlan, which also tells a decimal's scale)."""
     merged: dict[str, ColumnPlan] = {}
     for plan in plans:
         for col in plan.columns:
@@ -167,12 +187,19 @@ def unify(plans: Sequence[FilePlan], existing: Mapping[str, str | None] | None =
     return TableSchema(tuple(_reconciled(col, existing.get(col.name)) for col in merged.values()))
 
 
-def _reconciled(col: ColumnPlan, data_type: str | None) -> ColumnPlan:
-    """`col` in the kind of the destination's column (of dlt `data_type`) when that kind holds its
-    values, or when the files hold no value of it to tell; otherwise as the files decided."""
-    have = KIND_OF_DLT_TYPE.get(data_type or "")
-    if have is None or have == col.kind or (col.values != 0 and wider(col.kind, have) != have):
+def _reconciled(col: ColumnPlan, have: str | ColumnPlan | None) -> ColumnPlan:
+    """`col` in the kind of the destination's column when that kind holds its values, or when the
+    files hold no value of it to tell; otherwise as the files decided. A decimal takes the larger
+    of the two scales: the destination's, so that the files agree with it, unless the files need more."""
+    if isinstance(have, ColumnPlan):
+        kind: Kind | None = have.kind
+        have_scale = have.scale
+    else:
+        kind, have_scale = KIND_OF_DLT_TYPE.get(have or ""), 0
+    if kind is None or (col.values != 0 and wider(col.kind, kind) != kind):
         return col
-    scale = col.scale if have == "decimal" else 0
-    formats = col.formats if have in ("date", "timestamp") else ()
-    return ColumnPlan(col.label, col.name, have, scale, formats, col.values)
+    scale = max(col.scale, have_scale) if kind == "decimal" else 0
+    if kind == col.kind and scale == col.scale:
+        return col
+    formats = col.formats if kind in ("date", "timestamp") else ()
+    return ColumnPlan(col.label, col.name, kind, scale, formats, col.values)
