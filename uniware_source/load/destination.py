@@ -1,13 +1,36 @@
-"""What the loader asks the destination itself."""
+"""What the loader asks of the destination itself: whether a table holds rows, the real types of a
+table's columns, and the widening of a column's type (load/drift.py decides which)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import dlt
+from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
+from dlt.destinations.job_client_impl import SqlJobClientBase
+
+from uniware_source.typed_csv.kinds import arrow_type
+
+if TYPE_CHECKING:
+    from uniware_source.typed_csv.model import ColumnPlan
 
 logger = logging.getLogger(__name__)
+
+# the destinations whose ALTER COLUMN ... TYPE ... USING we use and test, by dlt destination type
+DIALECTS = {"dlt.destinations.duckdb": "duckdb", "dlt.destinations.postgres": "postgres"}
+# the text a date or a timestamp (UTC, microseconds) becomes, the same in both: 2024-01-05,
+# 2024-01-04T18:30:00.000000Z (not the casts' own text, which depends on settings of the session)
+_TEXT_OF = {
+    ("duckdb", "date"): "strftime({c}, '%Y-%m-%d')",
+    ("duckdb", "timestamp"): "strftime({c} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')",
+    ("postgres", "date"): "to_char({c}, 'YYYY-MM-DD')",
+    ("postgres", "timestamp"): """to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
+}
 
 
 def destination_has_no_rows(table: str) -> bool:
@@ -26,3 +49,87 @@ def destination_has_no_rows(table: str) -> bool:
         )
         return False
     return not rows
+
+
+def dlt_column(col: ColumnPlan) -> dict[str, Any]:
+    """The type hints dlt derives from the Arrow type of a column of `col`'s kind and scale:
+    data_type, and precision / scale where it has them."""
+    from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
+
+    return dict(get_column_type_from_py_arrow(arrow_type(col.kind, col.scale)))
+
+
+@contextmanager
+def sql_destination() -> Iterator[SqlDestination | None]:
+    """The running pipeline's destination, connected, if it is one whose column types we can
+    widen; None otherwise (no pipeline, a destination without SQL, one we do not know)."""
+    try:
+        pipeline = dlt.current.pipeline()
+        dialect = DIALECTS.get(pipeline.destination.destination_type) if pipeline.destination else None
+    except Exception:  # iterated outside a pipeline
+        dialect = None
+    if dialect is None:
+        yield None
+        return
+    client = pipeline.destination_client()
+    assert isinstance(client, SqlJobClientBase)
+    with client:
+        yield SqlDestination(client, dialect)
+
+
+class SqlDestination:
+    """One connection to a DuckDB or PostgreSQL destination: its real column types, and ALTERs."""
+
+    def __init__(self, client: SqlJobClientBase, dialect: str) -> None:
+        self.client = client
+        self.sql = client.sql_client
+        self.dialect = dialect
+
+    def columns(self, table: str, *, staging: bool = False) -> TTableSchemaColumns:
+        """The columns `table` has in the destination (in its staging dataset), with the dlt
+        types of their real types; none if the table does not exist."""
+        if staging:
+            with self.sql.with_staging_dataset():
+                return self.client.get_storage_table(table)[1]
+        return self.client.get_storage_table(table)[1]
+
+    def date_span(self, table: str, column: str) -> tuple[date | None, date | None]:
+        name, c = self.sql.make_qualified_table_name(table), self.sql.escape_column_name(column)
+        rows = self.sql.execute_sql(f"SELECT min({c}), max({c}) FROM {name}") or [(None, None)]
+        return rows[0][0], rows[0][1]
+
+    def alter(self, table: str, column: str, before: ColumnPlan, after: ColumnPlan, timezone: str) -> None:
+        """Change the type of `column` from `before` to `after`, in the table and, if it has the
+        column, in its staging table (dlt never changes a type there), in one transaction."""
+        statements = [self._alter_sql(table, column, before, after, timezone, staging=False)]
+        if column in self.columns(table, staging=True):
+            statements.insert(0, self._alter_sql(table, column, before, after, timezone, staging=True))
+        with self.sql.begin_transaction():
+            for statement in statements:
+                self.sql.execute_sql(statement)
+
+    def _alter_sql(
+        self, table: str, column: str, before: ColumnPlan, after: ColumnPlan, timezone: str, *, staging: bool
+    ) -> str:
+        if staging:
+            with self.sql.with_staging_dataset():
+                name = self.sql.make_qualified_table_name(table)
+        else:
+            name = self.sql.make_qualified_table_name(table)
+        c = self.sql.escape_column_name(column)
+        hints: TColumnSchema = {"name": column, **dlt_column(after)}  # type: ignore[typeddict-item]
+        table_schema: Any = {"name": table, "columns": {}}
+        sql_type = self.client.type_mapper.to_destination_type(hints, table_schema)
+        using = self._using(c, before, after, sql_type, timezone)
+        return f"ALTER TABLE {name} ALTER COLUMN {c} TYPE {sql_type} USING {using}"
+
+    def _using(self, c: str, before: ColumnPlan, after: ColumnPlan, sql_type: str, timezone: str) -> str:
+        if after.kind == "text" and (self.dialect, before.kind) in _TEXT_OF:
+            return _TEXT_OF[self.dialect, before.kind].format(c=c)
+        if (before.kind, after.kind) == (
+            "date",
+            "timestamp",
+        ):  # midnight in the report's zone, as pass 2 reads a date
+            zone = timezone.replace("'", "''")
+            return f"CAST({c} AS TIMESTAMP) AT TIME ZONE '{zone}'"
+        return f"CAST({c} AS {sql_type})"

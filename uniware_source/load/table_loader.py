@@ -32,8 +32,10 @@ from uniware_source.jobs import ExportJob, Outcome
 from uniware_source.load.audit import JOB_CODE_COLUMN
 from uniware_source.load.destination import destination_has_no_rows
 from uniware_source.load.keys import KeyTracker
+from uniware_source.load.quarantine import quarantine_items, quarantine_table
 from uniware_source.load.rejected import Rejected, rejected_items, without_empty_keys
 from uniware_source.load.typed_files import SharedFile, write_job_file
+from uniware_source.load.widening import widen_for
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
 from uniware_source.typed_csv.chunks import Arrival
@@ -87,6 +89,8 @@ class TableLoader:
         self._empty_destination: bool | None = None
         self._imported = False  # some rows handed to dlt (after the table's columns and hints)
         self._shared = SharedFile(self.table)  # small jobs' rows, to import together
+        self._quarantine = quarantine_table(self.table, self.naming)
+        self._quarantined: set[str] = set()  # job codes whose rows go to the quarantine table
 
     def _hints(self, *, deduplicated: bool, dedup_sort: str | None = None, append: bool = False) -> Any:
         """The table's hints. `append` keeps the merge keys (later runs merge on them) but loads
@@ -124,16 +128,19 @@ class TableLoader:
         )
 
     def table_schema(self, jobs: Sequence[ExportJob]) -> TableSchema:
-        """One Arrow schema for every batch of the table, also agreeing with what already landed.
-        A file without the key column cannot be merged: its job ends INVALID_FILE."""
+        """One Arrow schema for every batch of the table, also agreeing with what already landed:
+        the destination's columns widened first where a file's values need it (load/widening.py),
+        or the job set aside for the quarantine table. A file without the key column cannot be
+        merged: its job ends INVALID_FILE."""
         for job in jobs:
             self._check_key_columns(job)
-        existing = {
-            name: column["data_type"]
-            for name, column in self.schema.tables.get(self.table, {}).get("columns", {}).items()
-            if column.get("data_type")
-        }
-        return unify([job.plan for job in jobs if job.outcome is None and job.plan is not None], existing)
+        ready = [job for job in jobs if job.outcome is None and job.plan is not None]
+        widened = widen_for(self.schema, self.table, ready, self.settings.timezone, self._quarantine)
+        self._quarantined = widened.quarantined
+        if widened.exists is False:  # no table, no rows: finish() need not ask again
+            self._empty_destination = not has_table_seen_data(self.schema.tables.get(self.table, {}))
+        plans = [job.plan for job in ready if job.plan and job.job_code not in widened.quarantined]
+        return unify(plans, widened.columns)
 
     def _check_key_columns(self, job: ExportJob) -> None:
         assert job.plan is not None
@@ -158,7 +165,10 @@ class TableLoader:
         rejected: list[Rejected] = [(r.line_number, r.raw_line, r.reason) for r in job.plan.rejected]
         own = job.local_file.with_name(job.local_file.name + ".parquet")
         try:
-            yield from self._load_rows(job, table_schema, own, rejected)
+            if job.job_code in self._quarantined:
+                yield from self._load_quarantined(job)
+            else:
+                yield from self._load_rows(job, table_schema, own, rejected)
         finally:
             job.local_file.unlink(missing_ok=True)
             own.unlink(missing_ok=True)  # dlt holds a hard link (or its own copy) by now
@@ -194,6 +204,19 @@ class TableLoader:
                 yield from self._import_shared()
         elif rows:
             yield from self._import(own, rows)
+        job.rows_loaded = rows
+        job.finish(Outcome.LOADED, None)
+
+    def _load_quarantined(self, job: ExportJob) -> Iterator[Any]:
+        """All of the job's rows, as text, into the quarantine table (load/quarantine.py)."""
+        try:
+            rows = yield from quarantine_items(
+                job, self._quarantine, self.settings, self.tag_column, self.job_code_column
+            )
+        except Exception as exc:  # as for the table itself: this job's file only
+            logger.exception("job %s: unexpected failure while reading its file", job.job_code)
+            job.finish(Outcome.INVALID_FILE, f"job {job.job_code}: {exc!r}; none of its rows load")
+            return
         job.rows_loaded = rows
         job.finish(Outcome.LOADED, None)
 
