@@ -212,9 +212,8 @@ def gen_boolean(draw: st.DrawFn, rows: int) -> Col:
 
 
 @st.composite
-def gen_temporal(draw: st.DrawFn, rows: int) -> Col:
+def gen_temporal(draw: st.DrawFn, rows: int, dates_only: bool) -> Col:
     """Mixed formats in one column; date-only values only: a date column."""
-    dates_only = draw(st.booleans())
     formats = DATE_FORMATS if dates_only else DATE_FORMATS + TIME_FORMATS * 3
     when = st.datetimes(dt.datetime(1971, 1, 1), dt.datetime(2099, 12, 31, 23, 59, 59))
     value = st.builds(lambda w, f: w.strftime(f), when, st.sampled_from(formats))
@@ -226,7 +225,15 @@ def gen_temporal(draw: st.DrawFn, rows: int) -> Col:
     return Col(draw(any_label()), values, kinds)
 
 
-GENERATORS = [gen_text, gen_identifier, gen_integer, gen_decimal, gen_boolean, gen_temporal]
+def gen_date(rows: int) -> st.SearchStrategy[Col]:
+    return gen_temporal(rows, dates_only=True)
+
+
+def gen_timestamp(rows: int) -> st.SearchStrategy[Col]:
+    return gen_temporal(rows, dates_only=False)
+
+
+GENERATORS = [gen_text, gen_identifier, gen_integer, gen_decimal, gen_boolean, gen_date, gen_timestamp]
 
 
 # -- the file -----------------------------------------------------------------------------------------
@@ -264,11 +271,15 @@ def plain_label(col: Col, chars: str) -> Col:
 
 
 @st.composite
-def csv_cases(draw: st.DrawFn, max_rows: int = 25, max_width: int = 6, sep: str = ",") -> CsvCase:
+def csv_cases(
+    draw: st.DrawFn, max_rows: int = 25, max_width: int = 6, sep: str = ",", every_kind: bool = False
+) -> CsvCase:
     """A comma-separated file with ragged records (copies of others) here and there; or one
-    separated by `sep` without them, whose header is one field when read with commas."""
+    separated by `sep` without them, whose header is one field when read with commas. With
+    `every_kind`, one column of each generator, in any order (for tests of few examples)."""
     rows = draw(st.integers(0, max_rows))
-    generators = draw(st.lists(st.sampled_from(GENERATORS), min_size=1, max_size=max_width))
+    some = st.lists(st.sampled_from(GENERATORS), min_size=1, max_size=max_width)
+    generators = draw(st.permutations(GENERATORS) if every_kind else some)
     columns = tuple(draw(gen(rows)) for gen in generators)
     if sep != ",":
         others = ",".join(SEPARATORS).replace(sep, "")  # labels the other separators split too
