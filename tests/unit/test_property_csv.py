@@ -195,7 +195,7 @@ def gen_decimal(draw: st.DrawFn, rows: int) -> Col:
     decimal = st.builds(lambda n, s: f"{Decimal(n).scaleb(-s):f}", whole, st.integers(0, 8))
     value = st.one_of(decimal, decimal, st.sampled_from(["-0.00", "0.0", "+7.25", "'12.50", "3"]))
     exponent = draw(st.sampled_from(["0E-7", "1.5E+3", "-2.50E-2", "1E+2"])) if draw(st.booleans()) else None
-    spoil = spoiler(draw, ["00.5", "1.2.3", "12.", ".5"])
+    spoil = spoiler(draw, ["00.5", "1.2.3", "12.", ".5", "1,234.50"])
     values = tuple(draw(column_values(rows, padded(value), spoil or exponent)))
     if spoil or exponent:
         kinds: tuple[str, ...] = ("text",) if spoil else ("text", "decimal", "integer")
@@ -378,7 +378,7 @@ CHUNKS = st.sampled_from([None, 64, 200, 4096])
 BATCHES = st.sampled_from([1, 3, 100_000])
 
 
-@settings(PROPERTY, max_examples=300)
+@settings(PROPERTY, max_examples=200)
 @given(case=csv_cases(), chunk=CHUNKS, batch=BATCHES)
 def test_every_generated_file_reads_back_cell_for_cell(case: CsvCase, chunk: int | None, batch: int) -> None:
     check(case, chunk, batch)
