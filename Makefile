@@ -17,14 +17,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python pipelines/run.py --demo
 
-# every test: the unit tier (no server, seconds) and the end-to-end tier (emulator over HTTP,
-# DuckDB, PostgreSQL)
+# every test: the unit tier (no server, seconds), the property tests (generated files) and the
+# end-to-end tier (emulator over HTTP, DuckDB, PostgreSQL)
 test: $(STAMP)
 	$(BIN)/ruff check uniware_source pipelines tests benchmarks
 	$(BIN)/python -m pytest -q
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q tests/unit -m "not property"
 
 test-e2e: $(STAMP)
 	$(BIN)/python -m pytest -q tests/e2e

@@ -38,6 +38,9 @@ from uniware_source.typed_csv import chunks as csv_chunks
 from uniware_source.typed_csv import plan as csv_plan
 from uniware_source.typed_csv.reader import FilePlan, plan_file, read_batches, unify
 
+# hundreds of generated files: in `make test`, not in the quick unit tier (`make test-unit`)
+pytestmark = pytest.mark.property
+
 NORMALIZE = NamingConvention().normalize_identifier
 KOLKATA = ZoneInfo("Asia/Kolkata")
 NULLS = ("", "-", "na", "n/a", "null", "none")
