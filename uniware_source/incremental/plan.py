@@ -64,7 +64,16 @@ def progress_book(state: dict[str, Any], backfill: tuple[date, date] | None) -> 
     where its last batch stopped, and the incremental cursors stay where they are)."""
     if backfill is None:
         return state
-    return state.setdefault("backfills", {}).setdefault(f"{backfill[0]}..{backfill[1]}", {})
+    return state.setdefault("backfills", {}).setdefault(_backfill_key(backfill), {})
+
+
+def forget_backfill(state: dict[str, Any], backfill: tuple[date, date]) -> None:
+    """The backfill is done: its progress goes, so that a later backfill of the range reads it afresh."""
+    state.get("backfills", {}).pop(_backfill_key(backfill), None)
+
+
+def _backfill_key(backfill: tuple[date, date]) -> str:
+    return f"{backfill[0]}..{backfill[1]}"
 
 
 @dataclass(frozen=True)

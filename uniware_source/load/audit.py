@@ -85,7 +85,7 @@ def empty_tables(*, with_audit_rows: bool) -> Iterator[Any]:
         return
     import pyarrow as pa
 
-    from uniware_source.load.rejected import REJECTED_SCHEMA
+    from uniware_source.load.rejected import REJECTED_SCHEMA, rejected_hints
     from uniware_source.typed_csv.kinds import KIND_OF_DLT_TYPE, arrow_type
 
     # the columns dlt adds to the audit rows (dicts) when it normalizes them, which it does not add
@@ -96,8 +96,9 @@ def empty_tables(*, with_audit_rows: bool) -> Iterator[Any]:
             for c in [*_AUDIT_COLUMNS, *_DLT_COLUMNS]
         ]
     )
-    for table, arrow_schema in ((AUDIT_TABLE, audit), (REJECTED_TABLE, REJECTED_SCHEMA)):
+    for table, arrow_schema, hints in (
+        (AUDIT_TABLE, audit, audit_hints()),
+        (REJECTED_TABLE, REJECTED_SCHEMA, rejected_hints()),
+    ):
         if table in missing:
-            declared = _AUDIT_COLUMNS if table == AUDIT_TABLE else None
-            hints = dlt.mark.make_hints(table_name=table, write_disposition="append", columns=declared)
             yield dlt.mark.with_hints(arrow_schema.empty_table(), hints, create_table_variant=True)

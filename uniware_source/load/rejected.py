@@ -49,11 +49,15 @@ def without_empty_keys(
     return batch.filter(valid)
 
 
+def rejected_hints() -> Any:
+    return dlt.mark.make_hints(table_name=REJECTED_TABLE, write_disposition="append")
+
+
 def rejected_items(
     job_code: str, table: str, started_at: datetime, rejected: Sequence[Rejected]
 ) -> Iterator[Any]:
     """The `rejected_rows` rows of one job, in Arrow tables of at most _CHUNK rows."""
-    hints = dlt.mark.make_hints(table_name=REJECTED_TABLE, write_disposition="append")
+    hints = rejected_hints()
     for start in range(0, len(rejected), _CHUNK):
         chunk = rejected[start : start + _CHUNK]
         table_rows = pa.table(

@@ -28,7 +28,7 @@ from uniware_source.incremental.cursors import (
     remember_window_sizes,
 )
 from uniware_source.incremental.feeder import WindowFeeder
-from uniware_source.incremental.plan import WINDOW_COLUMN, WindowTask, progress_book
+from uniware_source.incremental.plan import WINDOW_COLUMN, WindowTask, forget_backfill, progress_book
 from uniware_source.incremental.run import LEDGER_MAX_AGE, RESOURCE_NAME, ExportRun
 from uniware_source.incremental.specs import ExportSpec
 from uniware_source.jobs import ExportJob, Outcome
@@ -122,8 +122,8 @@ def _record_progress(
     note_backlog(book, left)
     loaded = sum(1 for task in leaves(tasks) if task.loaded)
     state["batch"] = {"left": len(left), "loaded": loaded}
-    if run.sync.backfill is not None and not left:  # the backfill is done: a later one reads afresh
-        state.get("backfills", {}).pop(f"{run.sync.backfill[0]}..{run.sync.backfill[1]}", None)
+    if run.sync.backfill is not None and not left:
+        forget_backfill(state, run.sync.backfill)
 
 
 def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:

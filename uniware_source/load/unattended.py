@@ -91,12 +91,16 @@ def remove_stale_copies(working_dir: Path) -> list[str]:
         for package in _packages(working_dir / "load" / folder)
     }
     extracted = _packages(working_dir / "normalize" / "extracted")
+    still_extracted = {package.name for package in extracted}
     half_written = _packages(working_dir / "load" / "new")
     removed = []
-    for package in [*extracted, *half_written]:
-        # a half-written copy of a package that is still extracted is written again by normalize
-        again = package in half_written and package.name in {p.name for p in extracted}
-        if package.name in committed or again:
+    for package in extracted:
+        if package.name in committed:
+            shutil.rmtree(package)
+            removed.append(package.name)
+    for package in half_written:
+        # normalize writes a package that is still extracted again, from the start
+        if package.name in committed or package.name in still_extracted:
             shutil.rmtree(package)
             removed.append(package.name)
     return sorted(set(removed))
