@@ -76,6 +76,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
     commit_every_minutes: float = 30.0
     backfill_start: Optional[str] = None  # noqa: UP045
     backfill_end: Optional[str] = None  # noqa: UP045
+    fail_on_missing_jobs: bool = True
 
     def on_resolved(self) -> None:
         self.settings()  # builds everything once: whatever is wrong raises, naming the setting
@@ -105,6 +106,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
             download_timeout=self.download_timeout,
             request_max_attempts=self.request_max_attempts,
             request_backoff_factor=self.request_backoff_factor,
+            fail_on_missing_jobs=self.fail_on_missing_jobs,
         )
         sync = SyncSettings(
             max_jobs_in_flight=self.max_jobs_in_flight,
@@ -132,6 +134,7 @@ class SourceSettings:
     download_timeout: float
     request_max_attempts: int
     request_backoff_factor: float
+    fail_on_missing_jobs: bool = True
 
     def client(self) -> UniwareClient:
         return UniwareClient(

@@ -54,9 +54,10 @@ _DLT_COLUMNS: list[dict[str, Any]] = [
 PACKAGE_JOBS = "uniware_jobs"
 
 
-def audit_item(jobs: Sequence[ExportJob], run_started_at: datetime) -> Any:
+def audit_item(jobs: Sequence[ExportJob], run_started_at: datetime, *, fail_on_missing: bool = False) -> Any:
     """The `export_jobs` rows of `jobs`, one per job, marked for their table; noted in the load
-    package's state as well."""
+    package's state as well. `fail_on_missing`: a job that ended without its data makes the
+    load of this package end with `MissingJobsError` (load/missing.py)."""
     rows = [job.audit_row(run_started_at) for job in jobs]
     package: dict[str, Any]
     try:
@@ -64,7 +65,23 @@ def audit_item(jobs: Sequence[ExportJob], run_started_at: datetime) -> Any:
     except Exception:  # iterated outside a pipeline's extract: no package to note them in
         package = {}
     package.setdefault(PACKAGE_JOBS, []).extend(rows)
+    if fail_on_missing:
+        _check_after_load(jobs)
     return dlt.mark.with_hints(rows, audit_hints(), create_table_variant=True)
+
+
+def _check_after_load(jobs: Sequence[ExportJob]) -> None:
+    from uniware_source.load.missing import check_after_load, missing_jobs
+
+    missing = missing_jobs(jobs)
+    if not missing:
+        return
+    try:
+        pipeline = dlt.current.pipeline()
+        load_id = dlt.current.load_package_state()["load_id"]
+    except Exception:  # iterated outside a pipeline: nothing loads, nothing to raise after
+        return
+    check_after_load(pipeline, load_id, missing)
 
 
 def audit_hints() -> Any:
