@@ -30,9 +30,9 @@ from uniware_source.api.errors import (
     TransportError,
     UniwareError,
 )
-from uniware_source.load.missing import MissingJobsError
 from uniware_source.load.audit import AUDIT_TABLE, REJECTED_TABLE
 from uniware_source.load.keys import KeyTracker
+from uniware_source.load.missing import MissingJobsError
 from uniware_source.load.resources import export_job_resource, exports_resource
 from uniware_source.reports import report_spec
 from uniware_source.settings import UniwareSourceConfiguration

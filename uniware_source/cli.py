@@ -16,6 +16,7 @@ login, destination error); 3 another run of the same pipeline holds its lock (no
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -35,9 +36,9 @@ import dlt  # noqa: E402
 from dlt.common.configuration import resolve_configuration  # noqa: E402
 from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
 from dlt.common.pipeline import get_dlt_pipelines_dir  # noqa: E402
-from dlt.common.runtime.collector import NullCollector  # noqa: E402
+from dlt.common.runtime.collector import LogCollector, NullCollector  # noqa: E402
 
-from uniware_source import UniwareError, uniware_source  # noqa: E402
+from uniware_source import ConfigurationError, UniwareError, uniware_source  # noqa: E402
 from uniware_source.cli_summary import summarize  # noqa: E402
 from uniware_source.incremental.run import ExportRun, backlog, exports_state  # noqa: E402
 from uniware_source.jobs.ledger import store_for  # noqa: E402
@@ -50,22 +51,37 @@ logger = logging.getLogger("uniware_source.cli")
 _NO_PROGRESS = NullCollector()
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="uniware",
-        description="Load Uniware export jobs with dlt.",
-        epilog=(
-            "Settings are read from [sources.uniware] in .dlt/config.toml and .dlt/secrets.toml "
-            "(in the working directory) and from SOURCES__UNIWARE__* environment variables. "
-            "Exit codes: 0 everything loaded; 1 some job or window is missing data; 2 the run could "
-            "not start or load; 3 another run of the same pipeline is in progress."
-        ),
-    )
+COMMANDS = ("run", "status", "reset", "forget")
+_EPILOG = """\
+commands:
+  run       load what the settings say (the default: `uniware --job-code X` is `uniware run --job-code X`)
+  status    the last runs (from export_jobs) and every scheduled export's cursor
+  reset     move one export's cursor back (or to a date): its windows load again
+  forget    forget that a job code loaded, so that a run loads it again
+
+exit codes:
+  0  every job and window ended loaded (or had loaded before)
+  1  some job or window is missing data (named on stderr; see export_jobs)
+  2  the run could not start or load (bad settings, refused login, destination error)
+  3  another run of the same pipeline holds its lock (nothing changed)
+
+configuration: [sources.uniware] in .dlt/config.toml and .dlt/secrets.toml in the working
+directory, and SOURCES__UNIWARE__* environment variables (which win). dlt keeps the pipeline's
+working state under ~/.dlt/pipelines/<pipeline name> (DLT_DATA_DIR moves it).
+"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--destination", default=None, help="dlt destination (default duckdb)")
     parser.add_argument("--pipeline-name", default=None, help="dlt pipeline name (default uniware)")
     parser.add_argument(
         "--dataset", default="uniware_data", help="destination dataset/schema (default uniware_data)"
     )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
+    parser.add_argument("--log-file", default=None, metavar="PATH", help="also write the log (INFO) to PATH")
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--job-code", action="append", dest="job_codes", help="a job code to load (repeatable)"
     )
@@ -82,8 +98,49 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="load local dates START..END (inclusive) for every export without moving the cursors",
     )
     parser.add_argument("--demo", action="store_true", help="run against an in-process Uniware emulator")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--progress",
+        choices=("log", "tqdm", "enlighten", "none"),
+        default=None,
+        help="live progress through dlt's collector (default: none; log with -v)",
+    )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or (args[0] not in COMMANDS and args[0] not in ("-h", "--help")):
+        args.insert(0, "run")  # the flag-only usage of earlier versions
+    parser = argparse.ArgumentParser(
+        prog="uniware",
+        description="Load Unicommerce Uniware export jobs with dlt.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{run,status,reset,forget}")
+    run_parser = commands.add_parser(
+        "run",
+        help="load (the default command)",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _run_options(run_parser)
+    status = commands.add_parser("status", help="the last runs and every export's cursor")
+    status.add_argument("--runs", type=int, default=10, help="how many runs to show (default 10)")
+    reset = commands.add_parser("reset", help="reset one export's cursor")
+    reset.add_argument("export", help="the export's report name or table name (as `status` shows)")
+    reset.add_argument(
+        "--to", default=None, metavar="DATE", help="local date to restart from (default: start_date)"
+    )
+    reset.add_argument("--facility", default=None, help="only this facility's cursor")
+    reset.add_argument("--yes", action="store_true", help="do it without asking (needed when not a terminal)")
+    forget = commands.add_parser("forget", help="forget a loaded job code, so that it loads again")
+    forget.add_argument("job_code")
+    forget.add_argument(
+        "--yes", action="store_true", help="do it without asking (needed when not a terminal)"
+    )
+    for sub in (run_parser, status, reset, forget):
+        _common(sub)
+    return parser.parse_args(args)
 
 
 @contextmanager
@@ -116,7 +173,8 @@ def demo_tenant(pipeline_name: str, *, fresh: bool) -> Iterator[list[str]]:
 
 def source_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The command line's settings, as arguments of `uniware_source`."""
-    source_args: dict[str, Any] = {}
+    # the command says what is missing itself (exit 1 and the summary), with no exception
+    source_args: dict[str, Any] = {"fail_on_missing_jobs": False}
     for name in ("report", "table_name"):
         if getattr(args, name):
             source_args[name] = getattr(args, name)
@@ -131,11 +189,55 @@ def source_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    pipeline_name = args.pipeline_name or ("uniware_demo" if args.demo else "uniware")
+    pipeline_name = args.pipeline_name or ("uniware_demo" if getattr(args, "demo", False) else "uniware")
+    if args.command != "run":
+        return admin(args, pipeline_name)
     if args.plan:  # reads, changes nothing: no lock needed
         return _run(args, pipeline_name)
     with run_lock(get_dlt_pipelines_dir(), pipeline_name):
         return _run(args, pipeline_name)
+
+
+def admin(args: argparse.Namespace, pipeline_name: str) -> int:
+    """status, reset, forget: on the pipeline the runs use; reset and forget under its lock."""
+    from uniware_source import cli_admin
+
+    pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name, destination=args.destination or "duckdb", dataset_name=args.dataset
+    )
+    if args.command == "status":
+        return cli_admin.print_status(pipeline, args.runs)
+    with run_lock(get_dlt_pipelines_dir(), pipeline_name):
+        what = (
+            f"reset the cursor of {args.export!r}"
+            if args.command == "reset"
+            else f"forget job {args.job_code}"
+        )
+        if not _confirmed(args, f"{what} in pipeline {pipeline_name!r}?"):
+            print(f"uniware: not confirmed: to {what} without a terminal, add --yes", file=sys.stderr)
+            return EXIT_RUN_FAILED
+        if args.command == "reset":
+            to = _date_argument(args.to, "--to") if args.to else None
+            done = cli_admin.reset_cursor(pipeline, args.export, to, args.facility)
+        else:
+            done = cli_admin.forget_job(pipeline, args.job_code)
+    print(f"uniware: {done}")
+    return EXIT_OK
+
+
+def _confirmed(args: argparse.Namespace, question: str) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        return False
+    return input(f"uniware: {question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _date_argument(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a date like 2024-04-01, got {value!r}") from None
 
 
 def _run(args: argparse.Namespace, pipeline_name: str) -> int:
@@ -154,7 +256,7 @@ def _run(args: argparse.Namespace, pipeline_name: str) -> int:
             # not "uniware": DuckDB cannot tell a schema from a database file (uniware.duckdb)
             # of the same name
             dataset_name=args.dataset,
-            progress="log" if args.verbose else _NO_PROGRESS,
+            progress=progress_collector(args.progress or ("log" if args.verbose else "none")),
         )
         if args.plan:
             return print_plan(pipeline, source_args)
@@ -165,6 +267,23 @@ def _run(args: argparse.Namespace, pipeline_name: str) -> int:
             outcome.extend(run_unattended(pipeline, uniware_source(**source_args)))
             left, loaded = backlog(pipeline.state)
     return summarize(pipeline, outcome, time.monotonic() - started)
+
+
+def progress_collector(kind: str) -> Any:
+    """dlt's collector for `--progress`; tqdm and enlighten only when installed (else log lines,
+    said in one line)."""
+    if kind == "none":
+        return _NO_PROGRESS
+    if kind in ("tqdm", "enlighten") and importlib.util.find_spec(kind) is None:
+        print(
+            f"uniware: --progress {kind} needs the {kind} package (pip install {kind}); "
+            "showing progress as log lines instead",
+            file=sys.stderr,
+        )
+        kind = "log"
+    if kind == "log":
+        return LogCollector(log_period=2.0, logger=sys.stderr, dump_system_stats=False)
+    return kind
 
 
 def print_plan(pipeline: dlt.Pipeline, source_args: dict[str, Any]) -> int:
@@ -178,6 +297,7 @@ def print_plan(pipeline: dlt.Pipeline, source_args: dict[str, Any]) -> int:
         print("uniware: no [[sources.uniware.exports]] configured: nothing to plan")
         return EXIT_OK
     export_run = ExportRun(settings, specs, sync)
+    pipeline.sync_destination()  # the progress as a run would restore it (a fresh machine has none)
     state = exports_state(pipeline.state)
     ledger = export_run.open_ledger(state, store_for(pipeline), read_only=True)
     plan = export_run.plan(state, ledger)
@@ -220,12 +340,25 @@ def _report_failure(exc: Exception, verbose: bool) -> None:
         logging.exception("details")
 
 
+def setup_logging(verbose: bool, log_file: str | None) -> None:
+    """Warnings on stderr (INFO with -v); with `log_file`, INFO and up into that file as well."""
+    form = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format=form)
+    if log_file:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(logging.Formatter(form))
+        ours = logging.getLogger("uniware_source")
+        ours.setLevel(logging.INFO)
+        ours.addHandler(handler)
+        if not verbose:  # the console keeps its warnings-only level
+            for console in logging.getLogger().handlers:
+                console.setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.verbose, args.log_file)
     try:
         return run(args)
     except RunLocked as exc:

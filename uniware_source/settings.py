@@ -117,6 +117,11 @@ class UniwareSourceConfiguration(BaseConfiguration):
             backfill=_backfill(self.backfill_start, self.backfill_end),
         )
         specs = parse_exports(self.exports, default_facility=source.facility) if self.exports else []
+        if sync.backfill is not None and not specs:
+            raise ConfigurationError(
+                "backfill (--backfill, backfill_start) loads scheduled exports, and no "
+                "[[sources.uniware.exports]] is configured: add one, or load job codes without a backfill"
+            )
         return source, sync, specs
 
 

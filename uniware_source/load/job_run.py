@@ -91,9 +91,12 @@ class JobRun:
             planner=self._plan,
         )
         ended = []
+        progress = _collector()
+        total = len(jobs) or None
         for job in poller.run(jobs, feeder=feeder, max_in_flight=max_in_flight):
             _log_progress(job)
             ended.append(job)
+            _count(progress, job, total)
         return ended
 
     def load(self, table: str, jobs: Sequence[ExportJob], loaded: dict[str, dict[str, Any]]) -> Iterator[Any]:
@@ -111,6 +114,30 @@ class JobRun:
 
     def _plan(self, job: ExportJob, path: Path, arrival: Arrival) -> FilePlan:
         return self._loaders[job.table_name].plan(job, path, arrival)
+
+
+def _collector() -> Any:
+    """The running pipeline's progress collector (`dlt.pipeline(progress=...)`), if any."""
+    try:
+        import dlt
+
+        return dlt.current.pipeline().collector
+    except Exception:  # iterated outside a pipeline
+        return None
+
+
+def _count(progress: Any, job: ExportJob, total: int | None) -> None:
+    """Jobs ended (of how many, when known), rows typed and kB downloaded, on dlt's collector."""
+    if progress is None:
+        return
+    progress.update("Uniware jobs ended", inc=1, total=total)
+    if job.outcome is not None:
+        progress.update("Uniware jobs without data", inc=1)
+        return
+    if job.plan is not None:
+        progress.update("Uniware rows typed", inc=job.plan.rows)
+    if job.file_bytes:
+        progress.update("Uniware kB downloaded", inc=job.file_bytes // 1000)
 
 
 def _log_progress(job: ExportJob) -> None:

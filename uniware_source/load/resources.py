@@ -81,7 +81,7 @@ def _load_job_codes(
             fetched = run.fetch(pending)
             yield from run.load(table, fetched, loaded)
     if jobs:
-        yield audit_item(jobs, started, fail_on_missing=settings.fail_on_missing_jobs)
+        yield audit_item(jobs, started, fail_on_missing=settings.fail_on_missing_jobs, zone=settings.timezone)
     yield from empty_tables(with_audit_rows=bool(jobs))
 
 
@@ -154,5 +154,7 @@ def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
     remember_window_sizes(tasks, state)
     _record_progress(state, run, tasks, [*plan.deferred, *feeder.queue])
     if feeder.jobs:
-        yield audit_item(feeder.jobs, started, fail_on_missing=settings.fail_on_missing_jobs)
+        yield audit_item(
+            feeder.jobs, started, fail_on_missing=settings.fail_on_missing_jobs, zone=settings.timezone
+        )
     yield from empty_tables(with_audit_rows=bool(feeder.jobs))

@@ -1,0 +1,152 @@
+"""The `uniware` command's commands, through the real command in a process of its own: status,
+reset, forget (and both refused under a run's lock), the per-job log lines, progress, --help."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+from filelock import FileLock
+
+from tests.conftest import PASSWORD, command_env, run_command
+from uniware_source.emulator import JobSpec
+from uniware_source.run_lock import lock_path
+
+
+def _ist_today():
+    return datetime.now(ZoneInfo("Asia/Kolkata")).date()
+
+
+def _exports(days_back: int = 0) -> list[dict]:
+    start = _ist_today() - timedelta(days=days_back)
+    return [{"report": "Sale Orders", "start_date": str(start), "facilities": ["WH-BLR"], "lookback_hours": 0}]
+
+
+def _cursor_line(stdout: str) -> str:
+    lines = [line for line in stdout.splitlines() if "WH-BLR" in line and "sale_orders" in line]
+    assert len(lines) == 1, stdout
+    return lines[0]
+
+
+def test_help_lists_commands_exit_codes_and_configuration(tmp_path) -> None:
+    result = run_command(command_env(None, tmp_path, []), tmp_path, "--help")
+    assert result.returncode == 0
+    for word in ("status", "reset", "forget", "exit codes", "3  another run", ".dlt/config.toml", "SOURCES__"):
+        assert word in result.stdout, word
+
+
+def test_status_reset_and_a_fresh_machine_sees_the_reset(emulator, tmp_path) -> None:
+    env = command_env(emulator, tmp_path, _exports(days_back=3))
+    first = run_command(env, tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+
+    status = run_command(env, tmp_path, "status")
+    assert status.returncode == 0, status.stderr
+    assert "last 1 run(s)" in status.stdout and "jobs=4" in status.stdout and "failed=0" in status.stdout
+    assert "IST" in _cursor_line(status.stdout)
+
+    refused = run_command(env, tmp_path, "reset", "Sale Orders")  # not a terminal, no --yes
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+    start = _ist_today() - timedelta(days=2)
+    reset = run_command(env, tmp_path, "reset", "sale_orders", "--to", str(start), "--yes")
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert f"{start} 00:00 IST" in reset.stdout
+
+    # a fresh machine: the local pipeline folder is gone, the state comes from the destination
+    shutil.rmtree(tmp_path / ".dlt-data" / "pipelines" / "uniware")
+    again = run_command(env, tmp_path, "status")
+    assert f"{start} 00:00 IST" in _cursor_line(again.stdout), again.stdout
+
+    plan = run_command(env, tmp_path, "--plan")
+    assert plan.returncode == 0, plan.stderr
+    # the next run starts at the reset cursor: its windows from there on load again
+    assert f"{start} 00:00 .. " in plan.stdout and "3 job(s)" in plan.stdout, plan.stdout
+
+    unknown = run_command(env, tmp_path, "reset", "Invoices", "--yes")
+    assert unknown.returncode == 2 and "'Sale Orders'" in unknown.stderr
+
+
+def test_forget_makes_a_job_load_again(emulator, tmp_path) -> None:
+    code = emulator.add_job(JobSpec(rows=40))
+    env = command_env(emulator, tmp_path, [])
+    assert run_command(env, tmp_path, "--job-code", code).returncode == 0
+    assert "1 SKIPPED" in run_command(env, tmp_path, "--job-code", code).stdout
+
+    forgot = run_command(env, tmp_path, "forget", code, "--yes")
+    assert forgot.returncode == 0, forgot.stdout + forgot.stderr
+    assert code in forgot.stdout
+
+    again = run_command(env, tmp_path, "--job-code", code)
+    assert again.returncode == 0, again.stderr
+    assert "1 LOADED" in again.stdout
+    missing = run_command(env, tmp_path, "forget", "NEVER-SEEN", "--yes")
+    assert missing.returncode == 2 and "NEVER-SEEN" in missing.stderr
+
+
+def test_reset_and_forget_refuse_while_a_run_holds_the_lock(emulator, tmp_path) -> None:
+    code = emulator.add_job(JobSpec(rows=5))
+    env = command_env(emulator, tmp_path, [])
+    assert run_command(env, tmp_path, "--job-code", code).returncode == 0
+    with FileLock(lock_path(tmp_path / ".dlt-data" / "pipelines", "uniware"), timeout=0):
+        for args in (("reset", "Sale Orders", "--yes"), ("forget", code, "--yes")):
+            result = run_command(env, tmp_path, *args)
+            assert result.returncode == 3, result.stdout + result.stderr
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and "in progress" in lines[0]
+    assert "1 SKIPPED" in run_command(env, tmp_path, "--job-code", code).stdout  # forget changed nothing
+
+
+def test_log_file_has_one_line_per_job_and_progress_log_shows(emulator, tmp_path) -> None:
+    good = emulator.add_job(JobSpec(rows=50))
+    bad = emulator.add_job(JobSpec(rows=5, outcome="FAILED"))
+    env = command_env(emulator, tmp_path, [])
+    log = tmp_path / "run.log"
+    result = run_command(
+        env, tmp_path, "--job-code", good, "--job-code", bad, "--log-file", str(log), "--progress", "log"
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    job_lines = [line for line in log.read_text().splitlines() if "uniware_source.jobs:" in line]
+    assert len(job_lines) == 2, log.read_text()
+    fields = {line.split("job=")[1].split()[0]: line for line in job_lines}
+    assert "rows=50" in fields[good] and "outcome=LOADED" in fields[good]
+    assert "outcome=FAILED" in fields[bad]
+    for line in job_lines:
+        for key in ("report=", "facility=", "window=", "seconds=", "rows=", "outcome="):
+            assert key in line
+    assert PASSWORD not in log.read_text()
+    assert "Uniware jobs ended" in result.stderr  # dlt's log collector
+
+
+def test_progress_tqdm_without_tqdm_degrades_in_one_line(emulator, tmp_path) -> None:
+    import importlib.util
+
+    code = emulator.add_job(JobSpec(rows=5))
+    env = command_env(emulator, tmp_path, [])
+    result = run_command(env, tmp_path, "--job-code", code, "--progress", "enlighten")
+    assert result.returncode == 0, result.stderr
+    if importlib.util.find_spec("enlighten") is None:
+        assert "needs the enlighten package" in result.stderr
+
+
+def test_backfill_without_exports_is_exit_2_naming_the_setting(emulator, tmp_path) -> None:
+    env = command_env(emulator, tmp_path, [], job_codes='["J1"]')
+    result = run_command(env, tmp_path, "--backfill", "2024-04-01", "2024-04-02")
+    assert result.returncode == 2
+    assert "[[sources.uniware.exports]]" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_summary_windows_are_ist_like_the_plan(emulator, tmp_path) -> None:
+    env = command_env(emulator, tmp_path, _exports())
+    result = run_command(env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    window_lines = [line for line in result.stdout.splitlines() if "Sale Orders / WH-BLR /" in line]
+    assert window_lines and all(" IST" in line and "Z " not in line for line in window_lines)
+    with duckdb.connect(str(Path(tmp_path) / "uniware.duckdb"), read_only=True) as db:
+        assert db.sql("SELECT count(*) FROM uniware_data.export_jobs").fetchone()[0] == len(window_lines)
