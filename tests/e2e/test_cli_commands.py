@@ -22,7 +22,9 @@ def _ist_today():
 
 def _exports(days_back: int = 0) -> list[dict]:
     start = _ist_today() - timedelta(days=days_back)
-    return [{"report": "Sale Orders", "start_date": str(start), "facilities": ["WH-BLR"], "lookback_hours": 0}]
+    return [
+        {"report": "Sale Orders", "start_date": str(start), "facilities": ["WH-BLR"], "lookback_hours": 0}
+    ]
 
 
 def _cursor_line(stdout: str) -> str:
@@ -34,7 +36,15 @@ def _cursor_line(stdout: str) -> str:
 def test_help_lists_commands_exit_codes_and_configuration(tmp_path) -> None:
     result = run_command(command_env(None, tmp_path, []), tmp_path, "--help")
     assert result.returncode == 0
-    for word in ("status", "reset", "forget", "exit codes", "3  another run", ".dlt/config.toml", "SOURCES__"):
+    for word in (
+        "status",
+        "reset",
+        "forget",
+        "exit codes",
+        "3  another run",
+        ".dlt/config.toml",
+        "SOURCES__",
+    ):
         assert word in result.stdout, word
 
 

@@ -95,7 +95,7 @@ class MissingJobsCheck(Collector):
     ) -> None:
         self.inner.update(name, inc, total, inc_total, message, label)  # type: ignore[arg-type]
 
-    def __call__(self, step: str) -> MissingJobsCheck:  # type: ignore[override]
+    def __call__(self, step: str) -> MissingJobsCheck:
         self.step = step
         self.inner(step)
         return self
@@ -107,7 +107,8 @@ class MissingJobsCheck(Collector):
         self.inner._stop()
 
     def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
-        step, self.step = self.step, None
+        step = self.step
+        self.step = None  # type: ignore[assignment]
         self._stop()
         if not (step and self.load_id and step.startswith("Load ") and step.endswith(f" {self.load_id}")):
             return
