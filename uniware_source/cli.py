@@ -43,7 +43,7 @@ from uniware_source.cli_summary import summarize  # noqa: E402
 from uniware_source.incremental.run import ExportRun, backlog, exports_state  # noqa: E402
 from uniware_source.jobs.ledger import store_for  # noqa: E402
 from uniware_source.load.unattended import run_unattended  # noqa: E402
-from uniware_source.run_lock import RunLocked, run_lock  # noqa: E402
+from uniware_source.run_lock import RunLocked, check_project, run_lock  # noqa: E402
 from uniware_source.settings import UniwareSourceConfiguration  # noqa: E402
 
 EXIT_OK, EXIT_JOBS_FAILED, EXIT_RUN_FAILED, EXIT_LOCKED = 0, 1, 2, 3
@@ -102,7 +102,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         "--progress",
         choices=("log", "tqdm", "enlighten", "none"),
         default=None,
-        help="live progress through dlt's collector (default: none; log with -v)",
+        help="live progress through dlt's collector (default: log on a terminal or with -v, else none)",
     )
 
 
@@ -195,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plan:  # reads, changes nothing: no lock needed
         return _run(args, pipeline_name)
     with run_lock(get_dlt_pipelines_dir(), pipeline_name):
+        check_project(get_dlt_pipelines_dir(), pipeline_name, Path.cwd())
         return _run(args, pipeline_name)
 
 
@@ -208,6 +209,7 @@ def admin(args: argparse.Namespace, pipeline_name: str) -> int:
     if args.command == "status":
         return cli_admin.print_status(pipeline, args.runs)
     with run_lock(get_dlt_pipelines_dir(), pipeline_name):
+        check_project(get_dlt_pipelines_dir(), pipeline_name, Path.cwd())
         what = (
             f"reset the cursor of {args.export!r}"
             if args.command == "reset"
@@ -256,7 +258,7 @@ def _run(args: argparse.Namespace, pipeline_name: str) -> int:
             # not "uniware": DuckDB cannot tell a schema from a database file (uniware.duckdb)
             # of the same name
             dataset_name=args.dataset,
-            progress=progress_collector(args.progress or ("log" if args.verbose else "none")),
+            progress=progress_collector(args.progress or _default_progress(args.verbose)),
         )
         if args.plan:
             return print_plan(pipeline, source_args)
@@ -267,6 +269,11 @@ def _run(args: argparse.Namespace, pipeline_name: str) -> int:
             outcome.extend(run_unattended(pipeline, uniware_source(**source_args)))
             left, loaded = backlog(pipeline.state)
     return summarize(pipeline, outcome, time.monotonic() - started)
+
+
+def _default_progress(verbose: bool) -> str:
+    """Progress lines when someone watches (a terminal, or -v); none under cron."""
+    return "log" if verbose or sys.stderr.isatty() else "none"
 
 
 def progress_collector(kind: str) -> Any:

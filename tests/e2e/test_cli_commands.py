@@ -160,3 +160,21 @@ def test_summary_windows_are_ist_like_the_plan(emulator, tmp_path) -> None:
     assert window_lines and all(" IST" in line and "Z " not in line for line in window_lines)
     with duckdb.connect(str(Path(tmp_path) / "uniware.duckdb"), read_only=True) as db:
         assert db.sql("SELECT count(*) FROM uniware_data.export_jobs").fetchone()[0] == len(window_lines)
+
+
+def test_a_second_project_with_the_same_pipeline_name_is_refused_naming_the_option(
+    emulator, tmp_path
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    env = command_env(emulator, tmp_path, _exports())  # one dlt data folder: one machine, one user
+    assert run_command(env, first).returncode == 0
+    refused = run_command(env, second)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "--pipeline-name" in refused.stderr and str(first) in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert not (second / "uniware.duckdb").exists()
+    own = run_command(env, second, "--pipeline-name", "second_project")
+    assert own.returncode == 0, own.stdout + own.stderr
+    assert run_command(env, first).returncode == 0  # the first project goes on as before
