@@ -111,18 +111,44 @@ def test_reset_and_forget_refuse_while_a_run_holds_the_lock(emulator, tmp_path) 
     assert "1 SKIPPED" in run_command(env, tmp_path, "--job-code", code).stdout  # forget changed nothing
 
 
-def test_log_file_has_one_line_per_job_and_progress_log_shows(emulator, tmp_path) -> None:
+# the README's monitoring queries, exactly as printed there
+FAILED_LAST_7_DAYS = """
+SELECT run_started_at, job_code, report, facility, status, message
+FROM uniware_data.export_jobs
+WHERE status NOT IN ('LOADED', 'SKIPPED') AND NOT COALESCE(superseded, FALSE)
+  AND run_started_at > now() - INTERVAL '7 days'
+ORDER BY run_started_at DESC, job_code
+"""
+SLOWEST_REPORTS = """
+SELECT report, count(*) AS jobs,
+       avg(extract(epoch FROM finished_at - started_at)) AS avg_seconds,
+       max(extract(epoch FROM finished_at - started_at)) AS max_seconds,
+       sum(file_bytes) / 1e6 AS mb
+FROM uniware_data.export_jobs
+WHERE status = 'LOADED'
+GROUP BY report
+ORDER BY max_seconds DESC
+"""
+REJECTED_BY_REASON = """
+SELECT reason, count(*) AS rejected, count(DISTINCT job_code) AS jobs, min(raw_line) AS example
+FROM uniware_data.rejected_rows
+GROUP BY reason
+ORDER BY rejected DESC
+"""
+
+
+def test_log_file_progress_and_the_monitoring_queries(emulator, tmp_path) -> None:
     good = emulator.add_job(JobSpec(rows=50))
     bad = emulator.add_job(JobSpec(rows=5, outcome="FAILED"))
+    broken = emulator.add_job(JobSpec(rows=20, malformed_rows=(3,)))
     env = command_env(emulator, tmp_path, [])
     log = tmp_path / "run.log"
-    result = run_command(
-        env, tmp_path, "--job-code", good, "--job-code", bad, "--log-file", str(log), "--progress", "log"
-    )
+    codes = [arg for code in (good, bad, broken) for arg in ("--job-code", code)]
+    result = run_command(env, tmp_path, *codes, "--log-file", str(log), "--progress", "log")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     job_lines = [line for line in log.read_text().splitlines() if "uniware_source.jobs:" in line]
-    assert len(job_lines) == 2, log.read_text()
+    assert len(job_lines) == 3, log.read_text()
     fields = {line.split("job=")[1].split()[0]: line for line in job_lines}
     assert "rows=50" in fields[good] and "outcome=LOADED" in fields[good]
     assert "outcome=FAILED" in fields[bad]
@@ -131,6 +157,15 @@ def test_log_file_has_one_line_per_job_and_progress_log_shows(emulator, tmp_path
             assert key in line
     assert PASSWORD not in log.read_text()
     assert "Uniware jobs ended" in result.stderr  # dlt's log collector
+
+    with duckdb.connect(str(tmp_path / "uniware.duckdb"), read_only=True) as db:
+        failed = db.sql(FAILED_LAST_7_DAYS).fetchall()
+        assert [(row[1], row[4]) for row in failed] == [(bad, "FAILED")]
+        slowest = db.sql(SLOWEST_REPORTS).fetchall()
+        assert [(row[0], row[1]) for row in slowest] == [("Sale Orders", 2)]
+        assert slowest[0][3] >= 0 and slowest[0][4] > 0
+        rejected = db.sql(REJECTED_BY_REASON).fetchall()
+        assert len(rejected) == 1 and rejected[0][1:3] == (1, 1)
 
 
 def test_progress_tqdm_without_tqdm_degrades_in_one_line(emulator, tmp_path) -> None:
