@@ -26,9 +26,10 @@ from uniware_source.jobs.ledger import store_for
 from uniware_source.load.audit import AUDIT_TABLE
 
 DEFAULT_ZONE = "Asia/Kolkata"
-# one row per run: when it started, its jobs, what loaded, what is missing, rows and rejects
+# one row per run (per load: a long backfill's batches are loads of their own): when it started,
+# its jobs, what loaded, what is missing, rows and rejects
 RUNS_QUERY = """
-SELECT run_started_at,
+SELECT MIN(run_started_at) AS started,
        COUNT(*) AS jobs,
        SUM(CASE WHEN status = 'LOADED' THEN 1 ELSE 0 END) AS loaded,
        SUM(CASE WHEN status NOT IN ('LOADED', 'SKIPPED') AND NOT COALESCE(superseded, FALSE)
@@ -36,8 +37,8 @@ SELECT run_started_at,
        SUM(COALESCE(rows_loaded, 0)) AS rows_loaded,
        SUM(COALESCE(rows_rejected, 0)) AS rows_rejected
 FROM {table}
-GROUP BY run_started_at
-ORDER BY run_started_at DESC
+GROUP BY _dlt_load_id
+ORDER BY started DESC
 LIMIT {limit}
 """
 
