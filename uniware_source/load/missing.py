@@ -17,6 +17,7 @@ setting `fail_on_missing_jobs = false` turns it off (the `uniware` command does,
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -115,6 +116,11 @@ class MissingJobsCheck(Collector):
         self.pipeline.collector = self.inner  # once: the next run starts clean
         if exc_type is None and self.missing:
             raise MissingJobsError(self.missing)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Collector:
+        """dlt copies a pipeline's collector into a pipeline it derives (another name): the copy
+        is the plain collector, without this run's check."""
+        return copy.deepcopy(self.inner, memo)
 
     def on_start_trace(self, *args: Any) -> None:
         self.inner.on_start_trace(*args)
