@@ -203,13 +203,15 @@ def admin(args: argparse.Namespace, pipeline_name: str) -> int:
     """status, reset, forget: on the pipeline the runs use; reset and forget under its lock."""
     from uniware_source import cli_admin
 
+    pipelines_dir = get_dlt_pipelines_dir()
+    check_project(pipelines_dir, pipeline_name, Path.cwd(), note_it=False)
+    _check_database_here(args, pipeline_name)
     pipeline = dlt.pipeline(
         pipeline_name=pipeline_name, destination=args.destination or "duckdb", dataset_name=args.dataset
     )
     if args.command == "status":
         return cli_admin.print_status(pipeline, args.runs)
-    with run_lock(get_dlt_pipelines_dir(), pipeline_name):
-        check_project(get_dlt_pipelines_dir(), pipeline_name, Path.cwd())
+    with run_lock(pipelines_dir, pipeline_name):
         what = (
             f"reset the cursor of {args.export!r}"
             if args.command == "reset"
@@ -225,6 +227,20 @@ def admin(args: argparse.Namespace, pipeline_name: str) -> int:
             done = cli_admin.forget_job(pipeline, args.job_code)
     print(f"uniware: {done}")
     return EXIT_OK
+
+
+def _check_database_here(args: argparse.Namespace, pipeline_name: str) -> None:
+    """The default DuckDB database is a file in the directory the runs start from: from another
+    directory, status/reset/forget would look at (and create) an empty one."""
+    database = Path(f"{pipeline_name}.duckdb")
+    default_duckdb = args.destination in (None, "duckdb") and not os.environ.get(
+        "DESTINATION__DUCKDB__CREDENTIALS"
+    )
+    if default_duckdb and not database.exists():
+        raise ConfigurationError(
+            f"no {database} in {Path.cwd()}: run `uniware {args.command}` in the project's directory, "
+            "where its runs write it (or pass the runs' --pipeline-name / --destination)"
+        )
 
 
 def _confirmed(args: argparse.Namespace, question: str) -> bool:
@@ -332,7 +348,7 @@ def _root_cause(exc: BaseException) -> BaseException:
     return chain[-1]
 
 
-def _report_failure(exc: Exception, verbose: bool) -> None:
+def _report_failure(exc: Exception, verbose: bool, command: str = "run") -> None:
     """One clear line on stderr, not a traceback."""
     cause = _root_cause(exc)
     if isinstance(cause, ConfigFieldMissingException):
@@ -342,7 +358,7 @@ def _report_failure(exc: Exception, verbose: bool) -> None:
         )
         return
     text = " ".join(str(cause).split())
-    print(f"uniware: run failed: {type(cause).__name__}: {text[:500]}", file=sys.stderr)
+    print(f"uniware: {command} failed: {type(cause).__name__}: {text[:500]}", file=sys.stderr)
     if verbose:
         logging.exception("details")
 
@@ -375,5 +391,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # every failure ends as one clear line, not a traceback
-        _report_failure(exc, args.verbose)
+        _report_failure(exc, args.verbose, args.command)
         return EXIT_RUN_FAILED

@@ -29,11 +29,13 @@ def project_path(pipelines_dir: str | Path, pipeline_name: str) -> Path:
     return Path(pipelines_dir) / f".{pipeline_name}.uniware.project"
 
 
-def check_project(pipelines_dir: str | Path, pipeline_name: str, project: Path) -> None:
+def check_project(
+    pipelines_dir: str | Path, pipeline_name: str, project: Path, *, note_it: bool = True
+) -> None:
     """dlt keeps one working folder per pipeline name (its state: cursors, loaded jobs), whatever
     the directory a run starts from: a second project with the same pipeline name would go on from
     the first one's progress and ignore its own start_date. The first run notes its project
-    directory; a run from another one is refused, naming `--pipeline-name`."""
+    directory (`note_it`); a run from another one is refused, naming `--pipeline-name`."""
     note = project_path(pipelines_dir, pipeline_name)
     here = str(project.resolve())
     if note.exists():
@@ -44,8 +46,9 @@ def check_project(pipelines_dir: str | Path, pipeline_name: str, project: Path) 
                 f"{Path(pipelines_dir) / pipeline_name}); this is {here}: give this project its own "
                 f"pipeline with --pipeline-name, or delete {note} if the project moved"
             )
-    note.parent.mkdir(parents=True, exist_ok=True)
-    note.write_text(here + "\n", encoding="utf-8")
+    if note_it:
+        note.parent.mkdir(parents=True, exist_ok=True)
+        note.write_text(here + "\n", encoding="utf-8")
 
 
 def lock_path(pipelines_dir: str | Path, pipeline_name: str) -> Path:

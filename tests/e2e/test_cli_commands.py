@@ -180,6 +180,10 @@ def test_backfill_without_exports_is_exit_2_naming_the_setting(emulator, tmp_pat
     assert result.returncode == 2
     assert "[[sources.uniware.exports]]" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    # status from a directory no run wrote to: said, and no empty database is left behind
+    status = run_command(env, tmp_path, "status")
+    assert status.returncode == 2 and "no uniware.duckdb in" in status.stderr
+    assert not (tmp_path / "uniware.duckdb").exists()
 
 
 def test_a_second_project_with_the_same_pipeline_name_is_refused_naming_the_option(
