@@ -1,4 +1,6 @@
-"""The scheduled command: load what `.dlt/config.toml` says, print a summary, exit non-zero on failure.
+"""The `uniware` command: load what `.dlt/config.toml` says, print a summary, exit non-zero on failure.
+`run` is the default command; `status`, `reset` and `forget` are in `cli_admin.py`, the options
+and help in `cli_args.py`.
 
     python -m uniware_source                          # the configured exports (and job codes), into DuckDB
     python -m uniware_source --plan                   # the jobs a run would create; creates nothing
@@ -38,7 +40,8 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException  # n
 from dlt.common.pipeline import get_dlt_pipelines_dir  # noqa: E402
 from dlt.common.runtime.collector import LogCollector, NullCollector  # noqa: E402
 
-from uniware_source import ConfigurationError, UniwareError, uniware_source  # noqa: E402
+from uniware_source import UniwareError, uniware_source  # noqa: E402
+from uniware_source.cli_args import parse_args  # noqa: E402
 from uniware_source.cli_summary import summarize  # noqa: E402
 from uniware_source.incremental.run import ExportRun, backlog, exports_state  # noqa: E402
 from uniware_source.jobs.ledger import store_for  # noqa: E402
@@ -49,98 +52,6 @@ from uniware_source.settings import UniwareSourceConfiguration  # noqa: E402
 EXIT_OK, EXIT_JOBS_FAILED, EXIT_RUN_FAILED, EXIT_LOCKED = 0, 1, 2, 3
 logger = logging.getLogger("uniware_source.cli")
 _NO_PROGRESS = NullCollector()
-
-
-COMMANDS = ("run", "status", "reset", "forget")
-_EPILOG = """\
-commands:
-  run       load what the settings say (the default: `uniware --job-code X` is `uniware run --job-code X`)
-  status    the last runs (from export_jobs) and every scheduled export's cursor
-  reset     move one export's cursor back (or to a date): its windows load again
-  forget    forget that a job code loaded, so that a run loads it again
-
-exit codes:
-  0  every job and window ended loaded (or had loaded before)
-  1  some job or window is missing data (named on stderr; see export_jobs)
-  2  the run could not start or load (bad settings, refused login, destination error)
-  3  another run of the same pipeline holds its lock (nothing changed)
-
-configuration: [sources.uniware] in .dlt/config.toml and .dlt/secrets.toml in the working
-directory, and SOURCES__UNIWARE__* environment variables (which win). dlt keeps the pipeline's
-working state under ~/.dlt/pipelines/<pipeline name> (DLT_DATA_DIR moves it).
-"""
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--destination", default=None, help="dlt destination (default duckdb)")
-    parser.add_argument("--pipeline-name", default=None, help="dlt pipeline name (default uniware)")
-    parser.add_argument(
-        "--dataset", default="uniware_data", help="destination dataset/schema (default uniware_data)"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
-    parser.add_argument("--log-file", default=None, metavar="PATH", help="also write the log (INFO) to PATH")
-
-
-def _run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--job-code", action="append", dest="job_codes", help="a job code to load (repeatable)"
-    )
-    parser.add_argument("--report", default=None, help="Uniware report name (exportJobTypeName)")
-    parser.add_argument("--table-name", default=None, help="destination table for the report rows")
-    parser.add_argument(
-        "--force-reload", action="store_true", help="load job codes again even if loaded before"
-    )
-    parser.add_argument("--plan", action="store_true", help="print the jobs a run would create, create none")
-    parser.add_argument(
-        "--backfill",
-        nargs=2,
-        metavar=("START", "END"),
-        help="load local dates START..END (inclusive) for every export without moving the cursors",
-    )
-    parser.add_argument("--demo", action="store_true", help="run against an in-process Uniware emulator")
-    parser.add_argument(
-        "--progress",
-        choices=("log", "tqdm", "enlighten", "none"),
-        default=None,
-        help="live progress through dlt's collector (default: log on a terminal or with -v, else none)",
-    )
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or (args[0] not in COMMANDS and args[0] not in ("-h", "--help")):
-        args.insert(0, "run")  # the flag-only usage of earlier versions
-    parser = argparse.ArgumentParser(
-        prog="uniware",
-        description="Load Unicommerce Uniware export jobs with dlt.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", metavar="{run,status,reset,forget}")
-    run_parser = commands.add_parser(
-        "run",
-        help="load (the default command)",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _run_options(run_parser)
-    status = commands.add_parser("status", help="the last runs and every export's cursor")
-    status.add_argument("--runs", type=int, default=10, help="how many runs to show (default 10)")
-    reset = commands.add_parser("reset", help="reset one export's cursor")
-    reset.add_argument("export", help="the export's report name or table name (as `status` shows)")
-    reset.add_argument(
-        "--to", default=None, metavar="DATE", help="local date to restart from (default: start_date)"
-    )
-    reset.add_argument("--facility", default=None, help="only this facility's cursor")
-    reset.add_argument("--yes", action="store_true", help="do it without asking (needed when not a terminal)")
-    forget = commands.add_parser("forget", help="forget a loaded job code, so that it loads again")
-    forget.add_argument("job_code")
-    forget.add_argument(
-        "--yes", action="store_true", help="do it without asking (needed when not a terminal)"
-    )
-    for sub in (run_parser, status, reset, forget):
-        _common(sub)
-    return parser.parse_args(args)
 
 
 @contextmanager
@@ -191,71 +102,14 @@ def source_arguments(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     pipeline_name = args.pipeline_name or ("uniware_demo" if getattr(args, "demo", False) else "uniware")
     if args.command != "run":
+        from uniware_source.cli_admin import admin
+
         return admin(args, pipeline_name)
     if args.plan:  # reads, changes nothing: no lock needed
         return _run(args, pipeline_name)
     with run_lock(get_dlt_pipelines_dir(), pipeline_name):
         check_project(get_dlt_pipelines_dir(), pipeline_name, Path.cwd())
         return _run(args, pipeline_name)
-
-
-def admin(args: argparse.Namespace, pipeline_name: str) -> int:
-    """status, reset, forget: on the pipeline the runs use; reset and forget under its lock."""
-    from uniware_source import cli_admin
-
-    pipelines_dir = get_dlt_pipelines_dir()
-    check_project(pipelines_dir, pipeline_name, Path.cwd(), note_it=False)
-    _check_database_here(args, pipeline_name)
-    pipeline = dlt.pipeline(
-        pipeline_name=pipeline_name, destination=args.destination or "duckdb", dataset_name=args.dataset
-    )
-    if args.command == "status":
-        return cli_admin.print_status(pipeline, args.runs)
-    with run_lock(pipelines_dir, pipeline_name):
-        what = (
-            f"reset the cursor of {args.export!r}"
-            if args.command == "reset"
-            else f"forget job {args.job_code}"
-        )
-        if not _confirmed(args, f"{what} in pipeline {pipeline_name!r}?"):
-            print(f"uniware: not confirmed: to {what} without a terminal, add --yes", file=sys.stderr)
-            return EXIT_RUN_FAILED
-        if args.command == "reset":
-            to = _date_argument(args.to, "--to") if args.to else None
-            done = cli_admin.reset_cursor(pipeline, args.export, to, args.facility)
-        else:
-            done = cli_admin.forget_job(pipeline, args.job_code)
-    print(f"uniware: {done}")
-    return EXIT_OK
-
-
-def _check_database_here(args: argparse.Namespace, pipeline_name: str) -> None:
-    """The default DuckDB database is a file in the directory the runs start from: from another
-    directory, status/reset/forget would look at (and create) an empty one."""
-    database = Path(f"{pipeline_name}.duckdb")
-    default_duckdb = args.destination in (None, "duckdb") and not os.environ.get(
-        "DESTINATION__DUCKDB__CREDENTIALS"
-    )
-    if default_duckdb and not database.exists():
-        raise ConfigurationError(
-            f"no {database} in {Path.cwd()}: run `uniware {args.command}` in the project's directory, "
-            "where its runs write it (or pass the runs' --pipeline-name / --destination)"
-        )
-
-
-def _confirmed(args: argparse.Namespace, question: str) -> bool:
-    if args.yes:
-        return True
-    if not sys.stdin.isatty():
-        return False
-    return input(f"uniware: {question} [y/N] ").strip().lower() in ("y", "yes")
-
-
-def _date_argument(value: str, name: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a date like 2024-04-01, got {value!r}") from None
 
 
 def _run(args: argparse.Namespace, pipeline_name: str) -> int:

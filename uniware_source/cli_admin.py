@@ -11,12 +11,17 @@ job ledger. Both hold the pipeline's run lock while they work.
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import dlt
+from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from uniware_source.api.errors import ConfigurationError
@@ -24,6 +29,9 @@ from uniware_source.incremental.run import RESOURCE_NAME, exports_state
 from uniware_source.incremental.windows import local_midnight
 from uniware_source.jobs.ledger import store_for
 from uniware_source.load.audit import AUDIT_TABLE
+from uniware_source.run_lock import check_project, run_lock
+
+EXIT_OK, EXIT_REFUSED = 0, 2
 
 DEFAULT_ZONE = "Asia/Kolkata"
 # one row per run (per load: a long backfill's batches are loads of their own): when it started,
@@ -41,6 +49,63 @@ GROUP BY _dlt_load_id
 ORDER BY started DESC
 LIMIT {limit}
 """
+
+
+def admin(args: argparse.Namespace, pipeline_name: str) -> int:
+    """status, reset, forget: on the pipeline the runs use; reset and forget under its lock."""
+    pipelines_dir = get_dlt_pipelines_dir()
+    check_project(pipelines_dir, pipeline_name, Path.cwd(), note_it=False)
+    _check_database_here(args, pipeline_name)
+    pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name, destination=args.destination or "duckdb", dataset_name=args.dataset
+    )
+    if args.command == "status":
+        return print_status(pipeline, args.runs)
+    with run_lock(pipelines_dir, pipeline_name):
+        what = (
+            f"reset the cursor of {args.export!r}"
+            if args.command == "reset"
+            else f"forget job {args.job_code}"
+        )
+        if not _confirmed(args, f"{what} in pipeline {pipeline_name!r}?"):
+            print(f"uniware: not confirmed: to {what} without a terminal, add --yes", file=sys.stderr)
+            return EXIT_REFUSED
+        if args.command == "reset":
+            to = _date_argument(args.to, "--to") if args.to else None
+            done = reset_cursor(pipeline, args.export, to, args.facility)
+        else:
+            done = forget_job(pipeline, args.job_code)
+    print(f"uniware: {done}")
+    return EXIT_OK
+
+
+def _check_database_here(args: argparse.Namespace, pipeline_name: str) -> None:
+    """The default DuckDB database is a file in the directory the runs start from: from another
+    directory, status/reset/forget would look at (and create) an empty one."""
+    database = Path(f"{pipeline_name}.duckdb")
+    default_duckdb = args.destination in (None, "duckdb") and not os.environ.get(
+        "DESTINATION__DUCKDB__CREDENTIALS"
+    )
+    if default_duckdb and not database.exists():
+        raise ConfigurationError(
+            f"no {database} in {Path.cwd()}: run `uniware {args.command}` in the project's directory, "
+            "where its runs write it (or pass the runs' --pipeline-name / --destination)"
+        )
+
+
+def _confirmed(args: argparse.Namespace, question: str) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        return False
+    return input(f"uniware: {question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _date_argument(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a date like 2024-04-01, got {value!r}") from None
 
 
 def zone() -> str:
