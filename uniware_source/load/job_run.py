@@ -81,8 +81,10 @@ class JobRun:
         client: Any = None,
         feeder: JobFeeder | None = None,
         max_in_flight: int | None = None,
+        expected: int | None = None,
     ) -> list[ExportJob]:
-        """Every job driven to its end: a typed file waiting to load (`outcome` None) or an outcome."""
+        """Every job driven to its end: a typed file waiting to load (`outcome` None) or an outcome.
+        `expected`: how many jobs the feeder plans (for the progress view)."""
         assert self._directory is not None, "use JobRun as a context manager"
         poller = JobPoller(
             client or self.settings.client(),
@@ -92,11 +94,11 @@ class JobRun:
         )
         ended = []
         progress = _collector()
-        total = len(jobs) or None
+        _announce(progress, len(jobs) + (expected or 0))
         for job in poller.run(jobs, feeder=feeder, max_in_flight=max_in_flight):
             _log_progress(job)
             ended.append(job)
-            _count(progress, job, total)
+            _count(progress, job)
         return ended
 
     def load(self, table: str, jobs: Sequence[ExportJob], loaded: dict[str, dict[str, Any]]) -> Iterator[Any]:
@@ -126,11 +128,24 @@ def _collector() -> Any:
         return None
 
 
-def _count(progress: Any, job: ExportJob, total: int | None) -> None:
-    """Jobs ended (of how many, when known), rows typed and kB downloaded, on dlt's collector."""
+_JOBS_ENDED = "Uniware jobs ended"
+
+
+def _announce(progress: Any, expected: int) -> None:
+    """Add this resource's jobs to the total of the jobs-ended counter (the source's resources
+    share it): created with a total of 0, so that each can add to it."""
     if progress is None:
         return
-    progress.update("Uniware jobs ended", inc=1, total=total)
+    progress.update(_JOBS_ENDED, inc=0, total=0)
+    if expected:
+        progress.update(_JOBS_ENDED, inc=0, inc_total=expected)
+
+
+def _count(progress: Any, job: ExportJob) -> None:
+    """Jobs ended (of how many), jobs without data, rows typed and kB downloaded, on dlt's collector."""
+    if progress is None:
+        return
+    progress.update(_JOBS_ENDED, inc=1)
     if job.outcome is not None:
         progress.update("Uniware jobs without data", inc=1)
         return

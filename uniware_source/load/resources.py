@@ -146,7 +146,9 @@ def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
             job_run.add_table(
                 spec.report, spec.table_name, tag_column=WINDOW_COLUMN, replace=spec.is_snapshot
             )
-        job_run.fetch(client=client, feeder=feeder, max_in_flight=run.sync.max_jobs_in_flight)
+        job_run.fetch(
+            client=client, feeder=feeder, max_in_flight=run.sync.max_jobs_in_flight, expected=len(tasks)
+        )
         for spec in run.specs:
             yield from job_run.load(spec.table_name, loadable(spec, tasks, settings.timezone), loaded)
     # a job that will never load must not be re-attached to by the next run
