@@ -43,6 +43,9 @@ def make_source(emu: Emulator, job_codes: list[str], **settings: Any) -> Any:
         "job_timeout": 30.0,
         "request_backoff_factor": 0.05,
         "facility": "WH-BLR",
+        # these tests read each job's outcome from export_jobs; the default (a missing job fails
+        # pipeline.run after the load) is tested in test_missing_jobs.py
+        "fail_on_missing_jobs": False,
     }
     options.update(settings)
     return uniware_source(job_codes=job_codes, **options)

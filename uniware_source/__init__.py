@@ -32,6 +32,7 @@ from uniware_source.api.errors import (
 )
 from uniware_source.load.audit import AUDIT_TABLE, REJECTED_TABLE
 from uniware_source.load.keys import KeyTracker
+from uniware_source.load.missing import MissingJobsError
 from uniware_source.load.resources import export_job_resource, exports_resource
 from uniware_source.reports import report_spec
 from uniware_source.settings import UniwareSourceConfiguration
@@ -46,6 +47,7 @@ __all__ = [
     "CsvFormatError",
     "DownloadError",
     "JobNotFoundError",
+    "MissingJobsError",
     "TransportError",
     "UniwareCredentials",
     "UniwareError",
@@ -82,6 +84,7 @@ def uniware_source(
     commit_every_minutes: float = 30.0,
     backfill_start: Optional[str] = None,  # noqa: UP045
     backfill_end: Optional[str] = None,  # noqa: UP045
+    fail_on_missing_jobs: bool = True,
     _config: UniwareSourceConfiguration = None,  # type: ignore[assignment]  # dlt passes it, resolved
 ) -> List[DltResource]:  # noqa: UP006
     """Load the CSV files of Uniware export jobs, given their job codes.
@@ -109,6 +112,10 @@ def uniware_source(
             (the `uniware` command runs again at once until nothing is left).
         backfill_start / backfill_end: load this range of local dates (inclusive) for every
             export, without moving the incremental cursors.
+        fail_on_missing_jobs: when a job of the run ends without its data (FAILED, NOT_FOUND,
+            TIMED_OUT, ...), `pipeline.run` raises `MissingJobsError` (inside dlt's
+            `PipelineStepFailed`) after everything else has loaded; false: it only shows in
+            `export_jobs`.
 
     Every argument is a field of `UniwareSourceConfiguration`: dlt resolves and checks them all
     before this body runs, which only wires the resources.

@@ -1,4 +1,6 @@
-"""The scheduled command: load what `.dlt/config.toml` says, print a summary, exit non-zero on failure.
+"""The `uniware` command: load what `.dlt/config.toml` says, print a summary, exit non-zero on failure.
+`run` is the default command; `status`, `reset` and `forget` are in `cli_admin.py`, the options
+and help in `cli_args.py`.
 
     python -m uniware_source                          # the configured exports (and job codes), into DuckDB
     python -m uniware_source --plan                   # the jobs a run would create; creates nothing
@@ -16,6 +18,7 @@ login, destination error); 3 another run of the same pipeline holds its lock (no
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -35,55 +38,20 @@ import dlt  # noqa: E402
 from dlt.common.configuration import resolve_configuration  # noqa: E402
 from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
 from dlt.common.pipeline import get_dlt_pipelines_dir  # noqa: E402
-from dlt.common.runtime.collector import NullCollector  # noqa: E402
+from dlt.common.runtime.collector import LogCollector, NullCollector  # noqa: E402
 
 from uniware_source import UniwareError, uniware_source  # noqa: E402
+from uniware_source.cli_args import parse_args  # noqa: E402
 from uniware_source.cli_summary import summarize  # noqa: E402
 from uniware_source.incremental.run import ExportRun, backlog, exports_state  # noqa: E402
 from uniware_source.jobs.ledger import store_for  # noqa: E402
 from uniware_source.load.unattended import run_unattended  # noqa: E402
-from uniware_source.run_lock import RunLocked, run_lock  # noqa: E402
+from uniware_source.run_lock import RunLocked, check_project, run_lock  # noqa: E402
 from uniware_source.settings import UniwareSourceConfiguration  # noqa: E402
 
 EXIT_OK, EXIT_JOBS_FAILED, EXIT_RUN_FAILED, EXIT_LOCKED = 0, 1, 2, 3
 logger = logging.getLogger("uniware_source.cli")
 _NO_PROGRESS = NullCollector()
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="uniware",
-        description="Load Uniware export jobs with dlt.",
-        epilog=(
-            "Settings are read from [sources.uniware] in .dlt/config.toml and .dlt/secrets.toml "
-            "(in the working directory) and from SOURCES__UNIWARE__* environment variables. "
-            "Exit codes: 0 everything loaded; 1 some job or window is missing data; 2 the run could "
-            "not start or load; 3 another run of the same pipeline is in progress."
-        ),
-    )
-    parser.add_argument("--destination", default=None, help="dlt destination (default duckdb)")
-    parser.add_argument("--pipeline-name", default=None, help="dlt pipeline name (default uniware)")
-    parser.add_argument(
-        "--dataset", default="uniware_data", help="destination dataset/schema (default uniware_data)"
-    )
-    parser.add_argument(
-        "--job-code", action="append", dest="job_codes", help="a job code to load (repeatable)"
-    )
-    parser.add_argument("--report", default=None, help="Uniware report name (exportJobTypeName)")
-    parser.add_argument("--table-name", default=None, help="destination table for the report rows")
-    parser.add_argument(
-        "--force-reload", action="store_true", help="load job codes again even if loaded before"
-    )
-    parser.add_argument("--plan", action="store_true", help="print the jobs a run would create, create none")
-    parser.add_argument(
-        "--backfill",
-        nargs=2,
-        metavar=("START", "END"),
-        help="load local dates START..END (inclusive) for every export without moving the cursors",
-    )
-    parser.add_argument("--demo", action="store_true", help="run against an in-process Uniware emulator")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
-    return parser.parse_args(argv)
 
 
 @contextmanager
@@ -116,7 +84,8 @@ def demo_tenant(pipeline_name: str, *, fresh: bool) -> Iterator[list[str]]:
 
 def source_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The command line's settings, as arguments of `uniware_source`."""
-    source_args: dict[str, Any] = {}
+    # the command says what is missing itself (exit 1 and the summary), with no exception
+    source_args: dict[str, Any] = {"fail_on_missing_jobs": False}
     for name in ("report", "table_name"):
         if getattr(args, name):
             source_args[name] = getattr(args, name)
@@ -131,10 +100,15 @@ def source_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    pipeline_name = args.pipeline_name or ("uniware_demo" if args.demo else "uniware")
+    pipeline_name = args.pipeline_name or ("uniware_demo" if getattr(args, "demo", False) else "uniware")
+    if args.command != "run":
+        from uniware_source.cli_admin import admin
+
+        return admin(args, pipeline_name)
     if args.plan:  # reads, changes nothing: no lock needed
         return _run(args, pipeline_name)
     with run_lock(get_dlt_pipelines_dir(), pipeline_name):
+        check_project(get_dlt_pipelines_dir(), pipeline_name, Path.cwd())
         return _run(args, pipeline_name)
 
 
@@ -154,7 +128,7 @@ def _run(args: argparse.Namespace, pipeline_name: str) -> int:
             # not "uniware": DuckDB cannot tell a schema from a database file (uniware.duckdb)
             # of the same name
             dataset_name=args.dataset,
-            progress="log" if args.verbose else _NO_PROGRESS,
+            progress=progress_collector(args.progress or _default_progress(args.verbose)),
         )
         if args.plan:
             return print_plan(pipeline, source_args)
@@ -165,6 +139,28 @@ def _run(args: argparse.Namespace, pipeline_name: str) -> int:
             outcome.extend(run_unattended(pipeline, uniware_source(**source_args)))
             left, loaded = backlog(pipeline.state)
     return summarize(pipeline, outcome, time.monotonic() - started)
+
+
+def _default_progress(verbose: bool) -> str:
+    """Progress lines when someone watches (a terminal, or -v); none under cron."""
+    return "log" if verbose or sys.stderr.isatty() else "none"
+
+
+def progress_collector(kind: str) -> Any:
+    """dlt's collector for `--progress`; tqdm and enlighten only when installed (else log lines,
+    said in one line)."""
+    if kind == "none":
+        return _NO_PROGRESS
+    if kind in ("tqdm", "enlighten") and importlib.util.find_spec(kind) is None:
+        print(
+            f"uniware: --progress {kind} needs the {kind} package (pip install {kind}); "
+            "showing progress as log lines instead",
+            file=sys.stderr,
+        )
+        kind = "log"
+    if kind == "log":
+        return LogCollector(log_period=2.0, logger=sys.stderr, dump_system_stats=False)
+    return kind
 
 
 def print_plan(pipeline: dlt.Pipeline, source_args: dict[str, Any]) -> int:
@@ -178,6 +174,7 @@ def print_plan(pipeline: dlt.Pipeline, source_args: dict[str, Any]) -> int:
         print("uniware: no [[sources.uniware.exports]] configured: nothing to plan")
         return EXIT_OK
     export_run = ExportRun(settings, specs, sync)
+    pipeline.sync_destination()  # the progress as a run would restore it (a fresh machine has none)
     state = exports_state(pipeline.state)
     ledger = export_run.open_ledger(state, store_for(pipeline), read_only=True)
     plan = export_run.plan(state, ledger)
@@ -205,7 +202,7 @@ def _root_cause(exc: BaseException) -> BaseException:
     return chain[-1]
 
 
-def _report_failure(exc: Exception, verbose: bool) -> None:
+def _report_failure(exc: Exception, verbose: bool, command: str = "run") -> None:
     """One clear line on stderr, not a traceback."""
     cause = _root_cause(exc)
     if isinstance(cause, ConfigFieldMissingException):
@@ -215,17 +212,30 @@ def _report_failure(exc: Exception, verbose: bool) -> None:
         )
         return
     text = " ".join(str(cause).split())
-    print(f"uniware: run failed: {type(cause).__name__}: {text[:500]}", file=sys.stderr)
+    print(f"uniware: {command} failed: {type(cause).__name__}: {text[:500]}", file=sys.stderr)
     if verbose:
         logging.exception("details")
 
 
+def setup_logging(verbose: bool, log_file: str | None) -> None:
+    """Warnings on stderr (INFO with -v); with `log_file`, INFO and up into that file as well."""
+    form = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format=form)
+    if log_file:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(logging.Formatter(form))
+        ours = logging.getLogger("uniware_source")
+        ours.setLevel(logging.INFO)
+        ours.addHandler(handler)
+        if not verbose:  # the console keeps its warnings-only level
+            for console in logging.getLogger().handlers:
+                console.setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.verbose, args.log_file)
     try:
         return run(args)
     except RunLocked as exc:
@@ -235,5 +245,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # every failure ends as one clear line, not a traceback
-        _report_failure(exc, args.verbose)
+        _report_failure(exc, args.verbose, args.command)
         return EXIT_RUN_FAILED

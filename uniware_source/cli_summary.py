@@ -39,10 +39,12 @@ class JobLine(NamedTuple):
     def name(self) -> str:
         return f"{self.job_code or '(not created)'} ({self.report} / {self.facility})"
 
-    def describe(self) -> str:
+    def describe(self, zone: str = "Asia/Kolkata") -> str:
+        from uniware_source.cli_admin import local
+
         where = f"{self.report} / {self.facility or '-'}"
         if self.window_start:
-            where += f" / {self.window_start:%Y-%m-%d %H:%M}Z"
+            where += f" / from {local(self.window_start, zone)}"
         counts = f"rows={self.rows or 0:<8} rejected={self.rejected or 0:<4}"
         line = f"  {self.job_code or '(none)':<16} {self.status:<15} {counts} {where}"
         if self.message and self.status != "LOADED":
@@ -76,8 +78,11 @@ def summarize(pipeline: dlt.Pipeline, outcome: UnattendedRun, seconds: float) ->
     jobs = run_jobs(pipeline, outcome.load_ids)
     outcomes = Counter(job.status for job in jobs)
     print(f"uniware: {len(jobs)} job(s): " + ", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())))
+    from uniware_source.cli_admin import zone
+
+    tz = zone()
     for job in jobs:
-        print(job.describe())
+        print(job.describe(tz))
     _print_rows(pipeline)
     destination = pipeline.destination.destination_name if pipeline.destination else "?"
     print(f"destination: {destination}, dataset {pipeline.dataset_name}; took {seconds:.1f} s")

@@ -10,7 +10,11 @@ exports).
 
 from __future__ import annotations
 
+import difflib
+import json
+import logging
 import math
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,6 +29,10 @@ from uniware_source.api.client import UniwareClient, resolve_base_url
 from uniware_source.api.errors import ConfigurationError
 from uniware_source.incremental.specs import ExportSpec, parse_exports
 from uniware_source.jobs import Backoff, PollSettings
+from uniware_source.reports import CATALOGUE, default_table_name
+
+logger = logging.getLogger(__name__)
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 # (setting, what it must be): every number the source takes, checked alike
 _SECONDS = (
@@ -49,7 +57,8 @@ _ZERO_OR_MORE = ("request_backoff_factor", "retry_cooldown", "collision_wait")
 class UniwareSourceConfiguration(BaseConfiguration):
     """`[sources.uniware]`: every setting of `uniware_source()`, with its default."""
 
-    job_codes: Optional[List[str]] = None  # noqa: UP006, UP045
+    # a list; from the environment also a JSON list or codes separated by commas (see job_code_list)
+    job_codes: Optional[Any] = None  # noqa: UP045
     exports: Optional[List[Dict[str, Any]]] = None  # noqa: UP006, UP045
     report: str = "Sale Orders"
     table_name: Optional[str] = None  # noqa: UP045
@@ -76,9 +85,13 @@ class UniwareSourceConfiguration(BaseConfiguration):
     commit_every_minutes: float = 30.0
     backfill_start: Optional[str] = None  # noqa: UP045
     backfill_end: Optional[str] = None  # noqa: UP045
+    fail_on_missing_jobs: bool = True
 
     def on_resolved(self) -> None:
+        self.job_codes = job_code_list(self.job_codes)
         self.settings()  # builds everything once: whatever is wrong raises, naming the setting
+        if self.job_codes:
+            warn_unknown_report(self.report, self.table_name)
 
     def settings(self) -> tuple[SourceSettings, SyncSettings, list[ExportSpec]]:
         """The checked settings, and the export specs (empty without `exports`)."""
@@ -89,7 +102,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
                 f"is below poll_interval ({self.poll_interval})"
             )
         source = SourceSettings(
-            base_url=resolve_base_url(self.tenant, self.base_url),
+            base_url=resolve_base_url(_tenant(self.tenant), self.base_url),
             credentials=self.credentials,
             facility=self.facility or None,
             poll=PollSettings(
@@ -105,6 +118,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
             download_timeout=self.download_timeout,
             request_max_attempts=self.request_max_attempts,
             request_backoff_factor=self.request_backoff_factor,
+            fail_on_missing_jobs=self.fail_on_missing_jobs,
         )
         sync = SyncSettings(
             max_jobs_in_flight=self.max_jobs_in_flight,
@@ -115,6 +129,11 @@ class UniwareSourceConfiguration(BaseConfiguration):
             backfill=_backfill(self.backfill_start, self.backfill_end),
         )
         specs = parse_exports(self.exports, default_facility=source.facility) if self.exports else []
+        if sync.backfill is not None and not specs:
+            raise ConfigurationError(
+                "backfill (--backfill, backfill_start) loads scheduled exports, and no "
+                "[[sources.uniware.exports]] is configured: add one, or load job codes without a backfill"
+            )
         return source, sync, specs
 
 
@@ -132,6 +151,7 @@ class SourceSettings:
     download_timeout: float
     request_max_attempts: int
     request_backoff_factor: float
+    fail_on_missing_jobs: bool = True
 
     def client(self) -> UniwareClient:
         return UniwareClient(
@@ -180,6 +200,59 @@ def _number_problem(name: str, value: float) -> str | None:
     if name in _ZERO_OR_MORE and not 0 <= value < math.inf:
         return "zero or more"
     return None
+
+
+def job_code_list(value: Any) -> list[str] | None:
+    """Job codes as a list: a list as given; text (an environment variable) as a JSON list, or as
+    one code or codes separated by commas."""
+    if value is None:
+        return None
+    codes = value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                codes = json.loads(text)
+            except ValueError:
+                raise ConfigurationError(
+                    f"sources.uniware.job_codes (SOURCES__UNIWARE__JOB_CODES) is not a JSON list: {text!r}; "
+                    'write ["EXP-1", "EXP-2"], or EXP-1,EXP-2'
+                ) from None
+        else:
+            codes = text.split(",")
+    if not isinstance(codes, list | tuple) or not all(isinstance(code, str) for code in codes):
+        raise ConfigurationError(
+            f'sources.uniware.job_codes must be a list of job codes like ["EXP-1", "EXP-2"], got {value!r}'
+        )
+    return [code.strip() for code in codes if code.strip()]
+
+
+def warn_unknown_report(report: str, table_name: str | None) -> None:
+    """A report name the catalogue does not know, but close to one it does, is most likely a typo:
+    its table would get another name, no merge key and no type hints."""
+    if report.strip().lower() in CATALOGUE:
+        return
+    names = {spec.name.lower(): spec.name for spec in CATALOGUE.values()}
+    close = difflib.get_close_matches(report.strip().lower(), list(names), n=1, cutoff=0.8)
+    if close:
+        table = table_name or default_table_name(report)
+        logger.warning(
+            "sources.uniware.report %r is not in the catalogue; did you mean %r? As written, its rows "
+            "go to table %r without a merge key or type hints",
+            report,
+            names[close[0]],
+            table,
+        )
+
+
+def _tenant(value: str | None) -> str | None:
+    """The tenant's name alone: https://{tenant}.unicommerce.com is made of it."""
+    if value is None or _TENANT.fullmatch(value.strip()):
+        return value
+    raise ConfigurationError(
+        f"sources.uniware.tenant must be the tenant's name alone (mycompany for "
+        f"https://mycompany.unicommerce.com), got {value!r}; a full URL goes in sources.uniware.base_url"
+    )
 
 
 def _zone(name: str) -> str:

@@ -143,7 +143,9 @@ def test_unreachable_token_endpoint_leaves_no_password_in_the_trace(pipeline) ->
         max_poll_interval=0.1,
         request_backoff_factor=0.01,
     )
-    pipeline.run(source)  # the tenant is unreachable: the job ends in error, the run goes on
+    with pytest.raises(PipelineStepFailed) as failed:  # the tenant is unreachable: the job ends in error
+        pipeline.run(source)  # the run goes on, loads the audit row, then says the job is missing
+    assert "J1 ERROR" in str(failed.value) and "SUPERSECRETPW" not in str(failed.value)
     job = audit(pipeline)["J1"]
     assert job["status"] == "ERROR" and "failed" in job["message"]
     assert "SUPERSECRETPW" not in str(job)

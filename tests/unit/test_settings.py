@@ -95,3 +95,55 @@ def test_the_download_deadline_reaches_the_client() -> None:
     settings, _, _ = config.settings()
     assert settings.download_timeout == 7.5
     settings.client()  # accepted by the client
+
+
+@pytest.mark.parametrize(
+    ("value", "codes"),
+    [("DEMO-1", ["DEMO-1"]), ("A-1, B-2", ["A-1", "B-2"]), ('["A-1", "B-2"]', ["A-1", "B-2"])],
+)
+def test_job_codes_from_the_environment_a_json_list_a_code_or_a_comma_list(
+    value: str, codes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCES__UNIWARE__JOB_CODES", value)
+    source = uniware_source(base_url="http://127.0.0.1:9", credentials=UniwareCredentials("u", "p"))
+    assert list(source.resources) == ["sale_orders"]
+    from uniware_source.settings import job_code_list
+
+    assert job_code_list(value) == codes
+
+
+def test_job_codes_that_are_broken_json_are_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOURCES__UNIWARE__JOB_CODES", '["DEMO-1"')
+    with pytest.raises(Exception) as error:
+        uniware_source(base_url="http://127.0.0.1:9", credentials=UniwareCredentials("u", "p"))
+    message = _message(error.value)
+    assert "SOURCES__UNIWARE__JOB_CODES" in message and '["EXP-1", "EXP-2"]' in message
+
+
+@pytest.mark.parametrize("tenant", ["http://mycompany", "mycompany.unicommerce.com", "https://x.y"])
+def test_a_tenant_that_is_a_url_names_tenant_and_base_url(tenant: str) -> None:
+    with pytest.raises(Exception) as error:
+        _source(base_url=None, tenant=tenant)
+    message = _message(error.value)
+    assert "sources.uniware.tenant" in message and "base_url" in message
+
+
+def test_a_report_name_close_to_the_catalogue_warns_naming_both(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="uniware_source.settings"):
+        source = _source(report="Sale Order")
+    assert list(source.resources) == ["sale_order"]
+    warnings = [r.getMessage() for r in caplog.records if "sources.uniware.report" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "'Sale Order'" in warnings[0] and "'Sale Orders'" in warnings[0] and "'sale_order'" in warnings[0]
+    caplog.clear()
+    _source(report="Sale Orders")
+    _source(report="Stock Transfer Requests")  # far from every catalogue name: nothing to suggest
+    assert not [r for r in caplog.records if "sources.uniware.report" in r.getMessage()]
+
+
+def test_a_backfill_without_exports_names_the_missing_exports() -> None:
+    with pytest.raises(Exception) as error:
+        _source(backfill_start="2024-04-01", backfill_end="2024-04-02")
+    assert "[[sources.uniware.exports]]" in _message(error.value)

@@ -6,6 +6,7 @@ yields only these rows, and imports neither.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,9 @@ import dlt
 
 if TYPE_CHECKING:
     from uniware_source.jobs import ExportJob
+
+# one line per job at its end, for logs and `--log-file` (the same facts as its audit row)
+job_logger = logging.getLogger("uniware_source.jobs")
 
 AUDIT_TABLE = "export_jobs"
 REJECTED_TABLE = "rejected_rows"
@@ -54,17 +58,62 @@ _DLT_COLUMNS: list[dict[str, Any]] = [
 PACKAGE_JOBS = "uniware_jobs"
 
 
-def audit_item(jobs: Sequence[ExportJob], run_started_at: datetime) -> Any:
+def audit_item(
+    jobs: Sequence[ExportJob], run_started_at: datetime, *, fail_on_missing: bool = False, zone: str = "UTC"
+) -> Any:
     """The `export_jobs` rows of `jobs`, one per job, marked for their table; noted in the load
-    package's state as well."""
+    package's state as well. `fail_on_missing`: a job that ended without its data makes the
+    load of this package end with `MissingJobsError` (load/missing.py)."""
     rows = [job.audit_row(run_started_at) for job in jobs]
+    for job in jobs:
+        job_logger.info(job_line(job, run_started_at, zone))
     package: dict[str, Any]
     try:
         package = dlt.current.load_package_state()["state"]  # type: ignore[assignment]
     except Exception:  # iterated outside a pipeline's extract: no package to note them in
         package = {}
     package.setdefault(PACKAGE_JOBS, []).extend(rows)
+    if fail_on_missing:
+        _check_after_load(jobs)
     return dlt.mark.with_hints(rows, audit_hints(), create_table_variant=True)
+
+
+def job_line(job: ExportJob, run_started_at: datetime, zone: str) -> str:
+    """`job=... report=... facility=... window=... seconds=... rows=... rejected=... outcome=...`:
+    one job's end, as key=value pairs (values with spaces quoted)."""
+    window = job.window.label(zone) + f" {zone}" if job.window else "-"
+    ended = job.finished_at or run_started_at
+    seconds = (ended - (job.started_at or run_started_at)).total_seconds()
+    fields = {
+        "job": job.job_code or "(not created)",
+        "report": job.report,
+        "facility": job.facility or "-",
+        "window": window,
+        "seconds": f"{max(seconds, 0.0):.1f}",
+        "rows": job.rows_loaded,
+        "rejected": job.rows_rejected,
+        "outcome": str(job.outcome or "ERROR"),
+    }
+    return " ".join(f"{key}={_quoted(value)}" for key, value in fields.items())
+
+
+def _quoted(value: Any) -> str:
+    text = str(value)
+    return f'"{text}"' if " " in text else text
+
+
+def _check_after_load(jobs: Sequence[ExportJob]) -> None:
+    from uniware_source.load.missing import check_after_load, missing_jobs
+
+    missing = missing_jobs(jobs)
+    if not missing:
+        return
+    try:
+        pipeline = dlt.current.pipeline()
+        load_id = dlt.current.load_package_state()["load_id"]
+    except Exception:  # iterated outside a pipeline: nothing loads, nothing to raise after
+        return
+    check_after_load(pipeline, load_id, missing)
 
 
 def audit_hints() -> Any:

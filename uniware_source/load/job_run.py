@@ -81,8 +81,10 @@ class JobRun:
         client: Any = None,
         feeder: JobFeeder | None = None,
         max_in_flight: int | None = None,
+        expected: int | None = None,
     ) -> list[ExportJob]:
-        """Every job driven to its end: a typed file waiting to load (`outcome` None) or an outcome."""
+        """Every job driven to its end: a typed file waiting to load (`outcome` None) or an outcome.
+        `expected`: how many jobs the feeder plans (for the progress view)."""
         assert self._directory is not None, "use JobRun as a context manager"
         poller = JobPoller(
             client or self.settings.client(),
@@ -91,9 +93,12 @@ class JobRun:
             planner=self._plan,
         )
         ended = []
+        progress = _collector()
+        _announce(progress, len(jobs) + (expected or 0))
         for job in poller.run(jobs, feeder=feeder, max_in_flight=max_in_flight):
             _log_progress(job)
             ended.append(job)
+            _count(progress, job)
         return ended
 
     def load(self, table: str, jobs: Sequence[ExportJob], loaded: dict[str, dict[str, Any]]) -> Iterator[Any]:
@@ -111,6 +116,43 @@ class JobRun:
 
     def _plan(self, job: ExportJob, path: Path, arrival: Arrival) -> FilePlan:
         return self._loaders[job.table_name].plan(job, path, arrival)
+
+
+def _collector() -> Any:
+    """The running pipeline's progress collector (`dlt.pipeline(progress=...)`), if any."""
+    try:
+        import dlt
+
+        return dlt.current.pipeline().collector
+    except Exception:  # iterated outside a pipeline
+        return None
+
+
+_JOBS_ENDED = "Uniware jobs ended"
+
+
+def _announce(progress: Any, expected: int) -> None:
+    """Add this resource's jobs to the total of the jobs-ended counter (the source's resources
+    share it): created with a total of 0, so that each can add to it."""
+    if progress is None:
+        return
+    progress.update(_JOBS_ENDED, inc=0, total=0)
+    if expected:
+        progress.update(_JOBS_ENDED, inc=0, inc_total=expected)
+
+
+def _count(progress: Any, job: ExportJob) -> None:
+    """Jobs ended (of how many), jobs without data, rows typed and kB downloaded, on dlt's collector."""
+    if progress is None:
+        return
+    progress.update(_JOBS_ENDED, inc=1)
+    if job.outcome is not None:
+        progress.update("Uniware jobs without data", inc=1)
+        return
+    if job.plan is not None:
+        progress.update("Uniware rows typed", inc=job.plan.rows)
+    if job.file_bytes:
+        progress.update("Uniware kB downloaded", inc=job.file_bytes // 1000)
 
 
 def _log_progress(job: ExportJob) -> None:

@@ -81,7 +81,7 @@ def _load_job_codes(
             fetched = run.fetch(pending)
             yield from run.load(table, fetched, loaded)
     if jobs:
-        yield audit_item(jobs, started)
+        yield audit_item(jobs, started, fail_on_missing=settings.fail_on_missing_jobs, zone=settings.timezone)
     yield from empty_tables(with_audit_rows=bool(jobs))
 
 
@@ -146,7 +146,9 @@ def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
             job_run.add_table(
                 spec.report, spec.table_name, tag_column=WINDOW_COLUMN, replace=spec.is_snapshot
             )
-        job_run.fetch(client=client, feeder=feeder, max_in_flight=run.sync.max_jobs_in_flight)
+        job_run.fetch(
+            client=client, feeder=feeder, max_in_flight=run.sync.max_jobs_in_flight, expected=len(tasks)
+        )
         for spec in run.specs:
             yield from job_run.load(spec.table_name, loadable(spec, tasks, settings.timezone), loaded)
     # a job that will never load must not be re-attached to by the next run
@@ -154,5 +156,7 @@ def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
     remember_window_sizes(tasks, state)
     _record_progress(state, run, tasks, [*plan.deferred, *feeder.queue])
     if feeder.jobs:
-        yield audit_item(feeder.jobs, started)
+        yield audit_item(
+            feeder.jobs, started, fail_on_missing=settings.fail_on_missing_jobs, zone=settings.timezone
+        )
     yield from empty_tables(with_audit_rows=bool(feeder.jobs))
