@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from uniware_source.emulator import SALE_ORDER_LABELS, Emulator, JobSpec, write_sale_orders_csv
+from uniware_source.emulator.data import DEFAULT_SALE_ORDER_COLUMNS
 from uniware_source.emulator.data import ist_midnight_epoch
 
 CREATE = "/services/rest/v1/export/job/create"
@@ -353,20 +354,23 @@ def test_csv_shape_bom_crlf_labels(emu: Emulator) -> None:
     assert content.count(b"\r\n") >= 401
     assert content.replace(b"Kurta Set\nwith", b"").count(b"\n") == content.count(b"\r\n")
     rows = parse(content)
-    assert rows[0] == list(SALE_ORDER_LABELS.values())
+    assert rows[0] == [SALE_ORDER_LABELS[key] for key in DEFAULT_SALE_ORDER_COLUMNS]
+    assert len(rows[0]) == 29 and "Item Name" not in rows[0] and "Expected Delivery Date" not in rows[0]
     assert len(rows) == 401 and all(len(r) == len(rows[0]) for r in rows)
     header = rows[0]
     col = {label: [r[header.index(label)] for r in rows[1:]] for label in header}
     assert len(set(col["Sale Order Item Code"])) == 400
-    assert all(v.endswith("0000") and "." in v for v in col["MRP"])
-    assert any("," in v or '"' in v for v in col["Item Name"])
+    assert all(len(v.split(".")[1]) == 2 for v in col["MRP"])  # BigDecimal of scale 2
+    assert all(len(v.split(".")[1]) == 7 for v in col["Selling Price"])  # ... and of scale 7
+    assert {"0E-7", "-50.0000000"} == set(col["Discount"])
+    assert any("," in v or '"' in v for v in col["Item Type Name"])
     assert any(not v.isascii() for v in col["Shipping Address Name"])
     assert any(v.startswith("0") and len(v) == 6 for v in col["Shipping Address Pincode"])
     assert {"true", "false"} >= set(col["COD"])
     tat = col["Fulfillment TAT"]
     assert any(v[2] == "-" for v in tat) and any(v[2] == "/" for v in tat) and any(v[4] == "-" for v in tat)
     assert all(len(v) == 19 and v[4] == "-" for v in col["Order Date as dd/mm/yyyy hh:MM:ss"])
-    assert all(len(v) == 10 for v in col["Expected Delivery Date"])
+    assert all(len(v) == 10 and v[2] == v[5] == "-" for v in col["Delivery Date"])  # dd-mm-yyyy
     assert len(set(col["Sale Order Code"])) < 400  # several items per order
 
 
@@ -376,16 +380,18 @@ def test_malformed_empty_and_generic_files(emu: Emulator) -> None:
     assert [len(rows[i]) for i in (3, 7, 20)] == [width + 1, width - 1, width + 1]
     assert all(len(r) == width for i, r in enumerate(rows) if i not in (3, 7, 20))
     header_only = download(emu, emu.add_job(JobSpec(delay=0, empty=True, columns=["soicode", "created"])))
-    assert header_only == b"\xef\xbb\xbfSale Order Item Code,Created\r\n"
+    assert header_only == b"\xef\xbb\xbfSale Order Item Code,Created,Channel Shipping,Item Details\r\n"
     assert download(emu, emu.add_job(JobSpec(delay=0, empty_body=True))) == b""
     generic = parse(
-        download(emu, emu.add_job(JobSpec(report="Item Master", rows=5, delay=0, columns=["sku", "x"])))
+        download(
+            emu, emu.add_job(JobSpec(report="Vendor Item Master", rows=5, delay=0, columns=["sku", "x"]))
+        )
     )
     assert generic[0] == ["sku", "x"] and len(generic) == 6
 
 
 def test_columns_select_and_order(emu: Emulator) -> None:
-    spec = JobSpec(rows=20, delay=0, columns=["created", "soicode", "customKey"])
+    spec = JobSpec(rows=20, delay=0, columns=["created", "soicode", "customKey"], unrequested_columns=False)
     rows = parse(download(emu, emu.add_job(spec)))
     assert rows[0] == ["Created", "Sale Order Item Code", "customKey"]
     assert all(r[2] == "" for r in rows[1:])
