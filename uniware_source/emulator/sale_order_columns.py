@@ -21,7 +21,7 @@ import polars as pl
 
 from uniware_source.emulator import sale_order_more
 from uniware_source.emulator.randomness import below, pick, pick_weighted, rand
-from uniware_source.emulator.sale_order_keys import CUSTOM_FIELD_PREFIX
+from uniware_source.emulator.sale_order_keys import CUSTOM_FIELD_PREFIX, DEFAULT_SALE_ORDER_COLUMNS
 from uniware_source.emulator.tenant import TenantShape
 from uniware_source.emulator.values import NONE, bigdecimal, digits, ist, utc, when, zero_padded
 
@@ -88,6 +88,7 @@ UNION_TERRITORIES = ("Chandigarh",)
 FACILITY_STATES = {"WH-BLR": "Karnataka", "WH-DEL": "Delhi", "WH-MUM": "Maharashtra"}
 
 Columns = dict[str, pl.Expr]
+CORE_KEYS = frozenset(DEFAULT_SALE_ORDER_COLUMNS)  # the keys of _core_columns
 
 
 def sku_code(sku: pl.Expr, hs: pl.Expr) -> pl.Expr:
@@ -113,7 +114,7 @@ def _bool(flag: pl.Expr, style: BoolStyle) -> pl.Expr:
     return pl.when(flag).then(pl.lit(yes)).otherwise(pl.lit(no))
 
 
-def _base_columns(shape: TenantShape, row_offset: int) -> list[list[pl.Expr]]:
+def _base_columns(shape: TenantShape, row_offset: int, wide: bool) -> list[list[pl.Expr]]:
     """Intermediate columns, in stages (a stage may use the columns of the stages before it)."""
     n, j = pl.col("n"), pl.col("j").cast(pl.UInt64)
     item_key = n * 8 + j
@@ -122,10 +123,8 @@ def _base_columns(shape: TenantShape, row_offset: int) -> list[list[pl.Expr]]:
         (pl.int_range(pl.len(), dtype=pl.Int64) + row_offset).alias("_row"),
         rand(n, s("order")).alias("_ho"),
         rand(n, s("order2")).alias("_ho2"),
-        rand(n, s("order3")).alias("_h3"),
         rand(item_key, s("item")).alias("_hi"),
         rand(item_key, s("item2")).alias("_hi2"),
-        rand(item_key, s("item3")).alias("_hx"),
     ]
     second = [
         pl.col("_row").min().over("n").alias("_first_row"),
@@ -133,7 +132,6 @@ def _base_columns(shape: TenantShape, row_offset: int) -> list[list[pl.Expr]]:
         below(pl.col("_hi"), 5000).alias("_sku"),
         pick_weighted(pl.col("_ho"), _CHANNELS).alias("_channel"),
         pick_weighted(pl.col("_ho") // 128, _ORDER_STATUS).alias("_ostatus"),
-        below(pl.col("_ho2") // 256, len(CITIES)).alias("_city"),
     ]
     pkey = n * 4 + pl.col("_pkg").cast(pl.UInt64)
     third = [
@@ -152,19 +150,44 @@ def _base_columns(shape: TenantShape, row_offset: int) -> list[list[pl.Expr]]:
         .otherwise(pick_weighted(hp, [("DELIVERED", 85), ("RETURNED", 8), ("DISPATCHED", 7)]))
     )
     mrp = mrp_paise(pl.col("_hs"))
-    rate = below(pl.col("_hs") // 8, len(GST_RATES)).replace_strict(dict(enumerate(GST_RATES)))
-    fourth = [item_status.alias("_istatus"), mrp.alias("_mrp"), rate.cast(pl.Int64).alias("_rate")]
+    fourth = [item_status.alias("_istatus"), mrp.alias("_mrp")]
     fifth = [
         pl.col("_istatus").is_in(["DISPATCHED", "DELIVERED", "RETURNED"]).alias("_shipped"),
-        (pl.col("_mrp") * (70 + below(pl.col("_hi") // 512, 31)) // 100).alias("_selling"),
     ]
-    return [first, second, third, fourth, fifth]
+    if not wide:
+        return [first, second, third, fourth, fifth]
+    # only for the columns of sale_order_more.py: a narrow file does not compute them
+    sixth = [
+        _order3_hash(shape).alias("_h3"),
+        below(pl.col("_ho2") // 256, len(CITIES)).alias("_city"),
+        _rate().alias("_rate"),
+        _selling().alias("_selling"),
+    ]
+    return [first, second, third, fourth, fifth, sixth]
+
+
+def _order3_hash(shape: TenantShape) -> pl.Expr:
+    return rand(pl.col("n"), shape.salt("order3"))
+
+
+def _rate() -> pl.Expr:
+    """The item's GST rate in percent (by SKU)."""
+    index = below(pl.col("_hs") // 8, len(GST_RATES))
+    expr: pl.Expr = pl.lit(GST_RATES[-1], dtype=pl.Int64)
+    for i in range(len(GST_RATES) - 2, -1, -1):
+        expr = pl.when(index == i).then(pl.lit(GST_RATES[i], dtype=pl.Int64)).otherwise(expr)
+    return expr
+
+
+def _selling() -> pl.Expr:
+    """The item's selling price in paise: 70-100 % of its MRP."""
+    return pl.col("_mrp") * (70 + below(pl.col("_hi") // 512, 31)) // 100
 
 
 def _core_columns(shape: TenantShape, bool_style: BoolStyle, numeric_prefix_rows: int) -> Columns:
     """Export key -> string expression over the base columns: the columns of the default file."""
     n = pl.col("n").cast(pl.Int64)
-    ho, hi2, hp, h3 = pl.col("_ho"), pl.col("_hi2"), pl.col("_hp"), pl.col("_h3")
+    ho, hi2, hp, h3 = pl.col("_ho"), pl.col("_hi2"), pl.col("_hp"), _order3_hash(shape)
     created, updated = pl.col("created"), pl.col("updated")
     shipped = pl.col("_shipped")
     dash = pl.lit("-")
@@ -178,13 +201,16 @@ def _core_columns(shape: TenantShape, bool_style: BoolStyle, numeric_prefix_rows
     fulfil_kind = below(ho // (1 << 33), 3)
     delivery_kind = below(hp // (1 << 20), 6)
     # a web store's order numbers: digits on one order, `221030-023-089506` on the next
+    web_no = digits(h3 // 7, 15)
     web_order = when(
         n % 2 == 0,
         code_no,
         pl.concat_str(
-            [ist(created, "%y%m%d"), pl.lit("-"), zero_padded(h3 // 7, 3), pl.lit("-"), code_no.str.slice(1)]
+            [web_no.str.slice(0, 6), pl.lit("-"), web_no.str.slice(6, 3), pl.lit("-"), web_no.str.slice(9, 6)]
         ),
     )
+    awb_15 = below(hp // 8, 9 * 10**14) + 10**14
+    awb = pl.when(below(hp // 32, 3) == 0).then(awb_15).otherwise(awb_15 // 10)  # 15 or 14 digits
     return {
         "soicode": pl.concat_str(
             [
@@ -212,9 +238,9 @@ def _core_columns(shape: TenantShape, bool_style: BoolStyle, numeric_prefix_rows
         "skuCode": sku_code(pl.col("_sku"), pl.col("_hs")),
         "itemTypeName": item_name(pl.col("_hs")),
         "maxRetailPrice": bigdecimal(pl.col("_mrp"), 2),
-        "sellingPrice": bigdecimal(pl.col("_selling"), 7),
-        "discount": bigdecimal(when(below(hi2, 5) == 0, pl.lit(-5000), pl.lit(0)), 7),
-        "tax": bigdecimal(pl.col("_rate") * 100, 5),
+        "sellingPrice": bigdecimal(_selling(), 7),
+        "discount": when(below(hi2, 5) == 0, pl.lit("-50.0000000"), pl.lit("0E-7")),  # BigDecimal, scale 7
+        "tax": pick(pl.col("_hs") // 8, [f"{rate}.00000" for rate in GST_RATES]),  # as _rate() picks it
         "created": ist(created, "%Y-%m-%d %H:%M:%S"),
         "updated": ist(updated, "%Y-%m-%d %H:%M:%S"),
         "displayOrderDateTime": ist(created - below(ho // 4096, 1800), "%Y-%m-%d %H:%M:%S"),
@@ -252,10 +278,8 @@ def _core_columns(shape: TenantShape, bool_style: BoolStyle, numeric_prefix_rows
         # AWB numbers: 14 or 15 digits; Flipkart's own courier writes FMPP and 10 digits
         "TrackingNumber": pl.when(shipped & (pl.col("_channel") == "FLIPKART"))
         .then(pl.concat_str([pl.lit("FMPP"), digits(hp // 8, 10)]))
-        .when(shipped & (below(hp // 32, 3) == 0))
-        .then(digits(hp // 8, 15))
         .when(shipped)
-        .then(digits(hp // 8, 14))
+        .then(awb.cast(pl.String))
         .otherwise(NONE),
         "invoiceCode": when(shipped, pl.concat_str([pl.lit("INV/" + shape.tag + "/"), pkg_no])),
         "deliveryTime": pl.when(pl.col("_istatus") != "DELIVERED")
@@ -309,7 +333,8 @@ def format_sale_order_items(
     A custom field the tenant table does not list gets short text; any other unknown key an
     empty column."""
     lazy = items.lazy()
-    for stage in _base_columns(shape, row_offset):
+    wide = not set(columns) <= CORE_KEYS or unrequested
+    for stage in _base_columns(shape, row_offset, wide):
         lazy = lazy.with_columns(stage)
     exprs = column_exprs(shape, bool_style, numeric_prefix_rows)
     context = _context(shape, bool_style)
