@@ -25,7 +25,7 @@ import polars as pl
 from uniware_source.emulator.csvfile import CRLF, LF, write_atomically, write_csv_frames
 from uniware_source.emulator.randomness import below, rand, salt_for
 from uniware_source.emulator.report_models import ReportModel, report_frames
-from uniware_source.emulator.sale_order_columns import BoolStyle, format_sale_order_items
+from uniware_source.emulator.sale_order_columns import BoolStyle, SaleOrderFormat
 from uniware_source.emulator.sale_order_keys import (
     ALL_SALE_ORDER_KEYS,
     DEFAULT_SALE_ORDER_COLUMNS,
@@ -107,16 +107,10 @@ def sale_order_frames(
         opd = orders_per_day or DEFAULT_ORDERS_PER_DAY
     shape = TenantShape(seed=seed, facility=facility, orders_per_day=opd, start=start)
 
-    def fmt(items: pl.DataFrame, offset: int) -> pl.DataFrame:
-        return format_sale_order_items(
-            items,
-            shape,
-            cols,
-            row_offset=offset,
-            bool_style=bool_style,
-            numeric_prefix_rows=numeric_prefix_rows,
-            unrequested=unrequested,
-        )
+    formatter = SaleOrderFormat(
+        shape, cols, bool_style=bool_style, numeric_prefix_rows=numeric_prefix_rows, unrequested=unrequested
+    )
+    fmt = formatter.frame
 
     chunk_orders = max(4096, min(CHUNK_ORDERS, CHUNK_CELLS // max(len(cols), 1)))
     written = 0

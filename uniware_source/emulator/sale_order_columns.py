@@ -114,13 +114,13 @@ def _bool(flag: pl.Expr, style: BoolStyle) -> pl.Expr:
     return pl.when(flag).then(pl.lit(yes)).otherwise(pl.lit(no))
 
 
-def _base_columns(shape: TenantShape, row_offset: int, wide: bool) -> list[list[pl.Expr]]:
-    """Intermediate columns, in stages (a stage may use the columns of the stages before it)."""
+def _base_columns(shape: TenantShape, wide: bool) -> list[list[pl.Expr]]:
+    """Intermediate columns, in stages (a stage may use the columns of the stages before it and
+    `_row`, the row's number in the file)."""
     n, j = pl.col("n"), pl.col("j").cast(pl.UInt64)
     item_key = n * 8 + j
     s = shape.salt
     first = [
-        (pl.int_range(pl.len(), dtype=pl.Int64) + row_offset).alias("_row"),
         rand(n, s("order")).alias("_ho"),
         rand(n, s("order2")).alias("_ho2"),
         rand(item_key, s("item")).alias("_hi"),
@@ -311,42 +311,45 @@ def _context(shape: TenantShape, bool_style: BoolStyle) -> sale_order_more.Conte
     )
 
 
-def column_exprs(shape: TenantShape, bool_style: BoolStyle, numeric_prefix_rows: int) -> Columns:
-    """Export key -> string expression, for every key the tenant knows (custom fields included)."""
-    core = _core_columns(shape, bool_style, numeric_prefix_rows)
-    return {**sale_order_more.more_columns(_context(shape, bool_style), core), **core}
+class SaleOrderFormat:
+    """How item rows become the CSV frame of one file: one String column per requested key, in
+    order (c0, c1, ...), then, with `unrequested`, the two columns a real tenant adds unasked.
 
+    The expressions are built once per file (building ~140 of them costs more than running a
+    narrow file's). A custom field the tenant table does not list gets short text; any other
+    unknown key an empty column."""
 
-def format_sale_order_items(
-    items: pl.DataFrame,
-    shape: TenantShape,
-    columns: Sequence[str],
-    *,
-    row_offset: int,
-    bool_style: BoolStyle,
-    numeric_prefix_rows: int,
-    unrequested: bool = False,
-) -> pl.DataFrame:
-    """Item rows -> the CSV frame: one String column per requested key, in order (c0, c1, ...),
-    then, with `unrequested`, the two columns a real tenant adds unasked.
+    def __init__(
+        self,
+        shape: TenantShape,
+        columns: Sequence[str],
+        *,
+        bool_style: BoolStyle,
+        numeric_prefix_rows: int,
+        unrequested: bool = False,
+    ) -> None:
+        wide = not set(columns) <= CORE_KEYS or unrequested
+        self.stages = _base_columns(shape, wide)
+        core = _core_columns(shape, bool_style, numeric_prefix_rows)
+        context = _context(shape, bool_style)
+        exprs = {**sale_order_more.more_columns(context, core), **core} if wide else core
 
-    A custom field the tenant table does not list gets short text; any other unknown key an
-    empty column."""
-    lazy = items.lazy()
-    wide = not set(columns) <= CORE_KEYS or unrequested
-    for stage in _base_columns(shape, row_offset, wide):
-        lazy = lazy.with_columns(stage)
-    exprs = column_exprs(shape, bool_style, numeric_prefix_rows)
-    context = _context(shape, bool_style)
+        def value(key: str) -> pl.Expr:
+            if key in exprs:
+                return exprs[key]
+            if key.startswith(CUSTOM_FIELD_PREFIX):
+                return sale_order_more.custom_field(context, key)
+            return NONE
 
-    def value(key: str) -> pl.Expr:
-        if key in exprs:
-            return exprs[key]
-        if key.startswith(CUSTOM_FIELD_PREFIX):
-            return sale_order_more.custom_field(context, key)
-        return NONE
+        selected = [value(key) for key in columns]
+        if unrequested:
+            selected += sale_order_more.unrequested_columns(context)
+        self.selected = [expr.alias(f"c{i}") for i, expr in enumerate(selected)]
 
-    selected = [value(key) for key in columns]
-    if unrequested:
-        selected += sale_order_more.unrequested_columns(context)
-    return lazy.select([expr.alias(f"c{i}") for i, expr in enumerate(selected)]).collect()
+    def frame(self, items: pl.DataFrame, row_offset: int) -> pl.DataFrame:
+        """The frame of `items`, the first of which is data row `row_offset` (0-based) of the file."""
+        row = (pl.int_range(pl.len(), dtype=pl.Int64) + row_offset).alias("_row")
+        lazy = items.lazy().with_columns(row)
+        for stage in self.stages:
+            lazy = lazy.with_columns(stage)
+        return lazy.select(self.selected).collect()
