@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -57,19 +57,13 @@ _NO_PROGRESS = NullCollector()
 @contextmanager
 def demo_tenant(pipeline_name: str, *, fresh: bool) -> Iterator[list[str]]:
     """Start the emulator and point the source at it: its demo job codes, and scheduled exports
-    of Sale Orders (the last two days, every facility) and of the Inventory Snapshot."""
+    of every report it models (see emulator/demo.py)."""
     from uniware_source.emulator import Emulator
+    from uniware_source.emulator.demo import demo_exports
 
     with Emulator(username="demo", password="demo-password", default_job_delay=1.5) as emulator:
         job_codes = emulator.seed_demo_jobs()
-        exports = [
-            {
-                "report": "Sale Orders",
-                "start_date": str(date.today() - timedelta(days=2)),
-                "facilities": "all",
-            },
-            {"report": "Inventory Snapshot", "facilities": ["WH-BLR", "WH-DEL"]},
-        ]
+        exports = demo_exports(date.today())
         os.environ["SOURCES__UNIWARE__BASE_URL"] = emulator.base_url
         os.environ["SOURCES__UNIWARE__CREDENTIALS__USERNAME"] = "demo"
         os.environ["SOURCES__UNIWARE__CREDENTIALS__PASSWORD"] = "demo-password"

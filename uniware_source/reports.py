@@ -107,7 +107,7 @@ INVENTORY_SNAPSHOT_COLUMNS = (
     "updated", "costPrice",
 )  # fmt: skip
 ITEM_MASTER_COLUMNS = (
-    "skuCode", "itemName", "categoryCode", "description", "ean", "brand", "color", "size",
+    "skuCode", "itemTypeName", "categoryCode", "description", "ean", "brand", "color", "size",
     "length", "width", "height", "weight", "MRP", "basePrice", "costPrice", "hsn", "type",
     "enabled", "updated",
 )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,8 +18,14 @@ from typing import Any
 import pytest
 import requests
 
-from uniware_source.emulator import SALE_ORDER_LABELS, Emulator, JobSpec, write_sale_orders_csv
-from uniware_source.emulator.data import ist_midnight_epoch
+from uniware_source.emulator import (
+    ALL_SALE_ORDER_KEYS,
+    SALE_ORDER_LABELS,
+    Emulator,
+    JobSpec,
+    write_sale_orders_csv,
+)
+from uniware_source.emulator.data import DEFAULT_SALE_ORDER_COLUMNS, ist_midnight_epoch
 
 CREATE = "/services/rest/v1/export/job/create"
 STATUS = "/services/rest/v1/export/job/status"
@@ -353,20 +360,23 @@ def test_csv_shape_bom_crlf_labels(emu: Emulator) -> None:
     assert content.count(b"\r\n") >= 401
     assert content.replace(b"Kurta Set\nwith", b"").count(b"\n") == content.count(b"\r\n")
     rows = parse(content)
-    assert rows[0] == list(SALE_ORDER_LABELS.values())
+    assert rows[0] == [SALE_ORDER_LABELS[key] for key in DEFAULT_SALE_ORDER_COLUMNS]
+    assert len(rows[0]) == 29 and "Item Name" not in rows[0] and "Expected Delivery Date" not in rows[0]
     assert len(rows) == 401 and all(len(r) == len(rows[0]) for r in rows)
     header = rows[0]
     col = {label: [r[header.index(label)] for r in rows[1:]] for label in header}
     assert len(set(col["Sale Order Item Code"])) == 400
-    assert all(v.endswith("0000") and "." in v for v in col["MRP"])
-    assert any("," in v or '"' in v for v in col["Item Name"])
+    assert all(len(v.split(".")[1]) == 2 for v in col["MRP"])  # BigDecimal of scale 2
+    assert all(len(v.split(".")[1]) == 7 for v in col["Selling Price"])  # ... and of scale 7
+    assert {"0E-7", "-50.0000000"} == set(col["Discount"])
+    assert any("," in v or '"' in v for v in col["Item Type Name"])
     assert any(not v.isascii() for v in col["Shipping Address Name"])
     assert any(v.startswith("0") and len(v) == 6 for v in col["Shipping Address Pincode"])
     assert {"true", "false"} >= set(col["COD"])
     tat = col["Fulfillment TAT"]
     assert any(v[2] == "-" for v in tat) and any(v[2] == "/" for v in tat) and any(v[4] == "-" for v in tat)
     assert all(len(v) == 19 and v[4] == "-" for v in col["Order Date as dd/mm/yyyy hh:MM:ss"])
-    assert all(len(v) == 10 for v in col["Expected Delivery Date"])
+    assert all(len(v) == 10 and v[2] == v[5] == "-" for v in col["Delivery Date"])  # dd-mm-yyyy
     assert len(set(col["Sale Order Code"])) < 400  # several items per order
 
 
@@ -376,16 +386,18 @@ def test_malformed_empty_and_generic_files(emu: Emulator) -> None:
     assert [len(rows[i]) for i in (3, 7, 20)] == [width + 1, width - 1, width + 1]
     assert all(len(r) == width for i, r in enumerate(rows) if i not in (3, 7, 20))
     header_only = download(emu, emu.add_job(JobSpec(delay=0, empty=True, columns=["soicode", "created"])))
-    assert header_only == b"\xef\xbb\xbfSale Order Item Code,Created\r\n"
+    assert header_only == b"\xef\xbb\xbfSale Order Item Code,Created,Channel Shipping,Item Details\r\n"
     assert download(emu, emu.add_job(JobSpec(delay=0, empty_body=True))) == b""
     generic = parse(
-        download(emu, emu.add_job(JobSpec(report="Item Master", rows=5, delay=0, columns=["sku", "x"])))
+        download(
+            emu, emu.add_job(JobSpec(report="Vendor Item Master", rows=5, delay=0, columns=["sku", "x"]))
+        )
     )
     assert generic[0] == ["sku", "x"] and len(generic) == 6
 
 
 def test_columns_select_and_order(emu: Emulator) -> None:
-    spec = JobSpec(rows=20, delay=0, columns=["created", "soicode", "customKey"])
+    spec = JobSpec(rows=20, delay=0, columns=["created", "soicode", "customKey"], unrequested_columns=False)
     rows = parse(download(emu, emu.add_job(spec)))
     assert rows[0] == ["Created", "Sale Order Item Code", "customKey"]
     assert all(r[2] == "" for r in rows[1:])
@@ -521,3 +533,171 @@ def test_job_with_pre_expired_links_and_token_inventory(emu: Emulator) -> None:
     second = rest(emu, STATUS, {"jobCode": code}, tok).json()["filePath"]
     assert requests.get(second, timeout=5).status_code == 200
     assert emu.requests[-1].server == "file" == emu.requests[-1].host_port
+
+
+# ----------------------------------------------------------------------------- a real tenant's columns
+TSV_ORDER_PROBES = [  # (position, key, label) of the live tenant's list, spot-checked
+    (0, "soicode", "Sale Order Item Code"),
+    (40, "itemTypeName", "Item Type Name"),
+    (76, "displayOrderDateTime", "Order Date as dd/mm/yyyy hh:MM:ss"),
+    (121, "skuName", "SKU Name"),
+    (134, "saleOrderCustomFields_Delivery_Time", "Delivery Time"),
+    (137, "saleOrderCustomFields_pinpointly_longitude", "pinpointly longitude"),
+]
+
+
+def _all_keys_file(emu: Emulator, **spec: Any) -> list[list[str]]:
+    return parse(download(emu, emu.add_job(JobSpec(rows=600, delay=0, columns=ALL_SALE_ORDER_KEYS, **spec))))
+
+
+def test_every_key_of_a_real_tenant_in_its_order(emu: Emulator) -> None:
+    assert len(ALL_SALE_ORDER_KEYS) == len(set(ALL_SALE_ORDER_KEYS)) == 138
+    assert "itemName" not in ALL_SALE_ORDER_KEYS and "expectedDeliveryDate" not in ALL_SALE_ORDER_KEYS
+    for position, key, label in TSV_ORDER_PROBES:
+        assert ALL_SALE_ORDER_KEYS[position] == key and SALE_ORDER_LABELS[key] == label
+    rows = _all_keys_file(emu)
+    assert rows[0] == [SALE_ORDER_LABELS[key] for key in ALL_SALE_ORDER_KEYS] + [
+        "Channel Shipping",
+        "Item Details",
+    ]
+    assert rows[0].count("Delivery Time") == 2  # a custom field's label repeats a standard one
+    assert len(rows) == 601 and all(len(r) == 140 for r in rows)
+    # every column has values (a few are empty on a real tenant too: TIN, seal ids, tags)
+    empty = {rows[0][i] for i in range(140) if not any(r[i] for r in rows[1:])}
+    assert empty <= {"TIN", "Parent Sale Order Code", "Item Seal Id", "Item Tag"}
+
+
+def test_requested_subset_unrequested_extras_and_custom_fields(emu: Emulator) -> None:
+    keys = ["created", "saleOrderCustomFields_Gift_Note", "soicode", "sellingPrice"]
+    asked = parse(download(emu, emu.add_job(JobSpec(rows=200, delay=0, columns=keys))))
+    assert asked[0] == [
+        "Created",
+        "Gift Note",
+        "Sale Order Item Code",
+        "Selling Price",
+        "Channel Shipping",
+        "Item Details",
+    ]
+    assert {r[4] for r in asked[1:]} == {"true", "false"} and any(r[5] for r in asked[1:])
+    assert len({r[1] for r in asked[1:]}) > 2  # an unknown custom field has values of its own
+    reordered = parse(download(emu, emu.add_job(JobSpec(rows=200, delay=0, columns=keys, tenant_order=True))))
+    assert reordered[0][:4] == [
+        "Sale Order Item Code",
+        "Selling Price",
+        "Created",
+        "Gift Note",
+    ]  # the tenant's order
+    assert sorted(map(tuple, asked[1:])) != sorted(map(tuple, reordered[1:]))
+    assert sorted(r[2] for r in asked[1:]) == sorted(r[0] for r in reordered[1:])  # same rows
+
+
+def test_value_shapes_of_real_files(emu: Emulator) -> None:
+    rows = _all_keys_file(emu, newline="\n", bom=False)
+    header = rows[0]
+
+    def col(label: str) -> list[str]:
+        return [r[header.index(label)] for r in rows[1:]]
+
+    scales = {
+        label: {len(v.split(".")[1]) for v in col(label) if "." in v}
+        for label in ("MRP", "Tax %", "Prepaid Amount", "Selling Price")
+    }
+    assert scales == {"MRP": {2}, "Tax %": {5}, "Prepaid Amount": {6}, "Selling Price": {7}}
+    assert (
+        "0E-7" in col("CGST")
+        and "0E-7" in col("Shipping Charges")
+        and set(col("Currency Conversion Rate")) == {"1.00000"}
+    )
+    assert {"NA", "None"} <= set(col("Shipping Address Line 2"))
+    assert all(len(v) == 10 and v[2] == "-" for v in col("Delivery Date"))  # dd-mm-yyyy
+    valid_till = [v for v in col("EWayBill Valid Till") if v]
+    assert any(len(v) == 10 for v in valid_till) and any(len(v) == 19 for v in valid_till)  # mixed
+    assert {v[-8:] for v in col("EWayBill Date") if v} == {"05:30:00", "00:00:00"}
+    assert all(len(v) == 13 and v.isdigit() for v in col("Item Type EAN"))
+    awbs = [v for v in col("Tracking Number") if v.isdigit()]
+    assert {len(v) for v in awbs} == {14, 15}
+    assert all(len(v) == 15 for v in col("IMEI") if v) and any(col("IMEI"))
+    assert all(len(v.split(".")[1]) == 7 for v in col("Shipping Address Latitude") if v)
+    assert "09023010" in col("HSN Code") or all(v.isdigit() for v in col("HSN Code"))
+    order_numbers = [
+        v for v, c in zip(col("Display Order Code"), col("Channel Name"), strict=True) if c == "CUSTOM"
+    ]
+    assert any(v.isdigit() for v in order_numbers)
+    assert any(len(v) == 17 and v[6] == v[10] == "-" for v in order_numbers)  # 221030-023-089506
+
+
+def test_lf_and_no_bom_with_embedded_newlines(emu: Emulator) -> None:
+    content = download(
+        emu, emu.add_job(JobSpec(rows=300, delay=0, columns=ALL_SALE_ORDER_KEYS, newline="\n", bom=False))
+    )
+    assert not content.startswith(b"\xef\xbb\xbf") and b"\r" not in content
+    assert b'"Kurta Set\nwith Dupatta"' in content  # minimal quoting keeps the line break
+    assert not content.startswith(b'"')  # the header needs no quotes
+
+
+@pytest.mark.parametrize(
+    ("report", "labels", "checks"),
+    [
+        (
+            "Inventory Snapshot",
+            ["Facility", "Item SkuCode", "Inventory", "MRP", "Cost Price", "Updated"],
+            "snapshot",
+        ),
+        ("Item Master", ["Product Code", "EAN", "MRP", "Cost Price", "HSN Code"], "master"),
+        ("Invoice", ["Invoice Code", "Invoice Date", "Qty", "Total", "CGST"], "invoice"),
+        ("Return Invoices", ["Return Invoice Code", "Return Date", "Qty", "Transfer Price"], "returns"),
+        (
+            "Tally GST Report",
+            ["Voucher Type Name ", "Date", "Voucher Date", "Channel Entry", "Total"],
+            "tally",
+        ),
+    ],
+)
+def test_other_reports_have_real_columns_and_values(
+    emu: Emulator, report: str, labels: list[str], checks: str
+) -> None:
+    content = download(emu, emu.add_job(JobSpec(report=report, rows=400, delay=0)))
+    assert not content.startswith(b"\xef\xbb\xbf") and b"\r\n" not in content  # as the real files seen
+    rows = parse(content)
+    assert set(labels) <= set(rows[0]) and len(rows) == 401
+    col = {label: [r[rows[0].index(label)] for r in rows[1:]] for label in labels}
+    for label, values in col.items():  # no placeholder text like `MRP-468` (the generic rows)
+        assert not any(re.fullmatch(r"[A-Za-z]+-\d{1,3}", v) for v in values), label
+    if checks == "snapshot":
+        assert set(col["Facility"]) == {"WH-BLR"} and len(set(col["Item SkuCode"])) == 400
+        assert all(v.isdigit() for v in col["Inventory"]) and "0E-7" in col["Cost Price"]
+    elif checks == "master":
+        assert all(len(v) == 13 for v in col["EAN"]) and "0E-7" in col["Cost Price"]
+    elif checks == "invoice":
+        assert "1" in col["Qty"] and all(v[2] == "-" and len(v) == 10 for v in col["Invoice Date"])
+        assert "0E-7" in col["Total"]
+    elif checks == "returns":
+        assert set(col["Qty"]) == {"1.0000"}
+        assert {len(v) for v in col["Return Date"]} == {10, 19}
+    else:
+        assert "0E-7" in col["Total"] and {v[-8:] for v in col["Voucher Date"]} == {"05:30:00", "00:00:00"}
+    assert all(
+        len(v.split(".")[-1]) in (2, 4, 6, 7) for v in col.get("MRP", []) + col.get("Total", []) if "." in v
+    )
+
+
+def test_dated_reports_partition_by_window(emu: Emulator, tmp_path: Path) -> None:
+    from uniware_source.emulator.data import write_report_csv
+    from uniware_source.emulator.report_models import report_model
+
+    model = report_model("Invoice")
+    assert model is not None
+    start = ist_midnight_epoch(date(2024, 5, 1)) * 1000
+    paths = [tmp_path / f"{i}.csv" for i in range(3)]
+    for path, window in zip(
+        paths,
+        [
+            (start, start + DAY_MS - 1),
+            (start + DAY_MS, start + 2 * DAY_MS - 1),
+            (start, start + 2 * DAY_MS - 1),
+        ],
+        strict=True,
+    ):
+        write_report_csv(path, model, seed=3, facility="WH-DEL", window=window)
+    first, second, both = (parse(p.read_bytes())[1:] for p in paths)
+    assert len(first) == len(second) == 20 and sorted(first + second) == sorted(both)

@@ -10,6 +10,7 @@ export job create/status, facility search, and pre-signed CSV links on a separat
 """
 
 from uniware_source.emulator.data import (
+    ALL_SALE_ORDER_KEYS,
     DEFAULT_SALE_ORDER_COLUMNS,
     SALE_ORDER_LABELS,
     sale_order_frames,
@@ -19,6 +20,7 @@ from uniware_source.emulator.model import Job, JobSpec, RequestRecord
 from uniware_source.emulator.server import KNOWN_REPORTS, Emulator
 
 __all__ = [
+    "ALL_SALE_ORDER_KEYS",
     "DEFAULT_SALE_ORDER_COLUMNS",
     "KNOWN_REPORTS",
     "SALE_ORDER_LABELS",

@@ -1,6 +1,8 @@
 """Writing report frames as Uniware writes its CSV files.
 
-UTF-8 with a byte-order mark, CRLF line endings, RFC-4180 quoting, display labels in the header. The
+UTF-8, display labels in the header, minimal RFC-4180 quoting (only a field with a comma, quote or
+line break is quoted). Files are seen both with a byte-order mark and CRLF line ends and without
+a mark and with LF line ends (embedded line breaks in a quoted field stay as they are). The
 frames are written by polars straight to the file; the few rows that must be malformed on purpose
 (one field too many or too few) are written by hand between slices.
 """
@@ -28,20 +30,23 @@ def quote_field(value: str | None) -> str:
     return value
 
 
-def format_line(values: Sequence[str | None]) -> bytes:
-    return (",".join(quote_field(v) for v in values) + CRLF).encode("utf-8")
+LF = "\n"
 
 
-def _malformed_line(values: list[str | None], ordinal: int) -> bytes:
+def format_line(values: Sequence[str | None], newline: str = CRLF) -> bytes:
+    return (",".join(quote_field(v) for v in values) + newline).encode("utf-8")
+
+
+def _malformed_line(values: list[str | None], ordinal: int, newline: str) -> bytes:
     """Even ordinals get an extra field, odd ones lose their last field (when there is one to lose)."""
     if ordinal % 2 == 0 or len(values) < 2:
-        return format_line([*values, "UNEXPECTED"])
-    return format_line(values[:-1])
+        return format_line([*values, "UNEXPECTED"], newline)
+    return format_line(values[:-1], newline)
 
 
-def _write_frame(fh: BinaryIO, frame: pl.DataFrame) -> None:
+def _write_frame(fh: BinaryIO, frame: pl.DataFrame, newline: str) -> None:
     if frame.height:
-        frame.write_csv(fh, include_header=False, line_terminator=CRLF, quote_style="necessary")
+        frame.write_csv(fh, include_header=False, line_terminator=newline, quote_style="necessary")
 
 
 def write_csv_frames(
@@ -50,15 +55,18 @@ def write_csv_frames(
     frames: Iterable[pl.DataFrame],
     *,
     malformed_rows: Iterable[int] = (),
+    newline: str = CRLF,
+    bom: bool = True,
 ) -> int:
-    """Write BOM, header and every frame; returns the number of data rows written.
+    """Write BOM (if `bom`), header and every frame; returns the number of data rows written.
 
     `malformed_rows` are 1-based data-row numbers over the whole file.
     """
     bad = sorted({int(r) for r in malformed_rows if int(r) >= 1})
     ordinal_of = {row: i for i, row in enumerate(bad)}
-    fh.write(BOM)
-    fh.write(format_line(list(labels)))
+    if bom:
+        fh.write(BOM)
+    fh.write(format_line(list(labels), newline))
     written = 0
     for frame in frames:
         lo, hi = written + 1, written + frame.height
@@ -66,11 +74,11 @@ def write_csv_frames(
         cursor = 0
         for row in inside:
             local = row - lo
-            _write_frame(fh, frame.slice(cursor, local - cursor))
+            _write_frame(fh, frame.slice(cursor, local - cursor), newline)
             values = [None if v is None else str(v) for v in frame.row(local)]
-            fh.write(_malformed_line(values, ordinal_of[row]))
+            fh.write(_malformed_line(values, ordinal_of[row], newline))
             cursor = local + 1
-        _write_frame(fh, frame.slice(cursor))
+        _write_frame(fh, frame.slice(cursor), newline)
         written += frame.height
     return written
 

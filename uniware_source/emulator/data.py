@@ -22,9 +22,17 @@ from typing import BinaryIO
 
 import polars as pl
 
-from uniware_source.emulator.csvfile import write_atomically, write_csv_frames
+from uniware_source.emulator.csvfile import CRLF, LF, write_atomically, write_csv_frames
 from uniware_source.emulator.randomness import below, rand, salt_for
-from uniware_source.emulator.sale_order_columns import BoolStyle, format_sale_order_items
+from uniware_source.emulator.report_models import ReportModel, report_frames
+from uniware_source.emulator.sale_order_columns import BoolStyle, SaleOrderFormat
+from uniware_source.emulator.sale_order_keys import (
+    ALL_SALE_ORDER_KEYS,
+    DEFAULT_SALE_ORDER_COLUMNS,
+    SALE_ORDER_KEYS,
+    UNREQUESTED_LABELS,
+    sale_order_label,
+)
 from uniware_source.emulator.tenant import (
     DEFAULT_FACILITIES,
     DEFAULT_ORDERS_PER_DAY,
@@ -38,6 +46,7 @@ from uniware_source.emulator.tenant import (
 )
 
 __all__ = [
+    "ALL_SALE_ORDER_KEYS",
     "DEFAULT_FACILITIES",
     "DEFAULT_SALE_ORDER_COLUMNS",
     "IST_OFFSET_S",
@@ -49,46 +58,17 @@ __all__ = [
     "sale_order_frames",
     "sale_order_labels",
     "write_generic_csv",
+    "write_report_csv",
     "write_sale_orders_csv",
 ]
 
 NUMERIC_PREFIX_ROWS = 35_000
 CHUNK_ORDERS = 120_000
+CHUNK_CELLS = CHUNK_ORDERS * 30  # a wide file is made in smaller chunks of orders
+SNAPSHOT_DAY = date(2025, 6, 30)  # the day a snapshot made without a window is taken
 
-SALE_ORDER_LABELS: dict[str, str] = {
-    "soicode": "Sale Order Item Code",
-    "displayorderCode": "Display Order Code",
-    "saleOrderCode": "Sale Order Code",
-    "status": "Sale Order Status",
-    "SoiStatus": "Sale Order Item Status",
-    "channel": "Channel Name",
-    "skuCode": "Item SKU Code",
-    "itemName": "Item Name",
-    "maxRetailPrice": "MRP",
-    "sellingPrice": "Selling Price",
-    "discount": "Discount",
-    "tax": "Tax %",
-    "created": "Created",
-    "updated": "Updated",
-    "displayOrderDateTime": "Order Date as dd/mm/yyyy hh:MM:ss",
-    "fulfillmentTat": "Fulfillment TAT",
-    "expectedDeliveryDate": "Expected Delivery Date",
-    "shippingAddressName": "Shipping Address Name",
-    "shippingAddressPincode": "Shipping Address Pincode",
-    "shippingAddressPhone": "Shipping Address Phone",
-    "cod": "COD",
-    "onhold": "On Hold",
-    "shippingPackageLength": "Length(mm)",
-    "actualWeight": "Weight",
-    "ShippingPackageCode": "Shipping Package Code",
-    "TrackingNumber": "Tracking Number",
-    "invoiceCode": "Invoice Code",
-    "deliveryTime": "Delivery Time",
-    "facility": "Facility",
-}
-"""Export key -> the display label Uniware writes in the header row."""
-
-DEFAULT_SALE_ORDER_COLUMNS: tuple[str, ...] = tuple(SALE_ORDER_LABELS)
+SALE_ORDER_LABELS: dict[str, str] = dict(SALE_ORDER_KEYS)
+"""Export key -> the display label Uniware writes in the header row (every key of the tenant)."""
 
 
 def _order_ranges(n_lo: int, n_hi: int, chunk: int) -> Iterator[tuple[int, int]]:
@@ -109,12 +89,14 @@ def sale_order_frames(
     bool_style: BoolStyle = "truefalse",
     numeric_prefix_rows: int = NUMERIC_PREFIX_ROWS,
     not_after_ms: int | None = None,
+    unrequested: bool = False,
 ) -> Iterator[pl.DataFrame]:
     """Yield the formatted frames of a Sale Orders export, in file order.
 
     With `window` (inclusive epoch ms on `date_field`): the tenant's rows in that window (up to
     `not_after_ms`, "now"). Without: the first `rows` item rows of the tenant stream; if
-    `orders_per_day` is not given it grows so that large files span about two years.
+    `orders_per_day` is not given it grows so that large files span about two years. With
+    `unrequested`, each frame ends with the two columns a real tenant adds unasked.
     """
     cols = list(columns) if columns else list(DEFAULT_SALE_ORDER_COLUMNS)
     if window is None:
@@ -125,23 +107,19 @@ def sale_order_frames(
         opd = orders_per_day or DEFAULT_ORDERS_PER_DAY
     shape = TenantShape(seed=seed, facility=facility, orders_per_day=opd, start=start)
 
-    def fmt(items: pl.DataFrame, offset: int) -> pl.DataFrame:
-        return format_sale_order_items(
-            items,
-            shape,
-            cols,
-            row_offset=offset,
-            bool_style=bool_style,
-            numeric_prefix_rows=numeric_prefix_rows,
-        )
+    formatter = SaleOrderFormat(
+        shape, cols, bool_style=bool_style, numeric_prefix_rows=numeric_prefix_rows, unrequested=unrequested
+    )
+    fmt = formatter.frame
 
+    chunk_orders = max(4096, min(CHUNK_ORDERS, CHUNK_CELLS // max(len(cols), 1)))
     written = 0
     if window is None:
         assert rows is not None
         next_order = 0
         while written < rows:
             remaining = rows - written
-            count = min(CHUNK_ORDERS, max(16, math.ceil(remaining / 1.7)))
+            count = min(chunk_orders, max(16, math.ceil(remaining / 1.7)))
             items = order_items(shape, next_order, next_order + count).head(remaining)
             next_order += count
             yield fmt(items, written)
@@ -156,17 +134,26 @@ def sale_order_frames(
         return
     n_lo, n_hi = max(first_day, 0) * opd, (last_day + 1) * opd
     column = pl.col(date_field) * 1000
-    for lo, hi in _order_ranges(n_lo, n_hi, CHUNK_ORDERS):
+    for lo, hi in _order_ranges(n_lo, n_hi, chunk_orders):
         items = order_items(shape, lo, hi).filter(column.is_between(start_ms, end_ms))
         if items.height:
             yield fmt(items, written)
             written += items.height
 
 
-def sale_order_labels(columns: Iterable[str] | None) -> list[str]:
-    """Header labels for export keys (an unknown key is its own label)."""
+def sale_order_labels(columns: Iterable[str] | None, *, unrequested: bool = False) -> list[str]:
+    """Header labels for export keys (a custom field's from its name; any other unknown key is its
+    own label), then the unrequested ones."""
     keys = list(columns) if columns else list(DEFAULT_SALE_ORDER_COLUMNS)
-    return [SALE_ORDER_LABELS.get(key, key) for key in keys]
+    return [sale_order_label(key) for key in keys] + (list(UNREQUESTED_LABELS) if unrequested else [])
+
+
+def tenant_order(keys: Iterable[str]) -> list[str]:
+    """Keys in the order the tenant writes its columns (the order of SALE_ORDER_KEYS), whatever
+    order they were asked in; keys it does not list come last, as asked."""
+    rank = {key: i for i, key in enumerate(ALL_SALE_ORDER_KEYS)}
+    keys = list(keys)
+    return sorted(keys, key=lambda key: (rank.get(key, len(rank)), keys.index(key)))
 
 
 def write_sale_orders_csv(
@@ -184,13 +171,22 @@ def write_sale_orders_csv(
     bool_style: BoolStyle = "truefalse",
     numeric_prefix_rows: int = NUMERIC_PREFIX_ROWS,
     not_after_ms: int | None = None,
+    unrequested: bool = False,
+    reorder: bool = False,
+    newline: str = CRLF,
+    bom: bool = True,
 ) -> int:
     """Write a Sale Orders export file (atomically); returns the number of data rows.
 
     `rows` item rows from `start` when `window` is None, else the tenant's rows in the window
-    (`rows` is then ignored). Deterministic: same arguments, same bytes.
+    (`rows` is then ignored). `columns` are export keys (ALL_SALE_ORDER_KEYS for every column of
+    a real tenant, about 140); with `reorder` they are written in the tenant's order, not as asked;
+    with `unrequested` the two columns real tenants add unasked follow. Deterministic: same
+    arguments, same bytes.
     """
     keys = _unique(columns or DEFAULT_SALE_ORDER_COLUMNS)
+    if reorder:
+        keys = tenant_order(keys)
     frames = sale_order_frames(
         seed=seed,
         facility=facility,
@@ -203,10 +199,12 @@ def write_sale_orders_csv(
         bool_style=bool_style,
         numeric_prefix_rows=numeric_prefix_rows,
         not_after_ms=not_after_ms,
+        unrequested=unrequested,
     )
+    labels = sale_order_labels(keys, unrequested=unrequested)
 
     def writer(fh: BinaryIO) -> int:
-        return write_csv_frames(fh, sale_order_labels(keys), frames, malformed_rows=malformed_rows)
+        return write_csv_frames(fh, labels, frames, malformed_rows=malformed_rows, newline=newline, bom=bom)
 
     return write_atomically(Path(path), writer)
 
@@ -256,3 +254,33 @@ def write_generic_csv(
 def _unique(keys: Iterable[str]) -> list[str]:
     """Keys in order, duplicates dropped (a header must not repeat a label)."""
     return list(dict.fromkeys(keys))
+
+
+def write_report_csv(
+    path: str | Path,
+    model: ReportModel,
+    *,
+    seed: int,
+    facility: str,
+    columns: Sequence[str] | None = None,
+    rows: int | None = None,
+    window: tuple[int, int] | None = None,
+    malformed_rows: Iterable[int] = (),
+    newline: str = LF,
+    bom: bool = False,
+) -> int:
+    """Write a file of a modelled report (see report_models.py): its columns by default, LF line
+    ends and no BOM as the real files seen. A snapshot is as of the window's end (or a fixed day
+    without a window), so that the same job always gives the same bytes."""
+    keys = _unique(columns or model.keys)
+    shape = TenantShape(
+        seed=seed, facility=facility, orders_per_day=DEFAULT_ORDERS_PER_DAY, start=TENANT_START
+    )
+    as_of = window[1] // 1000 if window else ist_midnight_epoch(SNAPSHOT_DAY)
+    frames = report_frames(model, keys, shape=shape, rows=rows, window=window, now_s=as_of)
+
+    def writer(fh: BinaryIO) -> int:
+        labels = [model.label(key) for key in keys]
+        return write_csv_frames(fh, labels, frames, malformed_rows=malformed_rows, newline=newline, bom=bom)
+
+    return write_atomically(Path(path), writer)

@@ -16,10 +16,11 @@ from typing import BinaryIO, cast
 import polars as pl
 
 from uniware_source.emulator import data
-from uniware_source.emulator.csvfile import BOM, format_line, write_atomically
-from uniware_source.emulator.model import SALE_ORDERS, Job
+from uniware_source.emulator.csvfile import BOM, CRLF, LF, format_line, write_atomically
+from uniware_source.emulator.model import SALE_ORDERS, Job, JobSpec
+from uniware_source.emulator.report_models import report_model
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 GENERIC_ROWS_PER_DAY = 20
 
 _locks_guard = threading.Lock()
@@ -53,6 +54,24 @@ def _bool_style(job: Job) -> data.BoolStyle:
     return "yesno" if job.spec.facility == "WH-MUM" else "truefalse"
 
 
+def _is_sale_orders(spec: JobSpec) -> bool:
+    return spec.report.strip().lower() == SALE_ORDERS.lower()
+
+
+def _file_style(spec: JobSpec) -> tuple[str, bool]:
+    """(line end, BOM) of the job's file: the spec's, else the report's own. The modelled
+    reports are written as the real files seen (LF, no BOM); Sale Orders and any other report as
+    the tenant's UI exports (CRLF with a BOM)."""
+    modelled = report_model(spec.report) is not None
+    newline = spec.newline or (LF if modelled else CRLF)
+    return newline, (not modelled) if spec.bom is None else spec.bom
+
+
+def _unrequested(spec: JobSpec) -> bool:
+    """Whether the file has the columns a real tenant adds unasked: by default when columns were named."""
+    return spec.columns is not None if spec.unrequested_columns is None else spec.unrequested_columns
+
+
 class FileCache:
     """Builds and remembers export files under one directory."""
 
@@ -63,8 +82,9 @@ class FileCache:
     def describe(self, job: Job) -> dict[str, object]:
         """Everything the file's bytes depend on."""
         spec = job.spec
-        is_sale_orders = spec.report.strip().lower() == SALE_ORDERS.lower()
+        is_sale_orders = _is_sale_orders(spec)
         window = _effective_window(job)
+        newline, bom = _file_style(spec)
         return {
             "v": FORMAT_VERSION,
             "polars": pl.__version__,
@@ -80,6 +100,10 @@ class FileCache:
             "bool_style": _bool_style(job) if is_sale_orders else None,
             "orders_per_day": self.orders_per_day,
             "content": hashlib.sha256(spec.content).hexdigest() if spec.content is not None else None,
+            "unrequested": _unrequested(spec) if is_sale_orders else None,
+            "tenant_order": spec.tenant_order,
+            "newline": newline,
+            "bom": bom,
         }
 
     def path_for(self, job: Job) -> Path:
@@ -104,7 +128,6 @@ class FileCache:
 
     def _generate(self, job: Job, path: Path) -> int:
         spec = job.spec
-        is_sale_orders = spec.report.strip().lower() == SALE_ORDERS.lower()
         if spec.content is not None:
             content = spec.content
 
@@ -115,19 +138,12 @@ class FileCache:
             return write_atomically(path, exactly)
         if spec.empty_body:
             return write_atomically(path, lambda fh: 0)
+        newline, bom = _file_style(spec)
         if spec.empty:
-            labels = (
-                data.sale_order_labels(spec.columns) if is_sale_orders else list(spec.columns or ["code"])
-            )
-
-            def header_only(fh: BinaryIO) -> int:
-                fh.write(BOM)
-                fh.write(format_line(labels))
-                return 0
-
-            return write_atomically(path, header_only)
+            return self._header_only(spec, path, newline, bom)
         window = _effective_window(job)
-        if is_sale_orders:
+        model = report_model(spec.report)
+        if _is_sale_orders(spec):
             return data.write_sale_orders_csv(
                 path,
                 spec.rows if window is None else None,
@@ -139,6 +155,23 @@ class FileCache:
                 columns=spec.columns,
                 malformed_rows=spec.malformed_rows,
                 bool_style=_bool_style(job),
+                unrequested=_unrequested(spec),
+                reorder=spec.tenant_order,
+                newline=newline,
+                bom=bom,
+            )
+        if model is not None:
+            return data.write_report_csv(
+                path,
+                model,
+                seed=job.seed,
+                facility=spec.facility,
+                columns=spec.columns,
+                rows=spec.rows if window is None else None,
+                window=window,
+                malformed_rows=spec.malformed_rows,
+                newline=newline,
+                bom=bom,
             )
         rows = spec.rows
         if window is not None:
@@ -154,3 +187,21 @@ class FileCache:
             rows=rows,
             malformed_rows=spec.malformed_rows,
         )
+
+    @staticmethod
+    def _header_only(spec: JobSpec, path: Path, newline: str, bom: bool) -> int:
+        model = report_model(spec.report)
+        if _is_sale_orders(spec):
+            labels = data.sale_order_labels(spec.columns, unrequested=_unrequested(spec))
+        elif model is not None:
+            labels = [model.label(key) for key in spec.columns or model.keys]
+        else:
+            labels = list(spec.columns or ["code"])
+
+        def header_only(fh: BinaryIO) -> int:
+            if bom:
+                fh.write(BOM)
+            fh.write(format_line(labels, newline))
+            return 0
+
+        return write_atomically(path, header_only)

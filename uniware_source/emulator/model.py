@@ -58,6 +58,13 @@ class JobSpec:
     file_via_tenant: bool = False
     # the file's exact bytes, whatever the report: a per-job override for files of any shape
     content: bytes | None = None
+    # file shape: the two columns real tenants add unasked (None: when `columns` are named);
+    # the requested columns in the tenant's own order instead of as asked; line ends and a BOM
+    # (None: the report's own, see files.py)
+    unrequested_columns: bool | None = None
+    tenant_order: bool = False
+    newline: str | None = None
+    bom: bool | None = None
 
     def __post_init__(self) -> None:
         self.outcome = self.outcome.upper()
@@ -67,6 +74,8 @@ class JobSpec:
             raise ValueError("rows must be >= 0")
         if self.delay is not None and self.delay < 0:
             raise ValueError("delay must be >= 0")
+        if self.newline not in (None, "\n", "\r\n"):
+            raise ValueError("newline must be None, '\\n' or '\\r\\n'")
         if self.bool_style not in (None, "truefalse", "yesno", "10"):
             raise ValueError("bool_style must be None, 'truefalse', 'yesno' or '10'")
         self.malformed_rows = tuple(int(r) for r in self.malformed_rows)

@@ -50,6 +50,7 @@ KNOWN_REPORTS = (
     "GRN",
     "Putaway",
     "Purchase Orders",
+    "Tally GST Report",
 )
 FACILITY_NAMES = {"WH-BLR": "Bengaluru Warehouse", "WH-DEL": "Delhi Warehouse", "WH-MUM": "Mumbai Warehouse"}
 DEMO_JOBS = {
