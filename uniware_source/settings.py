@@ -11,7 +11,8 @@ exports).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Dict, List, Optional  # noqa: UP035 - dlt reads these annotations
@@ -23,8 +24,9 @@ from dlt.common.configuration.specs import BaseConfiguration
 from uniware_source.api.auth import UniwareCredentials
 from uniware_source.api.client import UniwareClient, resolve_base_url
 from uniware_source.api.errors import ConfigurationError
-from uniware_source.incremental.specs import ExportSpec, parse_exports
+from uniware_source.incremental.specs import ExportSpec, column_types, parse_exports
 from uniware_source.jobs import Backoff, PollSettings
+from uniware_source.typed_csv.kinds import Kind
 
 # (setting, what it must be): every number the source takes, checked alike
 _SECONDS = (
@@ -76,6 +78,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
     commit_every_minutes: float = 30.0
     backfill_start: Optional[str] = None  # noqa: UP045
     backfill_end: Optional[str] = None  # noqa: UP045
+    column_types: Optional[Dict[str, str]] = None  # noqa: UP006, UP045
 
     def on_resolved(self) -> None:
         self.settings()  # builds everything once: whatever is wrong raises, naming the setting
@@ -88,6 +91,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
                 f"sources.uniware.max_poll_interval ({self.max_poll_interval}) "
                 f"is below poll_interval ({self.poll_interval})"
             )
+        types = column_types(self.column_types, "sources.uniware.column_types")
         source = SourceSettings(
             base_url=resolve_base_url(self.tenant, self.base_url),
             credentials=self.credentials,
@@ -105,6 +109,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
             download_timeout=self.download_timeout,
             request_max_attempts=self.request_max_attempts,
             request_backoff_factor=self.request_backoff_factor,
+            column_types=types,
         )
         sync = SyncSettings(
             max_jobs_in_flight=self.max_jobs_in_flight,
@@ -114,7 +119,11 @@ class UniwareSourceConfiguration(BaseConfiguration):
             commit_every=self.commit_every_minutes * 60,
             backfill=_backfill(self.backfill_start, self.backfill_end),
         )
-        specs = parse_exports(self.exports, default_facility=source.facility) if self.exports else []
+        specs = (
+            parse_exports(self.exports, default_facility=source.facility, column_types=types)
+            if self.exports
+            else []
+        )
         return source, sync, specs
 
 
@@ -132,6 +141,7 @@ class SourceSettings:
     download_timeout: float
     request_max_attempts: int
     request_backoff_factor: float
+    column_types: Mapping[str, Kind] = field(default_factory=dict)  # over every report's catalogue hints
 
     def client(self) -> UniwareClient:
         return UniwareClient(
