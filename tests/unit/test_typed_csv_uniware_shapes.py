@@ -138,7 +138,8 @@ def test_dates_among_times_are_ist_midnight_and_said_once(tmp_path: Path) -> Non
     ]
     assert file_notes(file_plan) == [
         "column 'invoice_created' ('Invoice Created'): 2 of its 3 values are dates without a time: "
-        "each loads as midnight in Asia/Kolkata (the instant a date of this report means), the others as written"
+        "each loads as midnight in Asia/Kolkata (the instant a date of this report means), "
+        "the others as written"
     ]
 
 
