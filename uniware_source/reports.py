@@ -56,9 +56,15 @@ def _columns(spec: str) -> ReportColumns:
 ROLE_OF = {"id": ID, "money": MONEY, "qty": QTY, "measure": MEASURE, "count": COUNT, "time": TIME,
            "date": DATE, "when": WHEN, "flag": FLAG, "text": TEXT}  # fmt: skip
 
+# the GST columns of a sale order item or an invoice line: each tax's amount, then its rate
+GST = "\n".join(
+    [f"{tax}: money" for tax in ("CGST", "IGST", "SGST", "UTGST", "CESS")]
+    + [f"{tax} Rate: measure" for tax in ("CGST", "IGST", "SGST", "UTGST", "CESS")]
+)
+
 # The Sale Orders labels, in the order a live tenant's export writes them (one per export key; two
 # `Delivery Time` columns: a custom field repeating a standard label).
-SALE_ORDER_LABELS = _columns("""
+SALE_ORDER_LABELS = _columns(f"""
 Sale Order Item Code: id
 Display Order Code: id
 Reverse Pickup Code: id
@@ -116,16 +122,7 @@ Prepaid Amount: money
 Subtotal: money
 Discount: money
 GST Tax Type Code: id
-CGST: money
-IGST: money
-SGST: money
-UTGST: money
-CESS: money
-CGST Rate: measure
-IGST Rate: measure
-SGST Rate: measure
-UTGST Rate: measure
-CESS Rate: measure
+{GST}
 TCS Amount: money
 Tax %: measure
 Tax Value: money
@@ -224,7 +221,7 @@ Enabled: flag
 Updated: time
 """)
 
-INVOICE_LABELS = _columns("""
+INVOICE_LABELS = _columns(f"""
 Invoice Code: id
 Invoice Date: when
 Sale Order Code: id
@@ -241,16 +238,7 @@ MRP: money
 Discount: money
 Shipping Charges: money
 Tax Percentage: measure
-CGST: money
-IGST: money
-SGST: money
-UTGST: money
-CESS: money
-CGST Rate: measure
-IGST Rate: measure
-SGST Rate: measure
-UTGST Rate: measure
-CESS Rate: measure
+{GST}
 Total: money
 Invoice Cancelled: flag
 Customer Name: text
@@ -261,7 +249,7 @@ Facility: id
 Created: time
 """)
 
-RETURN_INVOICE_LABELS = _columns("""
+RETURN_INVOICE_LABELS = _columns(f"""
 Return Invoice Code: id
 Return Invoice Date: when
 Invoice Code: id
