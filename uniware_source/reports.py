@@ -249,7 +249,7 @@ Facility: id
 Created: time
 """)
 
-RETURN_INVOICE_LABELS = _columns(f"""
+RETURN_INVOICE_LABELS = _columns("""
 Return Invoice Code: id
 Return Invoice Date: when
 Invoice Code: id
