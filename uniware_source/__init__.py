@@ -30,6 +30,7 @@ from uniware_source.api.errors import (
     TransportError,
     UniwareError,
 )
+from uniware_source.incremental.specs import with_column_types
 from uniware_source.load.audit import AUDIT_TABLE, REJECTED_TABLE
 from uniware_source.load.keys import KeyTracker
 from uniware_source.load.missing import MissingJobsError
@@ -85,6 +86,7 @@ def uniware_source(
     backfill_start: Optional[str] = None,  # noqa: UP045
     backfill_end: Optional[str] = None,  # noqa: UP045
     fail_on_missing_jobs: bool = True,
+    column_types: Optional[Dict[str, str]] = None,  # noqa: UP006, UP045
     _config: UniwareSourceConfiguration = None,  # type: ignore[assignment]  # dlt passes it, resolved
 ) -> List[DltResource]:  # noqa: UP006
     """Load the CSV files of Uniware export jobs, given their job codes.
@@ -116,6 +118,9 @@ def uniware_source(
             TIMED_OUT, ...), `pipeline.run` raises `MissingJobsError` (inside dlt's
             `PipelineStepFailed`) after everything else has loaded; false: it only shows in
             `export_jobs`.
+        column_types: a column's type by its CSV label (or column name), over the catalogue's
+            and the data's: `{"Narration": "text"}`. Kinds: text, integer, decimal, boolean,
+            date, timestamp. Applies to job codes and, under each export's own, to every export.
 
     Every argument is a field of `UniwareSourceConfiguration`: dlt resolves and checks them all
     before this body runs, which only wires the resources.
@@ -128,7 +133,7 @@ def uniware_source(
         resources.append(exports_resource(settings, specs, sync, tracker))
     if job_codes:
         codes = job_codes.split(",") if isinstance(job_codes, str) else job_codes
-        spec = report_spec(report)
+        spec = with_column_types(report_spec(report), settings.column_types)
         resources.append(export_job_resource(settings, codes, spec, table_name or spec.table_name, tracker))
     if not resources:
         raise ConfigurationError(

@@ -20,21 +20,320 @@ if TYPE_CHECKING:
 
 _naming = NamingConvention()
 
-# Columns that identify things, typed by label so their type never depends on one file's values.
-_SALE_ORDER_HINTS: dict[str, Kind] = {
-    "Sale Order Item Code": "text",
-    "Sale Order Code": "text",
-    "Display Order Code": "text",
-    "Item SKU Code": "text",
-    "Shipping Package Code": "text",
-    "Tracking Number": "text",
-    "Invoice Code": "text",
-    "Shipping Address Pincode": "text",
-    "Shipping Address Phone": "text",
-    "Facility": "text",
-    "COD": "boolean",
-    "On Hold": "boolean",
-}
+# -- what the catalogue knows of a report's columns, by CSV label ----------------------------------------
+# Each known column has a role; a role with a kind fixes the column's type by its label, so that a
+# report's every file, three rows or a million, types it alike. A role without a kind (WHEN) is
+# typed from the values: a date or a timestamp, whichever every value is.
+ID = "identifier"  # codes, numbers that identify (EAN, AWB, IMEI, pincode, phone, HSN): text always
+MONEY = "money"  # decimal, at a fixed generous scale (rules.HINT_SCALE) whatever the file's places
+QTY = "quantity"  # decimal too: `Qty` is `1` in one report and `1.0000` in its sister report
+MEASURE = "measure"  # lengths, weights, rates, coordinates: decimal
+COUNT = "count"  # whole numbers that count or rank: integer
+TIME = "timestamp"  # a wall-clock time in the report's zone, loaded as a UTC instant
+DATE = "date"  # a calendar date without a time
+WHEN = "date or timestamp"  # typed from the values: the reports write either
+FLAG = "flag"  # boolean
+TEXT = "text"  # names, addresses, statuses, free text
+
+ROLE_KINDS: dict[str, Kind | None] = {
+    ID: "text", MONEY: "decimal", QTY: "decimal", MEASURE: "decimal", COUNT: "integer",
+    TIME: "timestamp", DATE: "date", WHEN: None, FLAG: "boolean", TEXT: "text",
+}  # fmt: skip
+
+ReportColumns = tuple[tuple[str, str], ...]  # (CSV label, role), in the order a report writes them
+
+
+def _columns(spec: str) -> ReportColumns:
+    """`label: role` lines (blank lines ignored) as (label, role) pairs; a label may end in a space."""
+    pairs = []
+    for line in spec.strip("\n").splitlines():
+        if line.strip():
+            label, role = line.rsplit(":", 1)
+            pairs.append((label.lstrip(), ROLE_OF[role.strip()]))
+    return tuple(pairs)
+
+
+ROLE_OF = {"id": ID, "money": MONEY, "qty": QTY, "measure": MEASURE, "count": COUNT, "time": TIME,
+           "date": DATE, "when": WHEN, "flag": FLAG, "text": TEXT}  # fmt: skip
+
+# the GST columns of a sale order item or an invoice line: each tax's amount, then its rate
+GST = "\n".join(
+    [f"{tax}: money" for tax in ("CGST", "IGST", "SGST", "UTGST", "CESS")]
+    + [f"{tax} Rate: measure" for tax in ("CGST", "IGST", "SGST", "UTGST", "CESS")]
+)
+
+# The Sale Orders labels, in the order a live tenant's export writes them (one per export key; two
+# `Delivery Time` columns: a custom field repeating a standard label).
+SALE_ORDER_LABELS = _columns(f"""
+Sale Order Item Code: id
+Display Order Code: id
+Reverse Pickup Code: id
+Reverse Pickup Created Date: time
+Reverse Pickup Reason: text
+Notification Email: text
+Notification Mobile: id
+Require Customization: flag
+COD: flag
+Shipping Address Id: id
+Category: text
+Invoice Code: id
+Invoice Created: time
+EWayBill No: id
+EWayBill Date: when
+EWayBill Valid Till: when
+Shipping Address Name: text
+Shipping Address Line 1: text
+Shipping Address Line 2: text
+Shipping Address City: text
+Shipping Address State: text
+Shipping Address Country: text
+Shipping Address Pincode: id
+Shipping Address Latitude: measure
+Shipping Address Longitude: measure
+Shipping Address Phone: id
+Billing Address Id: id
+Billing Address Name: text
+Billing Address Line 1: text
+Billing Address Line 2: text
+Billing Address City: text
+Billing Address State: text
+Billing Address Country: text
+Billing Address Pincode: id
+Billing Address Latitude: measure
+Billing Address Longitude: measure
+Billing Address Phone: id
+Shipping Method: text
+Item SKU Code: id
+Channel Product Id: id
+Item Type Name: text
+Item Type Color: text
+Item Type Size: text
+Item Type Brand: text
+Channel Name: text
+SKU Require Customization: flag
+Gift Wrap: text
+Gift Message: text
+HSN Code: id
+MRP: money
+Total Price: money
+Selling Price: money
+Cost Price: money
+Prepaid Amount: money
+Subtotal: money
+Discount: money
+GST Tax Type Code: id
+{GST}
+TCS Amount: money
+Tax %: measure
+Tax Value: money
+Voucher Code: id
+Shipping Charges: money
+Shipping Method Charges: money
+COD Service Charges: money
+Gift Wrap Charges: money
+Packet Number: id
+Order Date as dd/mm/yyyy hh:MM:ss: time
+Sale Order Code: id
+On Hold: flag
+Sale Order Status: text
+Priority: count
+Currency: text
+Currency Conversion Rate: measure
+Sale Order Item Status: text
+Cancellation Reason: text
+Shipping provider: text
+Shipping Courier: text
+Shipping Arranged By: text
+Shipping Package Code: id
+Shipping Package Creation Date: time
+Shipping Package Status Code: text
+Shipping Package Type: text
+Length(mm): measure
+Width(mm): measure
+Height(mm): measure
+Delivery Time: when
+Tracking Number: id
+Dispatch Date: time
+Facility: id
+Return Date: when
+Return Reason: text
+Return Remarks: text
+Created: time
+Updated: time
+Combination Identifier: id
+Combination Description: text
+Transfer Price: money
+Item Code: id
+IMEI: id
+Weight: measure
+GSTIN: id
+Customer GSTIN: id
+TIN: id
+Payment Instrument: text
+Fulfillment TAT: time
+Adjustment In Selling Price: money
+Adjustment In Discount: money
+Store Credit: money
+IRN: id
+Acknowledgement Number: id
+Bundle SKU Code Number: id
+SKU Name: text
+Batch Code: id
+Vendor Batch Number: id
+Seller SKU Code: id
+Item Type EAN: id
+Shipping Courier Status: text
+Shipping Tracking Status: text
+Item Seal Id: id
+Parent Sale Order Code: id
+Item Tag: text
+Shipment Tag: text
+Delivery Slot Type: text
+Delivery Date: when
+Delivery Time: when
+Delivery Type: text
+pin pointly latitude: measure
+pinpointly longitude: measure
+""")
+
+INVENTORY_SNAPSHOT_LABELS = _columns("""
+Facility: id
+Item Type Name: text
+Item SkuCode: id
+EAN: id
+UPC: id
+ISBN: id
+Color: text
+Size: text
+Brand: text
+Category Name: text
+MRP: money
+Cost Price: money
+Open Sale: qty
+Inventory: qty
+Inventory Blocked: qty
+Bad Inventory: qty
+Put Away Pending: qty
+Pending Inventory Assessment: qty
+Stock In Transfer: qty
+Open Purchase: qty
+Enabled: flag
+Updated: time
+""")
+
+INVOICE_LABELS = _columns(f"""
+Invoice Code: id
+Invoice Date: when
+Sale Order Code: id
+Display Order Code: id
+Shipping Package Code: id
+Channel Name: text
+Channel Product Id: id
+SKU Code: id
+SKU Name: text
+HSN Code: id
+Qty: qty
+Unit Price: money
+MRP: money
+Discount: money
+Shipping Charges: money
+Tax Percentage: measure
+{GST}
+Total: money
+Invoice Cancelled: flag
+Customer Name: text
+Customer GSTIN: id
+Billing Address Pincode: id
+Billing Address Phone: id
+Facility: id
+Created: time
+""")
+
+RETURN_INVOICE_LABELS = _columns("""
+Return Invoice Code: id
+Return Invoice Date: when
+Invoice Code: id
+Display Order Code: id
+Shipping Package Code: id
+Reverse Pickup Code: id
+Returned Date: when
+SKU Code: id
+Item Type Name: text
+HSN Code: id
+Qty: qty
+Transfer Price: money
+CGST: money
+IGST: money
+SGST: money
+UTGST: money
+CESS: money
+Total: money
+Return Reason: text
+Facility: id
+""")
+
+ITEM_MASTER_LABELS = _columns("""
+Product Code: id
+Name: text
+Category Code: id
+Description: text
+EAN: id
+UPC: id
+ISBN: id
+Brand: text
+Color: text
+Size: text
+Length (mm): measure
+Width (mm): measure
+Height (mm): measure
+Weight (gms): measure
+MRP: money
+Base Price: money
+Cost Price: money
+HSN Code: id
+Tax Type Code: id
+Type: text
+Enabled: flag
+Created: time
+Updated: time
+""")
+
+# Tally's voucher export: its labels as a tenant's file writes them, `Voucher Type Name ` with its
+# trailing space. `Channel Entry` is money here (a channel's code in "Tally Return GST Report").
+TALLY_GST_LABELS = _columns("""
+Voucher Type Name : text
+Voucher Number: id
+Voucher Date: when
+Order Number: id
+Invoice Number: id
+Party Name: text
+Party GSTIN: id
+State: text
+Pincode: id
+Ledger Name: text
+Item Name: text
+SKU Code: id
+HSN Code: id
+Qty: qty
+Rate: money
+Amount: money
+Discount: money
+CGST: money
+SGST: money
+IGST: money
+CESS: money
+Channel Entry: money
+Total: money
+Narration: text
+""")
+
+
+def hints_of(columns: ReportColumns) -> dict[str, Kind]:
+    """The type hints the roles of `columns` give, by label: a role without a kind gives none."""
+    return {label.strip(): kind for label, role in columns if (kind := ROLE_KINDS[role]) is not None}
+
+
+_SALE_ORDER_HINTS = hints_of(SALE_ORDER_LABELS)
 
 
 @dataclass(frozen=True)
@@ -44,6 +343,8 @@ class ReportSpec:
     hints: Mapping[str, Kind] = field(default_factory=dict)
     date_filter: str | None = None  # the exportFilters id that selects rows by date; None: a snapshot
     default_columns: tuple[str, ...] = ()  # exportColums keys used when creating jobs
+    labels: ReportColumns = ()  # the CSV labels the catalogue knows, with their roles
+    overrides: Mapping[str, Kind] = field(default_factory=dict)  # the user's column_types (in hints too)
 
     @property
     def table_name(self) -> str:
@@ -117,6 +418,12 @@ _CODES: dict[str, Kind] = {
                   "Item SKU Code", "Sale Order Item Code", "Reverse Pickup Code", "AWB No", "EAN", "HSN")
 }  # fmt: skip
 
+
+def _with_codes(columns: ReportColumns) -> dict[str, Kind]:
+    """The hints of a report's known columns, over the codes every report may carry."""
+    return {**_CODES, **hints_of(columns)}
+
+
 CATALOGUE: dict[str, ReportSpec] = {
     spec.name.lower(): spec
     for spec in (
@@ -126,6 +433,7 @@ CATALOGUE: dict[str, ReportSpec] = {
             hints=_SALE_ORDER_HINTS,
             date_filter="updatedOn",
             default_columns=SALE_ORDER_COLUMNS,
+            labels=SALE_ORDER_LABELS,
         ),
         ReportSpec(
             "B2B Sale Orders",
@@ -133,12 +441,23 @@ CATALOGUE: dict[str, ReportSpec] = {
             hints=_SALE_ORDER_HINTS,
             date_filter="updatedOn",
             default_columns=SALE_ORDER_COLUMNS,
+            labels=SALE_ORDER_LABELS,
         ),
         # An invoice has a row per item: its code is no key. Without a confirmed item-level key
         # these reports replace the windows they re-read (see sync.py).
-        ReportSpec("Invoice", hints=_CODES, date_filter="dateCreatedRange", default_columns=INVOICE_COLUMNS),
         ReportSpec(
-            "Return Invoices", hints=_CODES, date_filter="addedOn", default_columns=RETURN_INVOICE_COLUMNS
+            "Invoice",
+            hints=_with_codes(INVOICE_LABELS),
+            date_filter="dateCreatedRange",
+            default_columns=INVOICE_COLUMNS,
+            labels=INVOICE_LABELS,
+        ),
+        ReportSpec(
+            "Return Invoices",
+            hints=_with_codes(RETURN_INVOICE_LABELS),
+            date_filter="addedOn",
+            default_columns=RETURN_INVOICE_COLUMNS,
+            labels=RETURN_INVOICE_LABELS,
         ),
         ReportSpec(
             "Courier Returns", hints=_CODES, date_filter="soDateRange", default_columns=COURIER_RETURN_COLUMNS
@@ -152,10 +471,23 @@ CATALOGUE: dict[str, ReportSpec] = {
         # Its codes carry an Excel text guard ('2320617): the reader strips it and keeps them text.
         ReportSpec("Transaction Ledger", hints=_CODES, date_filter="addedOn"),
         # Snapshots: no date filter (a date window would drop every item that did not change).
-        ReportSpec("Inventory Snapshot", hints=_CODES, default_columns=INVENTORY_SNAPSHOT_COLUMNS),
-        ReportSpec("Item Master", hints=_CODES, default_columns=ITEM_MASTER_COLUMNS),
+        ReportSpec(
+            "Inventory Snapshot",
+            hints=_with_codes(INVENTORY_SNAPSHOT_LABELS),
+            default_columns=INVENTORY_SNAPSHOT_COLUMNS,
+            labels=INVENTORY_SNAPSHOT_LABELS,
+        ),
+        ReportSpec(
+            "Item Master",
+            hints=_with_codes(ITEM_MASTER_LABELS),
+            default_columns=ITEM_MASTER_COLUMNS,
+            labels=ITEM_MASTER_LABELS,
+        ),
         ReportSpec("Channel Item Type Report", hints=_CODES, default_columns=CHANNEL_ITEM_TYPE_COLUMNS),
         ReportSpec("Vendor Item Master", hints=_CODES),
+        # Its date filter and export keys are not confirmed: a user names them (as a snapshot, a
+        # job code, or with date_filter and columns).
+        ReportSpec("Tally GST Report", hints=_with_codes(TALLY_GST_LABELS), labels=TALLY_GST_LABELS),
     )
 }
 

@@ -15,7 +15,8 @@ import json
 import logging
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Dict, List, Optional  # noqa: UP035 - dlt reads these annotations
@@ -27,9 +28,10 @@ from dlt.common.configuration.specs import BaseConfiguration
 from uniware_source.api.auth import UniwareCredentials
 from uniware_source.api.client import UniwareClient, resolve_base_url
 from uniware_source.api.errors import ConfigurationError
-from uniware_source.incremental.specs import ExportSpec, parse_exports
+from uniware_source.incremental.specs import ExportSpec, column_types, parse_exports
 from uniware_source.jobs import Backoff, PollSettings
 from uniware_source.reports import CATALOGUE, default_table_name
+from uniware_source.typed_csv.kinds import Kind
 
 logger = logging.getLogger(__name__)
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -86,6 +88,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
     backfill_start: Optional[str] = None  # noqa: UP045
     backfill_end: Optional[str] = None  # noqa: UP045
     fail_on_missing_jobs: bool = True
+    column_types: Optional[Dict[str, str]] = None  # noqa: UP006, UP045
 
     def on_resolved(self) -> None:
         self.job_codes = job_code_list(self.job_codes)
@@ -101,6 +104,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
                 f"sources.uniware.max_poll_interval ({self.max_poll_interval}) "
                 f"is below poll_interval ({self.poll_interval})"
             )
+        types = column_types(self.column_types, "sources.uniware.column_types")
         source = SourceSettings(
             base_url=resolve_base_url(_tenant(self.tenant), self.base_url),
             credentials=self.credentials,
@@ -119,6 +123,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
             request_max_attempts=self.request_max_attempts,
             request_backoff_factor=self.request_backoff_factor,
             fail_on_missing_jobs=self.fail_on_missing_jobs,
+            column_types=types,
         )
         sync = SyncSettings(
             max_jobs_in_flight=self.max_jobs_in_flight,
@@ -134,6 +139,11 @@ class UniwareSourceConfiguration(BaseConfiguration):
                 "backfill (--backfill, backfill_start) loads scheduled exports, and no "
                 "[[sources.uniware.exports]] is configured: add one, or load job codes without a backfill"
             )
+        specs = (
+            parse_exports(self.exports, default_facility=source.facility, column_types=types)
+            if self.exports
+            else []
+        )
         return source, sync, specs
 
 
@@ -152,6 +162,7 @@ class SourceSettings:
     request_max_attempts: int
     request_backoff_factor: float
     fail_on_missing_jobs: bool = True
+    column_types: Mapping[str, Kind] = field(default_factory=dict)  # over every report's catalogue hints
 
     def client(self) -> UniwareClient:
         return UniwareClient(

@@ -92,8 +92,10 @@ def expected(kind: str, raw: str) -> Any:
 
 
 def scale(raw: str) -> int:
-    value = raw.strip()
-    return len(value) - value.index(".") - 1 if "." in value else 0
+    """The places of a number as its plain decimal writes them: `1.5E+3` none, `0E-7` seven."""
+    exponent = Decimal(unguard(raw.strip())).as_tuple().exponent
+    assert isinstance(exponent, int), raw
+    return max(0, -exponent)
 
 
 # -- the generated columns ----------------------------------------------------------------------------
@@ -107,7 +109,7 @@ ANCHORS = ("SO-77", "Müller, Hans", 'say "hi"', "आदित्य", "🚚 shi
 class Col:
     label: str
     values: tuple[str, ...]  # the raw text of the field in each row
-    kinds: tuple[str, ...]  # the kinds the reader may give it (more than one: a known gap, see gen_decimal)
+    kinds: tuple[str, ...]  # the kinds the reader may give it
 
     def may_be(self, kind: str) -> bool:
         return kind in self.kinds or not any(not is_null(v) for v in self.values)
@@ -190,10 +192,9 @@ def gen_integer(draw: st.DrawFn, rows: int) -> Col:
 
 @st.composite
 def gen_decimal(draw: st.DrawFn, rows: int) -> Col:
-    """Decimals of varying scale, -0.00, and sometimes Java BigDecimal exponent forms (0E-7):
-    the reader does not take those as numbers yet (another issue's work), so a column holding one
-    may load as text, exactly as written, or as the numbers they are. A leading zero or a stray
-    point makes the column text."""
+    """Decimals of varying scale, -0.00, and sometimes Java BigDecimal exponent forms (0E-7,
+    1.5E+3): numbers, exactly, and a column holding one is a decimal (with the scale of the plain
+    numbers), never an integer. A leading zero or a stray point makes the column text."""
     whole = st.integers(-(10**12), 10**12)
     decimal = st.builds(lambda n, s: f"{Decimal(n).scaleb(-s):f}", whole, st.integers(0, 8))
     value = st.one_of(decimal, decimal, st.sampled_from(["-0.00", "0.0", "+7.25", "'12.50", "3"]))
@@ -201,7 +202,7 @@ def gen_decimal(draw: st.DrawFn, rows: int) -> Col:
     spoil = spoiler(draw, ["00.5", "1.2.3", "12.", ".5", "1,234.50"])
     values = tuple(draw(column_values(rows, padded(value), spoil or exponent)))
     if spoil or exponent:
-        kinds: tuple[str, ...] = ("text",) if spoil else ("text", "decimal", "integer")
+        kinds: tuple[str, ...] = ("text",) if spoil else ("decimal",)
     else:  # without a value with a point: whole numbers
         kinds = ("decimal",) if any("." in v for v in values if not is_null(v)) else ("integer",)
     return Col(draw(labelled(MEASURES, LABEL_CHARS)), values, kinds)

@@ -147,3 +147,40 @@ def test_a_backfill_without_exports_names_the_missing_exports() -> None:
     with pytest.raises(Exception) as error:
         _source(backfill_start="2024-04-01", backfill_end="2024-04-02")
     assert "[[sources.uniware.exports]]" in _message(error.value)
+
+
+def test_column_types_name_the_setting_and_the_kinds_when_wrong() -> None:
+    with pytest.raises(Exception) as error:
+        _source(exports=[_export(column_types={"Narration": "txt"})])
+    assert (
+        "sources.uniware.exports[0].column_types['Narration'] = 'txt' is not a known type; "
+        "the types are text, integer, decimal, boolean, date, timestamp"
+    ) in _message(error.value)
+    with pytest.raises(Exception) as error:
+        _source(column_types={"Narration": "money"})
+    assert "sources.uniware.column_types['Narration'] = 'money' is not a known type" in _message(error.value)
+
+
+def test_column_types_reach_both_paths_over_the_catalogue(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Source-wide (here from SOURCES__UNIWARE__COLUMN_TYPES) for job codes and every export; an
+    export's own column_types, or its older name type_hints, over that."""
+    from dlt.common.configuration import resolve_configuration
+
+    monkeypatch.setenv("SOURCES__UNIWARE__COLUMN_TYPES", '{"Narration": "text", "Total": "Text"}')
+    monkeypatch.setenv(
+        "SOURCES__UNIWARE__EXPORTS",
+        '[{"report": "Invoice", "start_date": "2024-04-01", "column_types": {"Total": "decimal"}}, '
+        '{"report": "Item Master", "type_hints": {"MRP": "text"}}]',
+    )
+    config = resolve_configuration(
+        UniwareSourceConfiguration(),
+        sections=("sources", "uniware"),
+        explicit_value={"base_url": "http://127.0.0.1:9"},
+    )
+    settings, _, specs = config.settings()
+    assert settings.column_types == {"Narration": "text", "Total": "text"}
+    invoice, items = (spec.report for spec in specs)
+    assert invoice.hints["Total"] == "decimal" and invoice.hints["Narration"] == "text"
+    assert invoice.hints["Invoice Code"] == "text"  # the catalogue's, kept
+    assert invoice.overrides == {"Narration": "text", "Total": "decimal"}
+    assert items.hints["MRP"] == "text" and items.hints["Total"] == "text"

@@ -11,6 +11,7 @@ facilities = ["WH-BLR", "WH-DEL"] # or "all": the tenant's enabled facilities
 filters = []                      # extra exportFilters, passed through as given
 table_name = "sale_orders"        # optional
 primary_key = "Sale Order Item Code"  # optional; the catalogue knows it for known reports
+column_types = { "Narration" = "text" }  # optional; a column's type, over the catalogue and the data
 
 The shape of an entry (its keys and their types) is `ExportSettings`, checked by dlt's own
 `validate_dict`; what the shape cannot say (a start date needs a date filter, sizes are positive)
@@ -21,9 +22,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any, Dict, List, Union  # noqa: UP035 - validate_dict reads these annotations
+from typing import Any, Dict, List, Union, cast  # noqa: UP035 - validate_dict reads these annotations
 
 from dlt.common.exceptions import DictValidationException
 from dlt.common.validation import validate_dict
@@ -31,7 +32,7 @@ from typing_extensions import TypedDict
 
 from uniware_source.api.errors import ConfigurationError
 from uniware_source.reports import ReportSpec, default_table_name, report_spec
-from uniware_source.typed_csv.kinds import KINDS
+from uniware_source.typed_csv.kinds import KINDS, Kind
 
 _Number = Union[int, float]  # noqa: UP007
 
@@ -51,7 +52,8 @@ class ExportSettings(TypedDict, total=False):
     primary_key: Union[str, List[str]]  # noqa: UP006, UP007
     min_window_hours: _Number
     max_attempts: int
-    type_hints: Dict[str, str]  # noqa: UP006
+    column_types: Dict[str, str]  # noqa: UP006 - CSV label (or column name) -> kind, over the catalogue
+    type_hints: Dict[str, str]  # noqa: UP006 - the older name of column_types, still read
 
 
 @dataclass(frozen=True)
@@ -85,15 +87,19 @@ class ExportSpec:
 
 
 def parse_exports(
-    raw: Sequence[Any] | Mapping[str, Any], *, default_facility: str | None
+    raw: Sequence[Any] | Mapping[str, Any],
+    *,
+    default_facility: str | None,
+    column_types: Mapping[str, Kind] | None = None,
 ) -> list[ExportSpec]:
-    """Check `[[sources.uniware.exports]]` entries and fill in the catalogue's defaults."""
+    """Check `[[sources.uniware.exports]]` entries and fill in the catalogue's defaults;
+    `column_types` (the source-wide setting) applies under each entry's own."""
     entries = [raw] if isinstance(raw, Mapping) else list(raw)
     specs = []
     for index, entry in enumerate(entries):
         where = f"sources.uniware.exports[{index}]"
         _check_shape(entry, where)
-        specs.append(_spec(dict(entry), where, default_facility))
+        specs.append(_spec(dict(entry), where, default_facility, column_types or {}))
     seen: dict[str, int] = {}
     for index, spec in enumerate(specs):
         name = default_table_name(spec.table_name)  # as dlt names the table
@@ -124,7 +130,9 @@ def _check_shape(entry: Any, where: str) -> None:
             raise ConfigurationError(f"{where}.{name} must be a number, got {entry[name]!r}")
 
 
-def _spec(entry: dict[str, Any], where: str, default_facility: str | None) -> ExportSpec:
+def _spec(
+    entry: dict[str, Any], where: str, default_facility: str | None, source_types: Mapping[str, Kind]
+) -> ExportSpec:
     name = str(entry.get("report") or "").strip()
     if not name:
         raise ConfigurationError(
@@ -142,7 +150,7 @@ def _spec(entry: dict[str, Any], where: str, default_facility: str | None) -> Ex
     date_filter, start_date = _dates(entry, where, catalogue)
     max_attempts = _positive(entry.get("max_attempts", 3), f"{where}.max_attempts")
     return ExportSpec(
-        report=_report(entry, where, catalogue, date_filter),
+        report=_report(entry, where, catalogue, date_filter, source_types),
         columns=tuple(columns),
         date_filter=date_filter,
         start_date=start_date,
@@ -173,20 +181,54 @@ def _dates(entry: dict[str, Any], where: str, catalogue: ReportSpec) -> tuple[st
     return date_filter, start_date
 
 
-def _report(entry: dict[str, Any], where: str, catalogue: ReportSpec, date_filter: str | None) -> ReportSpec:
+def _report(
+    entry: dict[str, Any],
+    where: str,
+    catalogue: ReportSpec,
+    date_filter: str | None,
+    source_types: Mapping[str, Kind],
+) -> ReportSpec:
     """The catalogue's report with the entry's key and type hints."""
     key = entry.get("primary_key", list(catalogue.key))
     keys = [key] if isinstance(key, str) else list(key)
     if not all(keys):
         raise ConfigurationError(f"{where}.primary_key must be a column label or a list of them")
-    hints = dict(catalogue.hints)
-    for label, kind in (entry.get("type_hints") or {}).items():
-        if kind not in KINDS:
+    overrides = {
+        **source_types,
+        **column_types(entry.get("type_hints"), f"{where}.type_hints"),
+        **column_types(entry.get("column_types"), f"{where}.column_types"),
+    }
+    return with_column_types(
+        ReportSpec(catalogue.name, key=tuple(keys), hints=catalogue.hints, date_filter=date_filter,
+                   labels=catalogue.labels),
+        overrides,
+    )  # fmt: skip
+
+
+def column_types(raw: Mapping[str, Any] | None, where: str) -> dict[str, Kind]:
+    """A `column_types` setting (CSV label or column name -> kind), checked: an unknown kind is a
+    one-line error naming the setting, the column and the kinds there are."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(f'{where} must be a table of column -> type, e.g. {{"Narration" = "text"}}')
+    checked: dict[str, Kind] = {}
+    for label, kind in raw.items():
+        name = str(kind).strip().lower()
+        if name not in KINDS:
             raise ConfigurationError(
-                f"{where}.type_hints[{label!r}] = {kind!r} is not a known type ({', '.join(KINDS)})"
+                f"{where}[{label!r}] = {kind!r} is not a known type; the types are {', '.join(KINDS)}"
             )
-        hints[label] = kind
-    return ReportSpec(catalogue.name, key=tuple(keys), hints=hints, date_filter=date_filter)
+        checked[str(label)] = cast("Kind", name)
+    return checked
+
+
+def with_column_types(report: ReportSpec, overrides: Mapping[str, Kind]) -> ReportSpec:
+    """`report` with the user's column types over its catalogue hints."""
+    if not overrides:
+        return report
+    hints = {**report.hints, **overrides}
+    return replace(report, hints=hints, overrides={**report.overrides, **overrides})
 
 
 def _facilities(entry: dict[str, Any], where: str, default_facility: str | None) -> tuple[str, ...] | None:

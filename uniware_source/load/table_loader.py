@@ -39,6 +39,7 @@ from uniware_source.load.widening import widen_for
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
 from uniware_source.typed_csv.chunks import Arrival
+from uniware_source.typed_csv.explain import decision_table, file_notes
 from uniware_source.typed_csv.reader import (
     FilePlan,
     TableSchema,
@@ -118,14 +119,19 @@ class TableLoader:
 
     # -- stages ---------------------------------------------------------------------------------
     def plan(self, job: ExportJob, path: Path, arrival: Arrival | None = None) -> FilePlan:
-        """Pass 1 over the job's file; with `arrival`, while the file downloads."""
-        return plan_file(
+        """Pass 1 over the job's file; with `arrival`, while the file downloads. What the typing of
+        a column has to tell (a fallback to text, dates in a timestamp column, a repeated label)
+        is a warning naming the job."""
+        plan = plan_file(
             path,
             normalize=self.naming.normalize_identifier,
             hints=self.report.hints,
             timezone=self.settings.timezone,
             arrival=arrival,
         )
+        for note in file_notes(plan):
+            logger.warning("job %s, table %s: %s", job.job_code, self.table, note)
+        return plan
 
     def table_schema(self, jobs: Sequence[ExportJob]) -> TableSchema:
         """One Arrow schema for every batch of the table, also agreeing with what already landed:
@@ -140,7 +146,10 @@ class TableLoader:
         if widened.exists is False:  # no table, no rows: finish() need not ask again
             self._empty_destination = not has_table_seen_data(self.schema.tables.get(self.table, {}))
         plans = [job.plan for job in ready if job.plan and job.job_code not in widened.quarantined]
-        return unify(plans, widened.columns)
+        schema = unify(plans, widened.columns)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(decision_table(self.table, schema, plans, self.report.hints, self.report.overrides))
+        return schema
 
     def _check_key_columns(self, job: ExportJob) -> None:
         assert job.plan is not None

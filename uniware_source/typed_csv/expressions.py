@@ -23,7 +23,11 @@ from uniware_source.typed_csv.temporal import (
     temporal_expr,
 )
 
-_NUMBER_RE = r"^[+-]?\d+(?:\.\d+)?$"
+# as Java's BigDecimal.toString() writes numbers: digits, perhaps a fraction, perhaps an exponent
+# (`0E-7`, `1.5E+3`); an exponent of more than 4 digits makes no number that fits a decimal anyway
+_NUMBER_RE = r"^[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d{1,4})?$"
+_NUMBER_PARTS_RE = r"^[+-]?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d{1,4}))?$"
+_EXPONENT_RE = r"[eE]"
 _LEADING_ZERO_RE = r"^[+-]?0\d"
 _EXCEL_GUARD_RE = r"^'(\d)"
 
@@ -139,6 +143,38 @@ def numeric_exprs(col: str, typed: str) -> tuple[pl.Expr, ...]:
         (length - dot - 1).max().alias(f"{col}:scale"),
         (pl.coalesce(dot, length) - signed).max().alias(f"{col}:int_digits"),
         t.str.contains(_LEADING_ZERO_RE).sum().alias(f"{col}:leading_zeros"),
+        t.str.contains(_EXPONENT_RE).sum().alias(f"{col}:exponents"),
+    )
+
+
+@_cached
+def exponent_width_exprs(col: str, typed: str) -> tuple[pl.Expr, ...]:
+    """The widths of numeric_exprs, exact for numbers with an exponent too, for a chunk that has
+    some (numeric_exprs' `:exponents`): each number's digits as its plain decimal would have them.
+    `1.5E+3` is 1500 (4 digits before the point, scale 0), `0E-7` is 0 at scale 7 (1 digit, scale
+    7), `-1.23E-5` is -0.0000123 (scale 7). A value with an exponent counts as `dotted`: it is a
+    decimal as Uniware writes one, never an integer. The values without an exponent are measured
+    as numeric_exprs does; only those with one go through the (costlier) regex of their parts."""
+    t = pl.col(typed)
+    has_exponent = t.str.contains(_EXPONENT_RE)
+    plain = t.filter(~has_exponent)
+    dot = plain.str.find(".", literal=True)
+    length = plain.str.len_bytes()
+    signed = (plain.str.starts_with("-") | plain.str.starts_with("+")).cast(pl.Int64)
+    parts = t.filter(has_exponent).str.extract_groups(_NUMBER_PARTS_RE)
+    whole = parts.struct.field("1").str.len_bytes().cast(pl.Int64)
+    fraction = parts.struct.field("2").str.len_bytes().cast(pl.Int64).fill_null(0)
+    exponent = parts.struct.field("3").cast(pl.Int64, strict=False).fill_null(0)
+    return (
+        (dot.is_not_null().sum() + has_exponent.sum()).alias(f"{col}:dotted"),
+        pl.max_horizontal((length - dot - 1).max(), (fraction - exponent).clip(lower_bound=0).max())
+        .fill_null(0)
+        .alias(f"{col}:scale"),
+        pl.max_horizontal(
+            (pl.coalesce(dot, length) - signed).max(), (whole + exponent).clip(lower_bound=1).max()
+        )
+        .fill_null(0)
+        .alias(f"{col}:int_digits"),
     )
 
 

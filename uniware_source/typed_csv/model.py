@@ -30,6 +30,7 @@ class ColumnPlan:
     guarded: bool = False  # some values carry an Excel text guard ('2320617) to strip
     null_tokens: int = -1  # values that are null tokens (-, NA, ...) in the file; -1 = not counted
     padded: int = -1  # typed kinds: values that trimming or the guard changes; -1 = not counted
+    note: str = ""  # what the file's typing of this column should tell its reader (a fallback, ...)
 
 
 @dataclass(frozen=True)

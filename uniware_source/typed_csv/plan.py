@@ -19,7 +19,8 @@ from uniware_source.typed_csv.kinds import KINDS, Kind
 from uniware_source.typed_csv.model import ColumnPlan, FilePlan, RejectedRow
 from uniware_source.typed_csv.profile import FileProfile, ShapeCounts
 from uniware_source.typed_csv.records import check_separator, check_text, locate_rejects, read_header
-from uniware_source.typed_csv.rules import classify, classify_temporal
+from uniware_source.typed_csv.rules import classify, classify_temporal, date_only_note, fallback_note
+from uniware_source.typed_csv.temporal import ALL_FORMATS, DATE_FORMATS
 
 # the first chunk is small: most columns show there that they can only be text, and are
 # profiled cheaply from then on
@@ -46,6 +47,7 @@ def plan_file(
         return FilePlan(path, (), 0, ())
     labels = _labels(path)
     names = column_names(labels, normalize)
+    hints = {label.strip(): kind for label, kind in (hints or {}).items()}
     forced = [_forced(hints, label, name) for label, name in zip(labels, names, strict=True)]
     cols = [f"c{i}" for i in range(len(labels))]
 
@@ -98,9 +100,11 @@ def column_names(labels: Sequence[str], normalize: Callable[[str], str]) -> list
 
 
 def _forced(hints: Mapping[str, Kind] | None, label: str, name: str) -> Kind | None:
+    """The hint of a column by its label as written, its label without surrounding spaces
+    (`Voucher Type Name `), or its normalised name."""
     if not hints:
         return None
-    kind = hints.get(label, hints.get(name))
+    kind = hints.get(label.strip(), hints.get(name))
     if kind is not None and kind not in KINDS:
         raise ValueError(f"type hint for {label!r} is {kind!r}, not one of {KINDS}")
     return kind
@@ -154,14 +158,26 @@ def _columns(
     """Each column's kind, decided from its counts; a date-like one's by parsing its values."""
     formats = profile.temporal_formats()
     columns: list[ColumnPlan] = []
-    for c, label, name, hint in zip(profile.cols, labels, names, forced, strict=True):
+    first: dict[str, int] = {}  # a label's first column, by the label without surrounding spaces
+    for i, (c, label, name, hint) in enumerate(zip(profile.cols, labels, names, forced, strict=True)):
         counts = profile.columns[c]
         kind, scale, needs_check = classify(counts, label, hint)
         fmts: tuple[str, ...] = ()
         if needs_check and c in formats:
             kind, fmts = classify_temporal(formats[c], hint)
+        notes = [fallback_note(counts, hint, kind)]
+        if kind == "timestamp" and (dates := _date_only(counts.shapes)):
+            notes.append(date_only_note(dates, counts.values, profile.timezone))
+        if (seen := first.setdefault(label.strip(), i)) != i:
+            notes.append(f"the label repeats column {seen + 1}'s: this column {i + 1} loads as {name!r}")
         tokens, padded = counts.null_tokens, counts.padded
+        note = "; ".join(n for n in notes if n)
         columns.append(
-            ColumnPlan(label, name, kind, scale, fmts, counts.values, c in guarded, tokens, padded)
+            ColumnPlan(label, name, kind, scale, fmts, counts.values, c in guarded, tokens, padded, note)
         )
     return tuple(columns)
+
+
+def _date_only(shapes: Sequence[int]) -> int:
+    """Of a column's counts of each format's shape (in the order of ALL_FORMATS), the dates."""
+    return sum(n for f, n in zip(ALL_FORMATS, shapes, strict=True) if f in DATE_FORMATS)

@@ -30,6 +30,7 @@ from uniware_source.typed_csv.expressions import (
     boolean_exprs,
     count_exprs,
     date_shape_expr,
+    exponent_width_exprs,
     format_match_exprs,
     guard_expr,
     numeric_exprs,
@@ -82,6 +83,7 @@ class ColumnCounts:
     scale: int = 0
     int_digits: int = 0
     leading_zeros: int = 0
+    exponents: int = 0  # numbers written with an exponent (0E-7, 1.5E+3)
     booleans: int = 0
     bool_words: int = 0
     dateish: int = 0
@@ -105,6 +107,7 @@ class ColumnCounts:
         self.scale = max(self.scale, n("scale"))
         self.int_digits = max(self.int_digits, n("int_digits"))
         self.leading_zeros += n("leading_zeros")
+        self.exponents += n("exponents")
         self.booleans += n("booleans")
         self.bool_words += n("bool_words")
         self.dateish += n("dateish")
@@ -171,7 +174,8 @@ class FileProfile:
         profiled = [c for c in self.cols if self._profiled(c)]
         frame = self._typed(path, df, profiled)
         known = {c: self.columns[c].formats() for c in profiled if c in self.dates}
-        row = select_row(path, frame, self._value_exprs(profiled, known))
+        row: Row = select_row(path, frame, self._value_exprs(profiled, known))
+        row = self._exact_widths(path, frame, row)
         self._add_values(row, profiled)
         checks = self._count_formats(path, frame, row, known)
         if checks:
@@ -221,6 +225,16 @@ class FileProfile:
         if known:
             exprs.append(any_format_expr(c, f"t{c}", known))
         return exprs
+
+    def _exact_widths(self, path: Path, frame: pl.DataFrame, row: Row) -> Row:
+        """`row` with the widths of the numeric columns that hold a number with an exponent in
+        this chunk taken again, exactly (exponent_width_exprs): the plain widths of numeric_exprs
+        read `1.5E+3` as 1.5 and a scale of 4. A chunk without such numbers costs nothing more."""
+        cols = [c for c in self.numeric if int(row.get(f"{c}:exponents") or 0)]
+        if not cols:
+            return row
+        exact = select_row(path, frame, [e for c in cols for e in exponent_width_exprs(c, f"t{c}")])
+        return {**row, **exact}
 
     def _add_values(self, row: Row, profiled: Sequence[str]) -> None:
         typed = set(profiled)

@@ -16,6 +16,9 @@ from uniware_source.typed_csv.temporal import DATE_FORMATS
 
 MAX_ID_DIGITS = 15  # longer digit strings are identifiers (and would lose precision in a double anyway)
 MAX_INT64_DIGITS = 18  # any 18-digit integer fits int64
+# the scale of a column hinted decimal (the catalogue's money and quantities, a user's column_types):
+# Uniware writes 0 to 7 places (BigDecimal scales), 9 leaves room and 29 digits before the point
+HINT_SCALE = 9
 
 # -- identifier-like header labels --------------------------------------------------------------------
 _ID_WORDS = frozenset([
@@ -101,10 +104,21 @@ def _numeric_kind(p: Counts, forced: Kind | None) -> tuple[Kind, int] | None:
     return _whole_kind(p, forced) if p.dotted == 0 else _fraction_kind(p, forced)
 
 
+def hinted_scale(p: Counts) -> int | None:
+    """The scale of a column hinted decimal (money, quantities): HINT_SCALE, or more if a value has
+    more places, so that every file of a report gets the same type whatever its values' places;
+    less only where HINT_SCALE would leave too few digits before the point. None: the values need
+    more than MAX_PRECISION digits in all (the column then loads as text, with a note)."""
+    if p.int_digits + p.scale > MAX_PRECISION:
+        return None
+    return max(p.scale, min(HINT_SCALE, MAX_PRECISION - p.int_digits))
+
+
 def _whole_kind(p: Counts, forced: Kind | None) -> tuple[Kind, int] | None:
     """Of a column of whole numbers; without a hint, a leading zero or many digits make it an identifier."""
     if forced == "decimal":
-        return ("decimal", 0) if p.int_digits <= MAX_PRECISION else None
+        scale = hinted_scale(p)
+        return None if scale is None else ("decimal", scale)
     if forced == "integer":
         return ("integer", 0) if p.int_digits <= MAX_INT64_DIGITS else None
     if p.leading_zeros or p.int_digits > MAX_ID_DIGITS:
@@ -116,7 +130,10 @@ def _fraction_kind(p: Counts, forced: Kind | None) -> tuple[Kind, int] | None:
     """Of a column of numbers, some with a decimal point."""
     if forced not in (None, "decimal") or p.int_digits + p.scale > MAX_PRECISION:
         return None
-    if p.leading_zeros and forced is None:
+    if forced == "decimal":
+        scale = hinted_scale(p)
+        return None if scale is None else ("decimal", scale)
+    if p.leading_zeros:
         return None
     return "decimal", p.scale
 
@@ -203,3 +220,31 @@ def _reconciled(col: ColumnPlan, have: str | ColumnPlan | None) -> ColumnPlan:
         return col
     formats = col.formats if kind in ("date", "timestamp") else ()
     return ColumnPlan(col.label, col.name, kind, scale, formats, col.values)
+
+
+# -- what a decision leaves to say --------------------------------------------------------------------
+
+
+def fallback_note(p: Counts, forced: Kind | None, kind: Kind) -> str:
+    """Why a column that looked numeric, or that a hint named, loads as text; "" when it does not.
+    A number is never rounded to fit: a column whose numbers need more digits than a decimal holds
+    loads as text, exactly as written, and says so."""
+    if kind != "text" or p.values == 0 or forced == "text":
+        return ""
+    numeric = p.numbers == p.values and (p.dotted > 0 or forced in ("integer", "decimal"))
+    if numeric and p.int_digits + p.scale > MAX_PRECISION:
+        return (
+            f"its numbers need {p.int_digits + p.scale} digits ({p.int_digits} before the point, "
+            f"{p.scale} after), more than a decimal holds ({MAX_PRECISION}): loads as text, as written"
+        )
+    if forced is not None:
+        return f"hinted {forced}, but not every value is one: loads as text, as written"
+    return ""
+
+
+def date_only_note(date_only: int, values: int, timezone: str) -> str:
+    """The note of a timestamp column some of whose values are dates without a time."""
+    return (
+        f"{date_only} of its {values} values are dates without a time: each loads as midnight "
+        f"in {timezone} (the instant a date of this report means), the others as written"
+    )

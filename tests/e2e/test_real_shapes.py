@@ -1,0 +1,198 @@
+"""Files shaped like real tenants' exports, served byte for byte by the emulator (JobSpec.content)
+and loaded by the real client into DuckDB: each column's type, and sums and counts that show no
+value changed on the way. Then two files of one report, 12 rows and 2,000, whose values alone
+would type them apart, in one table with one type per column, in one run or in two."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+
+from tests.conftest import audit, make_source, rows
+from uniware_source.emulator import JobSpec
+
+TALLY = "Tally GST Report"
+ZEROS = ["0E-7"] * 18
+
+
+def _csv(header: list[str], body: list[list[str]]) -> bytes:
+    """LF line ends, no BOM, minimal quoting: as Uniware writes its files."""
+    return ("\n".join(",".join(row) for row in [header, *body]) + "\n").encode()
+
+
+def _types(pipeline: dlt.Pipeline, table: str) -> dict[str, str]:
+    """Each column's type as the destination holds it."""
+    with pipeline.sql_client() as client:
+        found = client.execute_sql(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s",
+            pipeline.dataset_name,
+            table,
+        )
+    return {name: kind for name, kind in found}
+
+
+def _no_variants(pipeline: dlt.Pipeline) -> None:
+    with pipeline.sql_client() as client:
+        names = client.execute_sql(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s",
+            pipeline.dataset_name,
+        )
+    assert names and not [n for (n,) in names if "__v_" in n]
+
+
+TALLY_HEADER = [
+    "Voucher Type Name ",  # a trailing space, as a real file has it
+    "Order Number",
+    "Qty",
+    "Total",
+    "Voucher Date",
+    "Updated",
+    "Narration",
+    "Delivery Time",
+    "Delivery Time",  # a custom field repeating a standard label
+    "Huge",
+]
+TALLY_BODY = [
+    ["Sales", "221030023", "1", "952.0000000", "15-03-2024", "2024-03-15 05:30:00", "1234", "-", "x"],
+    [
+        "Sales",
+        "221030-023-089506",
+        "1.0000",
+        "1.00000",
+        "2024-03-16 10:20:30",
+        "2024-03-16 00:00:00",
+        "",
+        "a",
+        "b",
+    ],
+    ["Credit Note", "0042", "2", "-1.23E-5", "17-03-2024", "2024-03-17 05:30:00", "ok", "c", "d"],
+    ["Sales", "221031", "3", "1.5E+3", "18-03-2024", "2024-03-18 00:00:00", "7", "e", "f"],
+] + [
+    ["Sales", f"9{i:05d}", "1", "0E-7", "19-03-2024", "2024-03-19 05:30:00", str(i), "g", "h"]
+    for i in range(18)
+]
+TALLY_ROWS = [[*row, "1.5E+40" if i == 0 else str(i)] for i, row in enumerate(TALLY_BODY)]
+
+
+def test_real_shapes_load_exact_and_by_name(emulator: Any, pipeline: dlt.Pipeline, caplog: Any) -> None:
+    caplog.set_level(logging.INFO, logger="uniware_source")
+    # the columns come reordered against the catalogue's list, an unknown one among them
+    code = emulator.add_job(JobSpec(report=TALLY, content=_csv(TALLY_HEADER, TALLY_ROWS)))
+    info = pipeline.run(make_source(emulator, [code], report=TALLY, column_types={"Narration": "text"}))
+    assert not info.has_failed_jobs
+    assert audit(pipeline)[code]["status"] == "LOADED"
+
+    types = _types(pipeline, "tally_gst_report")
+    assert types["voucher_type_name"] == "VARCHAR"
+    assert types["order_number"] == "VARCHAR"  # digits on one row, 221030-023-089506 on the next
+    assert types["qty"] == types["total"] == "DECIMAL(38,9)"  # the catalogue's money and quantity
+    assert types["voucher_date"] == "TIMESTAMP WITH TIME ZONE"  # dates among times
+    assert types["updated"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["narration"] == "VARCHAR"  # column_types over the values (numbers but one)
+    assert types["delivery_time"] == types["delivery_time_2"] == "VARCHAR"  # both kept
+    assert types["huge"] == "VARCHAR"  # 41 digits: no decimal holds it, and it is not rounded
+    _no_variants(pipeline)
+
+    (landed,) = rows(
+        pipeline,
+        "SELECT count(*), sum(total), sum(qty), count(DISTINCT order_number), "
+        "count(*) FILTER (WHERE total = 0), min(huge), string_agg(delivery_time_2, '' ORDER BY total) "
+        "FROM tally_gst_report",
+    )
+    written = [Decimal(r[3]) for r in TALLY_ROWS]
+    assert landed[0] == len(TALLY_ROWS)
+    assert landed[1] == sum(written)  # 0E-7, 1.5E+3, -1.23E-5 and 952.0000000 among them
+    assert landed[2] == sum(Decimal(r[2]) for r in TALLY_ROWS)
+    assert landed[3] == len(TALLY_ROWS)
+    assert landed[4] == 18  # every 0E-7 is zero
+    assert landed[5] == "1" and ("1.5E+40",) in rows(pipeline, "SELECT huge FROM tally_gst_report")
+    # instants: a date alone is midnight IST; 05:30 IST is a UTC midnight; 00:00 IST is 18:30 UTC
+    when = dict(
+        rows(
+            pipeline,
+            "SELECT order_number, strftime(timezone('UTC', voucher_date), '%Y-%m-%d %H:%M') || ' / ' || "
+            "strftime(timezone('UTC', updated), '%Y-%m-%d %H:%M') FROM tally_gst_report",
+        )
+    )
+    assert when["221030023"] == "2024-03-14 18:30 / 2024-03-15 00:00"
+    assert when["221030-023-089506"] == "2024-03-16 04:50 / 2024-03-15 18:30"
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(f"job {code}" in m and "'huge' ('Huge'): its numbers need 41 digits" in m for m in warnings)
+    assert any(
+        "'voucher_date' ('Voucher Date'): 21 of its 22 values are dates without a time" in m for m in warnings
+    )
+    assert any("'delivery_time_2' ('Delivery Time'): the label repeats column 8's" in m for m in warnings)
+    (table,) = [r.getMessage() for r in caplog.records if "the type of each column" in r.getMessage()]
+    assert "  narration " in table and "column_types 'Narration'" in table
+    assert "decimal(38,9)   catalogue    'Total'" in table
+
+
+def _invoice(rows_: int, wide: bool) -> bytes:
+    """An Invoice file: `wide` writes places and exponents where the other writes whole numbers,
+    and the unknown `Custom Score` column is then decimal instead of integer."""
+    header = ["Invoice Code", "Sale Order Code", "Qty", "Total", "CGST", "Custom Score", "Invoice Date"]
+    body = []
+    for i in range(rows_):
+        if wide:
+            body.append(
+                [f"INV-{i}", f"221030-023-{i:06d}", "1.0000", f"{i}.1250000", "0E-7", f"{i}.5", "2024-03-15"]
+            )
+        else:
+            body.append([f"S{i}", str(221030 + i), "1", str(100 + i), "2", str(i), "2024-03-15"])
+    return _csv(header, body)
+
+
+SMALL, LARGE = 12, 2000
+EXPECTED_TYPES = {
+    "invoice_code": "VARCHAR",
+    "sale_order_code": "VARCHAR",
+    "qty": "DECIMAL(38,9)",
+    "total": "DECIMAL(38,9)",
+    "cgst": "DECIMAL(38,9)",
+    "custom_score": "DECIMAL(38,1)",  # unknown to the catalogue: the narrowest type holding both files
+    "invoice_date": "DATE",
+}
+
+
+def _check_invoices(pipeline: dlt.Pipeline) -> None:
+    types = _types(pipeline, "invoice")
+    assert {name: types[name] for name in EXPECTED_TYPES} == EXPECTED_TYPES
+    _no_variants(pipeline)
+    (landed,) = rows(
+        pipeline, "SELECT count(*), sum(qty), sum(total), sum(cgst), sum(custom_score) FROM invoice"
+    )
+    assert landed == (
+        SMALL + LARGE,
+        SMALL + LARGE,
+        sum(Decimal(100 + i) for i in range(SMALL)) + sum(Decimal(f"{i}.125") for i in range(LARGE)),
+        Decimal(2 * SMALL),
+        sum(Decimal(i) for i in range(SMALL)) + sum(Decimal(f"{i}.5") for i in range(LARGE)),
+    )
+
+
+@pytest.mark.parametrize("runs", [1, 2])
+def test_a_small_and_a_large_job_of_a_report_share_one_table(
+    emulator: Any, tmp_path: Path, runs: int
+) -> None:
+    pipeline = dlt.pipeline(
+        pipeline_name=f"shapes_stable_{runs}",
+        destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
+        dataset_name="uniware",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    small = emulator.add_job(JobSpec(report="Invoice", content=_invoice(SMALL, wide=False)))
+    large = emulator.add_job(JobSpec(report="Invoice", content=_invoice(LARGE, wide=True)))
+    batches = [[small, large]] if runs == 1 else [[small], [large]]
+    for codes in batches:
+        info = pipeline.run(make_source(emulator, codes, report="Invoice"))
+        assert not info.has_failed_jobs
+    jobs = audit(pipeline)
+    assert jobs[small]["status"] == jobs[large]["status"] == "LOADED"
+    _check_invoices(pipeline)

@@ -1,0 +1,59 @@
+"""The typing decision of a table, told: which type each column got, and on whose word (a user's
+column_types, the catalogue's label, the destination's column, or the files' values).
+
+The loader logs it once per table and run (INFO: the `uniware` command shows it with -v), and each
+file's notes (a fallback to text, dates in a timestamp column, a repeated label) as warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from uniware_source.typed_csv.kinds import MAX_PRECISION, Kind
+from uniware_source.typed_csv.model import ColumnPlan, FilePlan, TableSchema
+
+
+def type_label(col: ColumnPlan) -> str:
+    """text, integer, decimal(38,9), ...: the column's kind, with a decimal's precision and scale."""
+    return f"decimal({MAX_PRECISION},{col.scale})" if col.kind == "decimal" else col.kind
+
+
+def source_of(col: ColumnPlan, hints: Mapping[str, Kind], overrides: Mapping[str, Kind]) -> str:
+    """On whose word the column has its type."""
+    keys = (col.label.strip(), col.name)
+    if any(k in {o.strip() for o in overrides} for k in keys):
+        return "column_types"
+    if any(k in {h.strip() for h in hints} for k in keys):
+        return "catalogue"
+    return "values"
+
+
+def decision_table(
+    table: str,
+    schema: TableSchema,
+    plans: Sequence[FilePlan],
+    hints: Mapping[str, Kind],
+    overrides: Mapping[str, Kind],
+) -> str:
+    """One line per column: name, type, on whose word, and the label in the files;
+    a column some file typed otherwise says so (the table holds every file's values)."""
+    by_file: dict[str, set[str]] = {}
+    for plan in plans:
+        for col in plan.columns:
+            if col.values != 0:
+                by_file.setdefault(col.name, set()).add(type_label(col))
+    width = max((len(c.name) for c in schema.columns), default=0)
+    lines = [f"table {table}: the type of each column ({len(plans)} file(s))"]
+    for col in schema.columns:
+        kind = type_label(col)
+        others = sorted(by_file.get(col.name, set()) - {kind})
+        line = f"  {col.name:<{width}}  {kind:<15} {source_of(col, hints, overrides):<12} {col.label!r}"
+        if others:
+            line += f"; some files alone gave {', '.join(others)}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def file_notes(plan: FilePlan) -> list[str]:
+    """The notes of a file's columns, one line each: `column 'total' ('Total'): ...`."""
+    return [f"column {c.name!r} ({c.label!r}): {c.note}" for c in plan.columns if c.note]
