@@ -53,12 +53,13 @@ class TableSchema:
     )
 
     def arrow_schema(self, constants: Sequence[str] = (), *, views: bool = False) -> pa.Schema:
-        """Data columns, then one string column per constant, in the order given. With `views`,
+        """Data columns, then one string column per constant (never null), in the order given. With `views`,
         text columns are `string_view`, the layout polars holds them in (no copy to convert)."""
         key = (tuple(constants), views)
         if key not in self._cache:
             fields = [pa.field(c.name, arrow_type(c.kind, c.scale), nullable=True) for c in self.columns]
-            fields += [pa.field(name, pa.string(), nullable=True) for name in key[0]]
+            # a constant is in every row: declared required, as dlt declares a merge key column
+            fields += [pa.field(name, pa.string(), nullable=False) for name in key[0]]
             names = [f.name for f in fields]
             if len(set(names)) != len(names):
                 raise ValueError(f"constant column names clash with data columns: {sorted(key[0])}")
