@@ -3,14 +3,16 @@ table's columns, and the widening of a column's type (load/drift.py decides whic
 
 from __future__ import annotations
 
+import importlib.util
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import dlt
 from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
+from dlt.common.typing import TLoaderFileFormat
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.job_client_impl import SqlJobClientBase
 
@@ -49,6 +51,43 @@ def destination_has_no_rows(table: str) -> bool:
         )
         return False
     return not rows
+
+
+def typed_file_format(table: str) -> TLoaderFileFormat | None:
+    """The file format to ask for `table`, whose rows dlt gets as our typed parquet files:
+    "parquet" where the destination takes parquet but dlt would not choose it on its own, so that
+    the files reach it as they are. That is PostgreSQL with the ADBC driver (adbc-driver-postgresql,
+    the `postgres` extra): dlt copies parquet in through ADBC, and would otherwise rewrite every file
+    as csv for COPY first, the slower half of the load. None elsewhere (DuckDB and the filesystem
+    already take our files as they are), when the resource has a file format of its own (the
+    user's `loader_file_format` wins), and outside a pipeline."""
+    from dlt.common.data_writers.writers import resolve_best_writer_spec
+
+    try:
+        pipeline = dlt.current.pipeline()
+        if pipeline.destination is None or dlt.current.resource().compute_table_schema().get("file_format"):
+            return None
+        caps = pipeline.destination.capabilities()
+        postgres = pipeline.destination.destination_type == "dlt.destinations.postgres"
+    except Exception:  # iterated outside a pipeline: dlt decides
+        return None
+    preferred = caps.preferred_loader_file_format
+    supported: Sequence[TLoaderFileFormat] = list(caps.supported_loader_file_formats or ())
+    if caps.loader_file_format_selector is not None:  # PostgreSQL's: parquet only with the driver
+        preferred, supported = caps.loader_file_format_selector(
+            preferred, list(supported), table_schema={"name": table}
+        )
+    if "parquet" not in supported:
+        if postgres and importlib.util.find_spec("adbc_driver_postgresql") is None:
+            logger.warning(
+                "table %s: adbc-driver-postgresql is not installed, so dlt rewrites our parquet files as "
+                "csv before its COPY (about 3x slower); install uniware-dlt[postgres] for the direct path",
+                table,
+            )
+        return None
+    if resolve_best_writer_spec("arrow", supported, preferred).file_format == "parquet":
+        return None
+    return "parquet"
 
 
 def dlt_column(col: ColumnPlan) -> dict[str, Any]:

@@ -30,11 +30,11 @@ from dlt.common.schema.utils import has_table_seen_data
 from uniware_source.api.errors import UniwareError
 from uniware_source.jobs import ExportJob, Outcome
 from uniware_source.load.audit import JOB_CODE_COLUMN
-from uniware_source.load.destination import destination_has_no_rows
+from uniware_source.load.destination import destination_has_no_rows, typed_file_format
 from uniware_source.load.keys import KeyTracker
 from uniware_source.load.quarantine import quarantine_items, quarantine_table
 from uniware_source.load.rejected import Rejected, rejected_items, without_empty_keys
-from uniware_source.load.typed_files import SharedFile, write_job_file
+from uniware_source.load.typed_files import SharedFile, hints_items, write_job_file
 from uniware_source.load.widening import widen_for
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
@@ -84,6 +84,7 @@ class TableLoader:
         self.job_code_column = self.naming.normalize_identifier(JOB_CODE_COLUMN)
         self.tag_column = self.naming.normalize_identifier(tag_column)
         self.mode = "replace" if replace else "key" if self.key else "tag"
+        self.file_format = typed_file_format(self.table)  # "parquet" for PostgreSQL with ADBC
         self.hints = self._hints(deduplicated=True)
         self._file_schema: pa.Schema | None = None  # of the typed files: text as string views
         self._empty_destination: bool | None = None
@@ -96,11 +97,16 @@ class TableLoader:
         """The table's hints. `append` keeps the merge keys (later runs merge on them) but loads
         this run's rows straight into the table: only for a table with no rows yet."""
         if self.mode == "replace":
-            return dlt.mark.make_hints(table_name=self.table, write_disposition="replace")
+            return dlt.mark.make_hints(
+                table_name=self.table, write_disposition="replace", file_format=self.file_format
+            )
         merge: Any = "append" if append else {"disposition": "merge", "strategy": "delete-insert"}
         if self.mode == "tag":
             return dlt.mark.make_hints(
-                table_name=self.table, write_disposition=merge, merge_key=self.tag_column
+                table_name=self.table,
+                write_disposition=merge,
+                merge_key=self.tag_column,
+                file_format=self.file_format,
             )
         columns: list[dict[str, Any]] = [{"name": name, "nullable": False} for name in self.key]
         if dedup_sort:
@@ -113,6 +119,7 @@ class TableLoader:
             write_disposition=merge,
             primary_key=self.key,
             columns=columns,
+            file_format=self.file_format,
             additional_table_hints={DEDUPLICATED_HINT: deduplicated},
         )
 
@@ -227,9 +234,7 @@ class TableLoader:
         yield from self._import_shared()
         if not self._imported:  # no rows reached dlt (none, or their jobs failed): change nothing
             return
-        assert self._file_schema is not None
-        empty = plain_strings(self._file_schema).empty_table()
-        yield dlt.mark.with_hints(empty, self._final_hints(), create_table_variant=True)
+        yield from hints_items(self.table, self._final_hints())
 
     def _final_hints(self) -> Any:
         repeats = self.mode == "key" and self.tracker.repeats(self.table)
@@ -250,10 +255,9 @@ class TableLoader:
     def _import(self, path: Path, rows: int) -> Iterator[Any]:
         """Hand the typed file `path` to dlt, after the table's columns and hints (once)."""
         assert self._file_schema is not None
-        if not self._imported:  # the table's columns and hints, from the Arrow schema
+        if not self._imported:  # the table's columns, from the Arrow schema, and its hints
             self._imported = True
-            empty = plain_strings(self._file_schema).empty_table()
-            yield dlt.mark.with_hints(empty, self.hints, create_table_variant=True)
+            yield from hints_items(self.table, self.hints, plain_strings(self._file_schema))
         # the table name only: dlt applies these hints to the resource itself, and every table
         # variant created later starts from those; finish() has the last word
         import_hints = dlt.mark.make_hints(table_name=self.table)

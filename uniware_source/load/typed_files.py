@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import dlt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -27,6 +28,19 @@ PARQUET_OPTIONS: dict[str, Any] = {
     "write_statistics": False,
     "store_schema": False,
 }
+
+
+def hints_items(table: str, hints: Any, schema: pa.Schema | None = None) -> Iterator[Any]:
+    """A table's hints for dlt, after the columns dlt derives from the Arrow `schema` of its files
+    if given, with no rows: dlt writes no file for them. (An empty Arrow table would carry them as
+    well, but becomes an empty parquet file in the load package, which dlt's ADBC copy into
+    PostgreSQL fails on: `Must pass schema, or at least one RecordBatch`.)"""
+    if schema is not None:
+        from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
+
+        columns = dlt.mark.make_hints(table_name=table, columns=py_arrow_to_table_schema_columns(schema))
+        yield dlt.mark.with_hints([], columns, create_table_variant=True)
+    yield dlt.mark.with_hints([], hints, create_table_variant=True)
 
 
 def write_job_file(
