@@ -90,6 +90,40 @@ def typed_file_format(table: str) -> TLoaderFileFormat | None:
     return "parquet"
 
 
+# BigQuery's NUMERIC(P, S) takes 0 <= S <= 9 and 1 <= P - S <= 29, its BIGNUMERIC(P, S) S <= 38
+# and 1 <= P - S <= 38. dlt 1.31 maps a decimal of precision 38 and scale 1 to 9 to NUMERIC(38, S),
+# and one of scale 38 to BIGNUMERIC(38, 38), both of which BigQuery refuses. The first gets 29
+# digits before the point (a larger value fails its load loudly), the second one; the scale is
+# never changed
+BIGQUERY_NUMERIC = (9, 29)
+
+
+def fit_columns(columns: TTableSchemaColumns, destination_type: str | None) -> TTableSchemaColumns:
+    """`columns` (dlt's, from our Arrow schema) as `destination_type` can declare them: only
+    BigQuery's decimals change, of scale 1 to 9 to NUMERIC(S + 29, S), of scale 38 to
+    BIGNUMERIC(39, 38). No scale ever changes."""
+    if destination_type != "dlt.destinations.bigquery":
+        return columns
+    most_scale, most_digits = BIGQUERY_NUMERIC
+    fitted: TTableSchemaColumns = {}
+    for name, column in columns.items():
+        scale, precision = column.get("scale") or 0, column.get("precision")
+        if column.get("data_type") == "decimal" and precision:
+            if 0 < scale <= most_scale:
+                precision = min(precision, scale + most_digits)
+            column = {**column, "precision": max(precision, scale + 1)}
+        fitted[name] = column
+    return fitted
+
+
+def running_destination_type() -> str | None:
+    try:
+        destination = dlt.current.pipeline().destination
+    except Exception:  # outside a pipeline
+        return None
+    return destination.destination_type if destination else None
+
+
 def dlt_column(col: ColumnPlan) -> dict[str, Any]:
     """The type hints dlt derives from the Arrow type of a column of `col`'s kind and scale:
     data_type, and precision / scale where it has them."""

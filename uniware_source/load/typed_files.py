@@ -38,8 +38,11 @@ def hints_items(table: str, hints: Any, schema: pa.Schema | None = None) -> Iter
     if schema is not None:
         from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
 
-        columns = dlt.mark.make_hints(table_name=table, columns=py_arrow_to_table_schema_columns(schema))
-        yield dlt.mark.with_hints([], columns, create_table_variant=True)
+        from uniware_source.load.destination import fit_columns, running_destination_type
+
+        columns = fit_columns(py_arrow_to_table_schema_columns(schema), running_destination_type())
+        columns_hints = dlt.mark.make_hints(table_name=table, columns=columns)
+        yield dlt.mark.with_hints([], columns_hints, create_table_variant=True)
     yield dlt.mark.with_hints([], hints, create_table_variant=True)
 
 
