@@ -46,44 +46,52 @@ JOBS_POLL = (0.5, 2.0)  # poll_interval, max_poll_interval of target 5
 
 class ServerCpu:
     """The CPU time PostgreSQL's backends spend for the connections named `application_name`
-    (PostgreSQL runs on this machine: read from /proc), sampled every 50 ms on a thread: a busy
-    machine stretches wall times, CPU seconds much less."""
+    (PostgreSQL runs on this machine: read from /proc), sampled every 50 ms by a child process (a
+    thread of ours would wait for the GIL while the copy holds it): a busy machine stretches wall
+    times, CPU seconds much less."""
 
     def __init__(self, application_name: str) -> None:
-        import threading
-
         self.name = application_name
-        self.seen: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self.seconds = 0.0
+        self._child: Any = None
 
     def __enter__(self) -> ServerCpu:
-        self._thread.start()
+        self._child = subprocess.Popen(
+            [sys.executable, __file__, "--pg-cpu-child", self.name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        out, _ = self._child.communicate("")
+        self.seconds = float(out.strip() or 0)
 
-    @property
-    def seconds(self) -> float:
-        return sum(self.seen.values())
 
-    def _sample(self) -> None:
-        import psycopg2
+def _pg_cpu_child(name: str) -> None:
+    """Sample until standard input closes, then print the backends' CPU seconds."""
+    import select
 
-        tick = os.sysconf("SC_CLK_TCK")
-        with psycopg2.connect(PG_DSN) as conn:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                while not self._stop.wait(0.05):
-                    cur.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (self.name,))
-                    for (pid,) in cur.fetchall():
-                        try:
-                            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                        except OSError:  # ended, or PostgreSQL is not on this machine
-                            continue
-                        self.seen[pid] = (int(fields[11]) + int(fields[12])) / tick
+    import psycopg2
+
+    tick, seen = os.sysconf("SC_CLK_TCK"), {}
+    with psycopg2.connect(PG_DSN) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            while not select.select([sys.stdin], [], [], 0.05)[0]:
+                cur.execute(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE application_name = %s AND pid <> pg_backend_pid()",
+                    (name,),
+                )
+                for (pid,) in cur.fetchall():
+                    try:
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    except OSError:  # ended, or PostgreSQL is not on this machine
+                        continue
+                    seen[pid] = (int(fields[11]) + int(fields[12])) / tick
+    print(sum(seen.values()))
 
 
 def target_postgres(emu: Any, rows: int, work: Path, file_format: str | None) -> dict[str, float]:
@@ -98,10 +106,10 @@ def target_postgres(emu: Any, rows: int, work: Path, file_format: str | None) ->
     from uniware_source.emulator import JobSpec
 
     dataset = f"bench_pg_{os.getpid()}_{file_format or 'default'}"
-    separator = "&" if "?" in PG_DSN else "?"
+    os.environ["PGAPPNAME"] = dataset  # libpq's: names both dlt's and ADBC's connections
     pipeline = dlt.pipeline(
         pipeline_name=f"bench_pg_{file_format or 'default'}",
-        destination=dlt.destinations.postgres(f"{PG_DSN}{separator}application_name={dataset}"),
+        destination=dlt.destinations.postgres(PG_DSN),
         dataset_name=dataset,
         pipelines_dir=str(work / "pipelines"),
     )
@@ -400,7 +408,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--jobs-child":
+    if len(sys.argv) > 1 and sys.argv[1] == "--pg-cpu-child":
+        _pg_cpu_child(sys.argv[2])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--jobs-child":
         _jobs_child(sys.argv[2], Path(sys.argv[3]), sys.argv[4:])
     else:
         main()

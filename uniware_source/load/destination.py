@@ -90,6 +90,24 @@ def typed_file_format(table: str) -> TLoaderFileFormat | None:
     return "parquet"
 
 
+def merge_strategy(table: str) -> str:
+    """How `table` merges on its key: "delete-insert" (dlt's default), or "upsert" where the
+    destination has only that, as a Delta or Iceberg table on the filesystem destination has."""
+    try:
+        caps = dlt.current.pipeline().destination.capabilities()
+        table_format = dlt.current.resource().compute_table_schema().get("table_format")
+    except Exception:  # outside a pipeline
+        return "delete-insert"
+    supported = list(caps.supported_merge_strategies or ())
+    if caps.merge_strategies_selector is not None:
+        supported = list(
+            caps.merge_strategies_selector(
+                supported, table_schema={"name": table, "table_format": table_format}
+            )
+        )
+    return "upsert" if "upsert" in supported and "delete-insert" not in supported else "delete-insert"
+
+
 # BigQuery's NUMERIC(P, S) takes 0 <= S <= 9 and 1 <= P - S <= 29, its BIGNUMERIC(P, S) S <= 38
 # and 1 <= P - S <= 38. dlt 1.31 maps a decimal of precision 38 and scale 1 to 9 to NUMERIC(38, S),
 # and one of scale 38 to BIGNUMERIC(38, 38), both of which BigQuery refuses. The first gets 29

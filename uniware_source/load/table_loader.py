@@ -30,8 +30,9 @@ from dlt.common.schema.utils import has_table_seen_data
 from uniware_source.api.errors import UniwareError
 from uniware_source.jobs import ExportJob, Outcome
 from uniware_source.load.audit import JOB_CODE_COLUMN
-from uniware_source.load.destination import destination_has_no_rows, typed_file_format
+from uniware_source.load.destination import destination_has_no_rows, merge_strategy, typed_file_format
 from uniware_source.load.keys import KeyTracker
+from uniware_source.load.partitions import TABLE_FORMATS, partition_column, table_format, with_partition
 from uniware_source.load.quarantine import quarantine_items, quarantine_table
 from uniware_source.load.rejected import Rejected, rejected_items, without_empty_keys
 from uniware_source.load.typed_files import SharedFile, hints_items, write_job_file
@@ -85,6 +86,11 @@ class TableLoader:
         self.tag_column = self.naming.normalize_identifier(tag_column)
         self.mode = "replace" if replace else "key" if self.key else "tag"
         self.file_format = typed_file_format(self.table)  # "parquet" for PostgreSQL with ADBC
+        self.strategy = merge_strategy(self.table)  # "upsert" for Delta and Iceberg tables
+        # the IST day of the report's main timestamp, for tables kept as Delta or Iceberg files
+        self.partition = (
+            partition_column(report.name, self.naming) if table_format() in TABLE_FORMATS else None
+        )
         self.hints = self._hints(deduplicated=True)
         self._file_schema: pa.Schema | None = None  # of the typed files: text as string views
         self._empty_destination: bool | None = None
@@ -96,19 +102,25 @@ class TableLoader:
     def _hints(self, *, deduplicated: bool, dedup_sort: str | None = None, append: bool = False) -> Any:
         """The table's hints. `append` keeps the merge keys (later runs merge on them) but loads
         this run's rows straight into the table: only for a table with no rows yet."""
+        partition = [{"name": self.partition[1], "partition": True}] if self.partition else []
         if self.mode == "replace":
             return dlt.mark.make_hints(
-                table_name=self.table, write_disposition="replace", file_format=self.file_format
+                table_name=self.table,
+                write_disposition="replace",
+                file_format=self.file_format,
+                columns=partition or None,
             )
-        merge: Any = "append" if append else {"disposition": "merge", "strategy": "delete-insert"}
+        strategy = self.strategy if self.mode == "key" else "delete-insert"
+        merge: Any = "append" if append else {"disposition": "merge", "strategy": strategy}
         if self.mode == "tag":
             return dlt.mark.make_hints(
                 table_name=self.table,
                 write_disposition=merge,
                 merge_key=self.tag_column,
                 file_format=self.file_format,
+                columns=partition or None,
             )
-        columns: list[dict[str, Any]] = [{"name": name, "nullable": False} for name in self.key]
+        columns: list[dict[str, Any]] = [{"name": name, "nullable": False} for name in self.key] + partition
         if dedup_sort:
             columns.append({"name": dedup_sort, "dedup_sort": "desc"})
         # the raw table hint, not the merge dict's `deduplicated`: dlt 1.31 keeps only true values
@@ -283,6 +295,8 @@ class TableLoader:
     def _keyed(self, batch: pa.Table, rejected: list[Rejected]) -> pa.Table:
         """Rows without their key cannot be merged: rejected, visibly. The rest are tracked, and
         their key columns declared non-null (as the destination has them)."""
+        if self.partition is not None:
+            batch = with_partition(batch, *self.partition)
         if self.mode != "key":
             if self._file_schema is None:
                 self._file_schema = batch.schema
