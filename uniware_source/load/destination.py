@@ -39,6 +39,8 @@ def destination_has_no_rows(table: str) -> bool:
     """Whether the destination of the running pipeline certainly holds no rows of `table`."""
     try:
         pipeline = dlt.current.pipeline()
+        if pipeline.destination and pipeline.destination.destination_type == "dlt.destinations.filesystem":
+            return _no_table_files(pipeline, table)  # no SQL needed (nor DuckDB's delta extension)
         with pipeline.sql_client() as client:
             name = client.make_qualified_table_name(table)
             try:
@@ -51,6 +53,16 @@ def destination_has_no_rows(table: str) -> bool:
         )
         return False
     return not rows
+
+
+def _no_table_files(pipeline: Any, table: str) -> bool:
+    from dlt.common.destination.exceptions import DestinationUndefinedEntity
+
+    with pipeline.destination_client() as client:
+        try:
+            return not client.list_table_files(table)
+        except DestinationUndefinedEntity:  # no folder: no table
+            return True
 
 
 def typed_file_format(table: str) -> TLoaderFileFormat | None:
