@@ -57,41 +57,43 @@ class ServerCpu:
 
     def __enter__(self) -> ServerCpu:
         self._child = subprocess.Popen(
-            [sys.executable, __file__, "--pg-cpu-child", self.name],
+            [sys.executable, "-c", _PG_CPU_CHILD, self.name, PG_DSN],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
+        self._child.stdout.readline()  # "ready": sampling
         return self
 
     def __exit__(self, *exc: object) -> None:
         out, _ = self._child.communicate("")
-        self.seconds = float(out.strip() or 0)
+        self.seconds = float(out.strip().splitlines()[-1])
 
 
-def _pg_cpu_child(name: str) -> None:
-    """Sample until standard input closes, then print the backends' CPU seconds."""
-    import select
-
-    import psycopg2
-
-    tick, seen = os.sysconf("SC_CLK_TCK"), {}
-    with psycopg2.connect(PG_DSN) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            while not select.select([sys.stdin], [], [], 0.05)[0]:
-                cur.execute(
-                    "SELECT pid FROM pg_stat_activity "
-                    "WHERE application_name = %s AND pid <> pg_backend_pid()",
-                    (name,),
-                )
-                for (pid,) in cur.fetchall():
-                    try:
-                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    except OSError:  # ended, or PostgreSQL is not on this machine
-                        continue
-                    seen[pid] = (int(fields[11]) + int(fields[12])) / tick
-    print(sum(seen.values()))
+# the sampling child: a few imports only, so that it samples from its first second on
+_PG_CPU_CHILD = """
+import os, select, sys
+from pathlib import Path
+import psycopg2
+name, dsn, seen = sys.argv[1], sys.argv[2], {}
+tick = os.sysconf("SC_CLK_TCK")
+with psycopg2.connect(dsn) as conn:
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        print("ready", flush=True)
+        while not select.select([sys.stdin], [], [], 0.05)[0]:
+            cur.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            for (pid,) in cur.fetchall():
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:  # ended, or PostgreSQL is not on this machine
+                    continue
+                seen[pid] = (int(fields[11]) + int(fields[12])) / tick
+print(sum(seen.values()))
+"""
 
 
 def target_postgres(emu: Any, rows: int, work: Path, file_format: str | None) -> dict[str, float]:
@@ -408,9 +410,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--pg-cpu-child":
-        _pg_cpu_child(sys.argv[2])
-    elif len(sys.argv) > 1 and sys.argv[1] == "--jobs-child":
+    if len(sys.argv) > 1 and sys.argv[1] == "--jobs-child":
         _jobs_child(sys.argv[2], Path(sys.argv[3]), sys.argv[4:])
     else:
         main()
