@@ -86,7 +86,9 @@ with psycopg2.connect(dsn) as conn:
                 "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND pid <> pg_backend_pid()",
                 (name,),
             )
-            for (pid,) in cur.fetchall():
+            pids = cur.fetchall()
+            conn.commit()  # a transaction sees one snapshot of pg_stat_activity: end it each time
+            for (pid,) in pids:
                 try:
                     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 except OSError:  # ended, or PostgreSQL is not on this machine
