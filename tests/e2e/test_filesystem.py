@@ -105,3 +105,27 @@ def test_plain_parquet_files_hold_every_row_typed(emulator, tmp_path: Path) -> N
     _check_values(table, oracle)
     ((count,),) = duckdb.sql(f"SELECT count(*) FROM read_parquet('{folder}/*.parquet')").fetchall()
     assert count == len(oracle)
+
+
+def test_delta_keeps_one_row_per_key_when_jobs_of_one_run_share_keys(emulator, tmp_path: Path) -> None:
+    """Delta merges only by upsert, which fails on a key twice in one load: the rows of the run
+    are cut to one per key first, the latest by Updated (the later job's on a tie), as dlt's
+    merge deduplicates them in a database."""
+    from uniware_source.emulator import JobSpec
+
+    pipeline = _pipeline(tmp_path, "lake_repeats")
+    codes = [emulator.add_job(JobSpec(rows=300, seed=seed)) for seed in (3, 4)]
+    pipeline.run(make_source(emulator, codes), table_format="delta")
+
+    chosen: dict[str, dict[str, str]] = {}
+    for code in codes:
+        for row in parse_export(fetch_export(emulator, code)):
+            have = chosen.get(row["Sale Order Item Code"])
+            if have is None or row["Updated"] >= have["Updated"]:
+                chosen[row["Sale Order Item Code"]] = row
+    assert len(chosen) < 600, "the two jobs should share order items"
+    table = DeltaTable(str(tmp_path / "lake" / "uniware" / "sale_orders")).to_pyarrow_table()
+    _check_values(table, chosen)
+    for row in table.select(["sale_order_item_code", "updated"]).to_pylist():
+        updated = datetime.strptime(chosen[row["sale_order_item_code"]]["Updated"], "%Y-%m-%d %H:%M:%S")
+        assert row["updated"] == (updated - IST).replace(tzinfo=UTC)

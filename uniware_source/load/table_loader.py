@@ -35,7 +35,7 @@ from uniware_source.load.keys import KeyTracker
 from uniware_source.load.partitions import TABLE_FORMATS, partition_column, table_format, with_partition
 from uniware_source.load.quarantine import quarantine_items, quarantine_table
 from uniware_source.load.rejected import Rejected, rejected_items, without_empty_keys
-from uniware_source.load.typed_files import SharedFile, hints_items, write_job_file
+from uniware_source.load.typed_files import SharedFile, hints_items, keep_last, write_job_file
 from uniware_source.load.widening import widen_for
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
@@ -96,6 +96,7 @@ class TableLoader:
         self._empty_destination: bool | None = None
         self._imported = False  # some rows handed to dlt (after the table's columns and hints)
         self._shared = SharedFile(self.table)  # small jobs' rows, to import together
+        self._held: list[tuple[Path, int]] = []  # files held back until every key is known (upsert)
         self._quarantine = quarantine_table(self.table, self.naming)
         self._quarantined: set[str] = set()  # job codes whose rows go to the quarantine table
 
@@ -244,6 +245,7 @@ class TableLoader:
         key of the run is known: an empty batch that carries them (dlt keeps the last hints a
         table received)."""
         yield from self._import_shared()
+        yield from self._import_held()
         if not self._imported:  # no rows reached dlt (none, or their jobs failed): change nothing
             return
         yield from hints_items(self.table, self._final_hints())
@@ -257,9 +259,7 @@ class TableLoader:
             return self._hints(deduplicated=True, append=True)
         if not repeats:
             return self.hints
-        assert self._file_schema is not None
-        updated = self.naming.normalize_identifier("Updated")
-        sort = updated if updated in self._file_schema.names else None
+        sort = self._latest_column()
         logger.info("table %s: a key repeats within this load; the destination deduplicates", self.table)
         return self._hints(deduplicated=False, dedup_sort=sort)
 
@@ -270,10 +270,39 @@ class TableLoader:
         if not self._imported:  # the table's columns, from the Arrow schema, and its hints
             self._imported = True
             yield from hints_items(self.table, self.hints, plain_strings(self._file_schema))
+        if self.mode == "key" and self.strategy == "upsert":  # held: its keys may come again
+            held = path.with_name(f"{path.name}.held")
+            path.rename(held)
+            self._held.append((held, rows))
+            return
         # the table name only: dlt applies these hints to the resource itself, and every table
         # variant created later starts from those; finish() has the last word
         import_hints = dlt.mark.make_hints(table_name=self.table)
         yield dlt.mark.with_file_import(str(path), "parquet", rows, hints=import_hints)
+
+    def _import_held(self) -> Iterator[Any]:
+        """The files held back for an upsert: as they are if no key repeats, else one row per key
+        (the latest by `Updated`, or the last exported), as dlt's merge does elsewhere."""
+        held, self._held = self._held, []
+        files = held
+        try:
+            if held and self.tracker.repeats(self.table):
+                out = held[0][0].with_name(f"{self.table}-one-row-per-key.parquet")
+                files = [(out, keep_last([path for path, _ in held], self.key, self._latest_column(), out))]
+                logger.info(
+                    "table %s: a key repeats within this load; one row per key is upserted", self.table
+                )
+            for path, rows in files:
+                import_hints = dlt.mark.make_hints(table_name=self.table)
+                yield dlt.mark.with_file_import(str(path), "parquet", rows, hints=import_hints)
+        finally:
+            for path, _ in [*held, *files]:
+                path.unlink(missing_ok=True)
+
+    def _latest_column(self) -> str | None:
+        assert self._file_schema is not None
+        updated = self.naming.normalize_identifier("Updated")
+        return updated if updated in self._file_schema.names else None
 
     def _import_shared(self) -> Iterator[Any]:
         for path, rows in self._shared.close():

@@ -77,6 +77,23 @@ def write_job_file(
     return rows, held
 
 
+def keep_last(files: Sequence[Path], key: Sequence[str], latest: str | None, out: Path) -> int:
+    """Write to `out` the rows of `files` (in order) with one row per `key`: of the rows sharing a
+    key, the one with the greatest `latest` value if given (nulls count least), else the last one
+    written; returns its rows. For a destination that merges only by upsert (a Delta table), whose
+    merge fails when a key comes twice in one load."""
+    import polars as pl
+
+    table = pa.concat_tables([pq.read_table(path) for path in files])
+    order = pl.DataFrame(table.select([*key, *([latest] if latest else [])])).with_row_index("_row")
+    if latest:
+        order = order.sort(latest, nulls_last=False, maintain_order=True)
+    kept = order.unique(subset=list(key), keep="last").get_column("_row").sort()
+    rows = table.take(kept.to_arrow())
+    pq.write_table(rows, out, **PARQUET_OPTIONS)
+    return rows.num_rows
+
+
 class SharedFile:
     """The small jobs of one table, gathered in one file: one load job for the many small exports
     of a scheduled run, instead of one each."""
