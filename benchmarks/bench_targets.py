@@ -162,7 +162,8 @@ def target_postgres(emu: Any, rows: int, work: Path, file_format: str | None) ->
 
 
 def postgres_paths(emu: Any, rows: int, work: Path, repeat: int) -> dict[str, dict[str, float]]:
-    """Both paths, alternating, `repeat` times each: the median run of each (by rows/s)."""
+    """Both paths, alternating, `repeat` times each: the median run of each by rows/s (of an even
+    number of runs, the upper of the middle two)."""
     runs: dict[str, list[dict[str, float]]] = {"ours": [], "csv": []}
     for attempt in range(repeat):
         for name, file_format in (("ours", None), ("csv", "csv")):
