@@ -3,14 +3,16 @@ table's columns, and the widening of a column's type (load/drift.py decides whic
 
 from __future__ import annotations
 
+import importlib.util
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import dlt
 from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
+from dlt.common.typing import TLoaderFileFormat
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.job_client_impl import SqlJobClientBase
 
@@ -37,6 +39,8 @@ def destination_has_no_rows(table: str) -> bool:
     """Whether the destination of the running pipeline certainly holds no rows of `table`."""
     try:
         pipeline = dlt.current.pipeline()
+        if pipeline.destination and pipeline.destination.destination_type == "dlt.destinations.filesystem":
+            return _no_table_files(pipeline, table)  # no SQL needed (nor DuckDB's delta extension)
         with pipeline.sql_client() as client:
             name = client.make_qualified_table_name(table)
             try:
@@ -49,6 +53,105 @@ def destination_has_no_rows(table: str) -> bool:
         )
         return False
     return not rows
+
+
+def _no_table_files(pipeline: Any, table: str) -> bool:
+    from dlt.common.destination.exceptions import DestinationUndefinedEntity
+
+    with pipeline.destination_client() as client:
+        try:
+            return not client.list_table_files(table)
+        except DestinationUndefinedEntity:  # no folder: no table
+            return True
+
+
+def typed_file_format(table: str) -> TLoaderFileFormat | None:
+    """The file format to ask for `table`, whose rows dlt gets as our typed parquet files:
+    "parquet" where the destination takes parquet but dlt would not choose it on its own, so that
+    the files reach it as they are. That is PostgreSQL with the ADBC driver (adbc-driver-postgresql,
+    the `postgres` extra): dlt copies parquet in through ADBC, and would otherwise rewrite every file
+    as csv for COPY first, the slower half of the load. None elsewhere (DuckDB and the filesystem
+    already take our files as they are), when the resource has a file format of its own (the
+    user's `loader_file_format` wins), and outside a pipeline."""
+    from dlt.common.data_writers.writers import resolve_best_writer_spec
+
+    try:
+        pipeline = dlt.current.pipeline()
+        if pipeline.destination is None or dlt.current.resource().compute_table_schema().get("file_format"):
+            return None
+        caps = pipeline.destination.capabilities()
+        postgres = pipeline.destination.destination_type == "dlt.destinations.postgres"
+    except Exception:  # iterated outside a pipeline: dlt decides
+        return None
+    preferred = caps.preferred_loader_file_format
+    supported: Sequence[TLoaderFileFormat] = list(caps.supported_loader_file_formats or ())
+    if caps.loader_file_format_selector is not None:  # PostgreSQL's: parquet only with the driver
+        preferred, supported = caps.loader_file_format_selector(
+            preferred, list(supported), table_schema={"name": table}
+        )
+    if "parquet" not in supported:
+        if postgres and importlib.util.find_spec("adbc_driver_postgresql") is None:
+            logger.warning(
+                "table %s: adbc-driver-postgresql is not installed, so dlt rewrites our parquet files as "
+                "csv before its COPY (about 3x slower); install uniware-dlt[postgres] for the direct path",
+                table,
+            )
+        return None
+    if resolve_best_writer_spec("arrow", supported, preferred).file_format == "parquet":
+        return None
+    return "parquet"
+
+
+def merge_strategy(table: str) -> str:
+    """How `table` merges on its key: "delete-insert" (dlt's default), or "upsert" where the
+    destination has only that, as a Delta or Iceberg table on the filesystem destination has."""
+    try:
+        caps = dlt.current.pipeline().destination.capabilities()
+        table_format = dlt.current.resource().compute_table_schema().get("table_format")
+    except Exception:  # outside a pipeline
+        return "delete-insert"
+    supported = list(caps.supported_merge_strategies or ())
+    if caps.merge_strategies_selector is not None:
+        supported = list(
+            caps.merge_strategies_selector(
+                supported, table_schema={"name": table, "table_format": table_format}
+            )
+        )
+    return "upsert" if "upsert" in supported and "delete-insert" not in supported else "delete-insert"
+
+
+# BigQuery's NUMERIC(P, S) takes 0 <= S <= 9 and 1 <= P - S <= 29, its BIGNUMERIC(P, S) S <= 38
+# and 1 <= P - S <= 38. dlt 1.31 maps a decimal of precision 38 and scale 1 to 9 to NUMERIC(38, S),
+# and one of scale 38 to BIGNUMERIC(38, 38), both of which BigQuery refuses. The first gets 29
+# digits before the point (a larger value fails its load loudly), the second one; the scale is
+# never changed
+BIGQUERY_NUMERIC = (9, 29)
+
+
+def fit_columns(columns: TTableSchemaColumns, destination_type: str | None) -> TTableSchemaColumns:
+    """`columns` (dlt's, from our Arrow schema) as `destination_type` can declare them: only
+    BigQuery's decimals change, of scale 1 to 9 to NUMERIC(S + 29, S), of scale 38 to
+    BIGNUMERIC(39, 38). No scale ever changes."""
+    if destination_type != "dlt.destinations.bigquery":
+        return columns
+    most_scale, most_digits = BIGQUERY_NUMERIC
+    fitted: TTableSchemaColumns = {}
+    for name, column in columns.items():
+        scale, precision = column.get("scale") or 0, column.get("precision")
+        if column.get("data_type") == "decimal" and precision:
+            if 0 < scale <= most_scale:
+                precision = min(precision, scale + most_digits)
+            column = {**column, "precision": max(precision, scale + 1)}
+        fitted[name] = column
+    return fitted
+
+
+def running_destination_type() -> str | None:
+    try:
+        destination = dlt.current.pipeline().destination
+    except Exception:  # outside a pipeline
+        return None
+    return destination.destination_type if destination else None
 
 
 def dlt_column(col: ColumnPlan) -> dict[str, Any]:

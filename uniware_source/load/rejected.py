@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from uniware_source.load.audit import REJECTED_TABLE
+from uniware_source.typed_csv.model import plain_strings
 
 Rejected = tuple[int | None, str, str]  # line number (None: not known), raw text, reason
 
@@ -43,10 +44,12 @@ def without_empty_keys(
     if pc.all(valid).as_py():
         return batch
     reason = f"empty key {', '.join(labels)}: a row without its key cannot be merged"
-    for row in batch.filter(pc.invert(valid)).to_pylist():
+    # pyarrow (26) cannot filter string_view columns: filtered as plain strings, then cast back
+    plain = batch.cast(plain_strings(batch.schema))
+    for row in plain.filter(pc.invert(valid)).to_pylist():
         values = ("" if v is None else str(v) for name, v in row.items() if name != skip)
         rejected.append((None, ",".join(values), reason))
-    return batch.filter(valid)
+    return plain.filter(valid).cast(batch.schema)
 
 
 def rejected_hints() -> Any:

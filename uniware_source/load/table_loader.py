@@ -30,11 +30,12 @@ from dlt.common.schema.utils import has_table_seen_data
 from uniware_source.api.errors import UniwareError
 from uniware_source.jobs import ExportJob, Outcome
 from uniware_source.load.audit import JOB_CODE_COLUMN
-from uniware_source.load.destination import destination_has_no_rows
+from uniware_source.load.destination import destination_has_no_rows, merge_strategy, typed_file_format
 from uniware_source.load.keys import KeyTracker
+from uniware_source.load.partitions import TABLE_FORMATS, partition_column, table_format, with_partition
 from uniware_source.load.quarantine import quarantine_items, quarantine_table
 from uniware_source.load.rejected import Rejected, rejected_items, without_empty_keys
-from uniware_source.load.typed_files import SharedFile, write_job_file
+from uniware_source.load.typed_files import SharedFile, hints_items, keep_last, write_job_file
 from uniware_source.load.widening import widen_for
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
@@ -85,25 +86,43 @@ class TableLoader:
         self.job_code_column = self.naming.normalize_identifier(JOB_CODE_COLUMN)
         self.tag_column = self.naming.normalize_identifier(tag_column)
         self.mode = "replace" if replace else "key" if self.key else "tag"
+        self.file_format = typed_file_format(self.table)  # "parquet" for PostgreSQL with ADBC
+        self.strategy = merge_strategy(self.table)  # "upsert" for Delta and Iceberg tables
+        # the IST day of the report's main timestamp, for tables kept as Delta or Iceberg files
+        self.partition = (
+            partition_column(report.name, self.naming) if table_format() in TABLE_FORMATS else None
+        )
         self.hints = self._hints(deduplicated=True)
         self._file_schema: pa.Schema | None = None  # of the typed files: text as string views
         self._empty_destination: bool | None = None
         self._imported = False  # some rows handed to dlt (after the table's columns and hints)
         self._shared = SharedFile(self.table)  # small jobs' rows, to import together
+        self._held: list[tuple[Path, int]] = []  # files held back until every key is known (upsert)
         self._quarantine = quarantine_table(self.table, self.naming)
         self._quarantined: set[str] = set()  # job codes whose rows go to the quarantine table
 
     def _hints(self, *, deduplicated: bool, dedup_sort: str | None = None, append: bool = False) -> Any:
         """The table's hints. `append` keeps the merge keys (later runs merge on them) but loads
         this run's rows straight into the table: only for a table with no rows yet."""
+        partition = [{"name": self.partition[1], "partition": True}] if self.partition else []
         if self.mode == "replace":
-            return dlt.mark.make_hints(table_name=self.table, write_disposition="replace")
-        merge: Any = "append" if append else {"disposition": "merge", "strategy": "delete-insert"}
+            return dlt.mark.make_hints(
+                table_name=self.table,
+                write_disposition="replace",
+                file_format=self.file_format,
+                columns=partition or None,
+            )
+        strategy = self.strategy if self.mode == "key" else "delete-insert"
+        merge: Any = "append" if append else {"disposition": "merge", "strategy": strategy}
         if self.mode == "tag":
             return dlt.mark.make_hints(
-                table_name=self.table, write_disposition=merge, merge_key=self.tag_column
+                table_name=self.table,
+                write_disposition=merge,
+                merge_key=self.tag_column,
+                file_format=self.file_format,
+                columns=partition or None,
             )
-        columns: list[dict[str, Any]] = [{"name": name, "nullable": False} for name in self.key]
+        columns: list[dict[str, Any]] = [{"name": name, "nullable": False} for name in self.key] + partition
         if dedup_sort:
             columns.append({"name": dedup_sort, "dedup_sort": "desc"})
         # the raw table hint, not the merge dict's `deduplicated`: dlt 1.31 keeps only true values
@@ -114,6 +133,7 @@ class TableLoader:
             write_disposition=merge,
             primary_key=self.key,
             columns=columns,
+            file_format=self.file_format,
             additional_table_hints={DEDUPLICATED_HINT: deduplicated},
         )
 
@@ -234,11 +254,10 @@ class TableLoader:
         key of the run is known: an empty batch that carries them (dlt keeps the last hints a
         table received)."""
         yield from self._import_shared()
+        yield from self._import_held()
         if not self._imported:  # no rows reached dlt (none, or their jobs failed): change nothing
             return
-        assert self._file_schema is not None
-        empty = plain_strings(self._file_schema).empty_table()
-        yield dlt.mark.with_hints(empty, self._final_hints(), create_table_variant=True)
+        yield from hints_items(self.table, self._final_hints())
 
     def _final_hints(self) -> Any:
         repeats = self.mode == "key" and self.tracker.repeats(self.table)
@@ -249,9 +268,7 @@ class TableLoader:
             return self._hints(deduplicated=True, append=True)
         if not repeats:
             return self.hints
-        assert self._file_schema is not None
-        updated = self.naming.normalize_identifier("Updated")
-        sort = updated if updated in self._file_schema.names else None
+        sort = self._latest_column()
         logger.info("table %s: a key repeats within this load; the destination deduplicates", self.table)
         return self._hints(deduplicated=False, dedup_sort=sort)
 
@@ -259,14 +276,42 @@ class TableLoader:
     def _import(self, path: Path, rows: int) -> Iterator[Any]:
         """Hand the typed file `path` to dlt, after the table's columns and hints (once)."""
         assert self._file_schema is not None
-        if not self._imported:  # the table's columns and hints, from the Arrow schema
+        if not self._imported:  # the table's columns, from the Arrow schema, and its hints
             self._imported = True
-            empty = plain_strings(self._file_schema).empty_table()
-            yield dlt.mark.with_hints(empty, self.hints, create_table_variant=True)
+            yield from hints_items(self.table, self.hints, plain_strings(self._file_schema))
+        if self.mode == "key" and self.strategy == "upsert":  # held: its keys may come again
+            held = path.with_name(f"{path.name}.held")
+            path.rename(held)
+            self._held.append((held, rows))
+            return
         # the table name only: dlt applies these hints to the resource itself, and every table
         # variant created later starts from those; finish() has the last word
         import_hints = dlt.mark.make_hints(table_name=self.table)
         yield dlt.mark.with_file_import(str(path), "parquet", rows, hints=import_hints)
+
+    def _import_held(self) -> Iterator[Any]:
+        """The files held back for an upsert: as they are if no key repeats, else one row per key
+        (the latest by `Updated`, or the last exported), as dlt's merge does elsewhere."""
+        held, self._held = self._held, []
+        files = held
+        try:
+            if held and self.tracker.repeats(self.table):
+                out = held[0][0].with_name(f"{self.table}-one-row-per-key.parquet")
+                files = [(out, keep_last([path for path, _ in held], self.key, self._latest_column(), out))]
+                logger.info(
+                    "table %s: a key repeats within this load; one row per key is upserted", self.table
+                )
+            for path, rows in files:
+                import_hints = dlt.mark.make_hints(table_name=self.table)
+                yield dlt.mark.with_file_import(str(path), "parquet", rows, hints=import_hints)
+        finally:
+            for path, _ in [*held, *files]:
+                path.unlink(missing_ok=True)
+
+    def _latest_column(self) -> str | None:
+        assert self._file_schema is not None
+        updated = self.naming.normalize_identifier("Updated")
+        return updated if updated in self._file_schema.names else None
 
     def _import_shared(self) -> Iterator[Any]:
         for path, rows in self._shared.close():
@@ -288,6 +333,8 @@ class TableLoader:
     def _keyed(self, batch: pa.Table, rejected: list[Rejected]) -> pa.Table:
         """Rows without their key cannot be merged: rejected, visibly. The rest are tracked, and
         their key columns declared non-null (as the destination has them)."""
+        if self.partition is not None:
+            batch = with_partition(batch, *self.partition)
         if self.mode != "key":
             if self._file_schema is None:
                 self._file_schema = batch.schema

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import dlt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -27,6 +28,22 @@ PARQUET_OPTIONS: dict[str, Any] = {
     "write_statistics": False,
     "store_schema": False,
 }
+
+
+def hints_items(table: str, hints: Any, schema: pa.Schema | None = None) -> Iterator[Any]:
+    """A table's hints for dlt, after the columns dlt derives from the Arrow `schema` of its files
+    if given, with no rows: dlt writes no file for them. (An empty Arrow table would carry them as
+    well, but becomes an empty parquet file in the load package, which dlt's ADBC copy into
+    PostgreSQL fails on: `Must pass schema, or at least one RecordBatch`.)"""
+    if schema is not None:
+        from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
+
+        from uniware_source.load.destination import fit_columns, running_destination_type
+
+        columns = fit_columns(py_arrow_to_table_schema_columns(schema), running_destination_type())
+        columns_hints = dlt.mark.make_hints(table_name=table, columns=columns)
+        yield dlt.mark.with_hints([], columns_hints, create_table_variant=True)
+    yield dlt.mark.with_hints([], hints, create_table_variant=True)
 
 
 def write_job_file(
@@ -58,6 +75,23 @@ def write_job_file(
         if writer is not None:
             writer.close()
     return rows, held
+
+
+def keep_last(files: Sequence[Path], key: Sequence[str], latest: str | None, out: Path) -> int:
+    """Write to `out` the rows of `files` (in order) with one row per `key`: of the rows sharing a
+    key, the one with the greatest `latest` value if given (nulls count least), else the last one
+    written; returns its rows. For a destination that merges only by upsert (a Delta table), whose
+    merge fails when a key comes twice in one load."""
+    import polars as pl
+
+    table = pa.concat_tables([pq.read_table(path) for path in files])
+    order = pl.DataFrame(table.select([*key, *([latest] if latest else [])])).with_row_index("_row")
+    if latest:
+        order = order.sort(latest, nulls_last=False, maintain_order=True)
+    kept = order.unique(subset=list(key), keep="last").get_column("_row").sort()
+    rows = table.take(kept.to_arrow())
+    pq.write_table(rows, out, **PARQUET_OPTIONS)
+    return rows.num_rows
 
 
 class SharedFile:
