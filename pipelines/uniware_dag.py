@@ -1,0 +1,134 @@
+"""An Airflow DAG for the scheduled exports: one task per export and facility, on any worker.
+
+Copy this file into Airflow's dags folder, with `.dlt/config.toml` and `.dlt/secrets.toml` in
+`<dags folder>/.dlt/` (dlt's Airflow helper reads its settings there), and install
+`uniware-dlt[airflow,postgres]` on the workers. Edit the constants below.
+
+Each `[[sources.uniware.exports]]` entry with listed facilities becomes one task per facility,
+each a dlt pipeline of its own (`uniware_sale_orders_wh_blr`), so a big tenant's windows run on
+several workers at once; a snapshot export, or `facilities = "all"`, stays one task
+(`uniware_source.orchestrate`). Every task starts from a fresh working folder and restores its
+state from the destination, where the job ledger lives too. A task fails when the run could not
+load (like the command's exit 2) or when some job ended without its data (exit 1); the jobs are
+in `export_jobs` either way, and the next run tries the missing windows again.
+
+Keep to one run at a time (`max_active_runs=1`, below) and to one scheduler per dataset: the
+`uniware` command's run lock covers one machine, not Airflow's workers.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+from typing import Any
+
+import dlt
+from airflow.sdk import DAG
+from dlt.helpers.airflow_helper import PipelineTasksGroup
+
+from uniware_source import ConfigurationError, uniware_source
+from uniware_source.orchestrate import ExportUnit, MissingData, missing_jobs, split_exports, unit_names
+
+# -- edit for your deployment -----------------------------------------------------------------
+DAG_ID = "uniware"
+SCHEDULE = "@hourly"
+# a warehouse every worker reaches; a DuckDB file is for one machine and one task at a time
+DESTINATION = "postgres"
+DATASET = "uniware_data"
+PIPELINE_PREFIX = "uniware"  # pipelines and tasks are named <prefix>_<table>_<facility>
+# an Airflow pool caps the tasks running at once: the tenant sees up to
+# pool slots x max_jobs_in_flight export jobs (Uniware has run 6 at once)
+POOL: str | None = None
+
+
+class UniwareTasksGroup(PipelineTasksGroup):
+    """dlt's task group, whose tasks also fail when a job of their run is missing data."""
+
+    def __init__(self, group_id: str, **kwargs: Any) -> None:
+        super().__init__(group_id, **kwargs)
+        self.units: dict[str, ExportUnit] = {}
+
+    # the parameters spelled out: Airflow hands a callable that takes **kwargs its whole context
+    def _run(
+        self,
+        pipeline: dlt.Pipeline,
+        data: Any,
+        table_name: str | None = None,
+        write_disposition: Any = None,
+        loader_file_format: Any = None,
+        schema_contract: Any = None,
+        pipeline_name: str | None = None,
+        on_before_run: Any = None,
+        truncate_staging_destination: bool | None = None,
+    ) -> None:
+        started = datetime.now(UTC)
+        super()._run(
+            pipeline,
+            data,
+            table_name=table_name,  # type: ignore[arg-type]
+            write_disposition=write_disposition,
+            loader_file_format=loader_file_format,
+            schema_contract=schema_contract,
+            pipeline_name=pipeline_name,  # type: ignore[arg-type]
+            on_before_run=on_before_run,
+            truncate_staging_destination=truncate_staging_destination,
+        )
+        missing = missing_jobs(pipeline, self.units[pipeline.pipeline_name], started)
+        if missing:
+            raise MissingData(
+                f"{len(missing)} job(s) did not load; the next run tries them again: " + "; ".join(missing)
+            )
+
+
+def unit_source(entry: dict[str, Any]) -> Any:
+    """The source of one unit, built on the worker right before its run (settings and secrets are
+    read there, not when the scheduler parses this file). Job codes are for the command only."""
+    return uniware_source(exports=[entry], job_codes=[])
+
+
+def build_dag(
+    *,
+    dag_id: str = DAG_ID,
+    schedule: str | None = SCHEDULE,
+    destination: Any = DESTINATION,
+    dataset_name: str = DATASET,
+    prefix: str = PIPELINE_PREFIX,
+    pool: str | None = POOL,
+    serialize_first_task: bool = True,
+    **dag_args: Any,
+) -> DAG:
+    """The DAG of the configured exports. `serialize_first_task`: the first task runs alone, then
+    the others in parallel, as dlt's own parallel decomposition does, so that a first run creates
+    the dataset and dlt's tables once (turn it off once the dataset exists)."""
+    dag_args = {
+        "start_date": datetime(2024, 1, 1, tzinfo=UTC),
+        "catchup": False,  # the source plans its windows from its cursors, not the run's dates
+        "max_active_runs": 1,
+        "tags": ["uniware", "dlt"],
+        **dag_args,
+    }
+    with DAG(dag_id, schedule=schedule, **dag_args) as dag:
+        # before any pipeline: it points dlt's data and project folders for this worker
+        group = UniwareTasksGroup(prefix, use_data_folder=False, wipe_local_data=True)
+        units = split_exports(
+            dlt.config.get("sources.uniware.exports", list) or [],
+            default_facility=dlt.config.get("sources.uniware.facility", str),
+        )
+        if not units:
+            raise ConfigurationError(
+                "the DAG has nothing to run: configure [[sources.uniware.exports]] in "
+                "<dags folder>/.dlt/config.toml (or SOURCES__UNIWARE__EXPORTS)"
+            )
+        task_args: dict[str, Any] = {"pool": pool} if pool else {}
+        tasks = []
+        for name, unit in zip(unit_names(units, prefix), units, strict=True):
+            group.units[name] = unit
+            pipeline = dlt.pipeline(pipeline_name=name, destination=destination, dataset_name=dataset_name)
+            data = functools.partial(unit_source, dict(unit.entry))
+            tasks += group.add_run(pipeline, data, decompose="none", **task_args)
+        if serialize_first_task and len(tasks) > 1:
+            tasks[0] >> tasks[1:]
+    return dag
+
+
+dag = build_dag()
