@@ -32,7 +32,9 @@ def main(module_name: str, dag_id: str) -> int:
     run_started = time.monotonic()
     run = dag.test(logical_date=datetime.now(UTC))
     run_seconds = time.monotonic() - run_started
-    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    instances = run.get_task_instances()
+    states = {ti.task_id: str(ti.state) for ti in instances}
+    durations = {ti.task_id: round(ti.duration or 0.0, 1) for ti in instances}
     upstream = {task.task_id: sorted(task.upstream_task_ids) for task in dag.tasks}
     print(
         json.dumps(
@@ -41,6 +43,7 @@ def main(module_name: str, dag_id: str) -> int:
                 "run_state": str(run.state),
                 "task_states": states,
                 "upstream": upstream,
+                "task_seconds": durations,
                 "db_seconds": round(db_seconds, 1),
                 "run_seconds": round(run_seconds, 1),
             }
