@@ -85,12 +85,16 @@ def unit_names(units: Sequence[ExportUnit], prefix: str) -> list[str]:
         if name in seen:
             first = seen[name]
             raise ConfigurationError(
-                f"sources.uniware.exports[{unit.index}] ({unit.facilities}) and exports[{first.index}] "
-                f"({first.facilities}) would both run as pipeline {name!r}: give one of them "
-                "another table_name"
+                f"sources.uniware.exports[{unit.index}] for {_scope(unit)} and exports[{first.index}] "
+                f"for {_scope(first)} would both run as pipeline {name!r}: table names and facility "
+                "codes that differ only in case or punctuation cannot be told apart there"
             )
         seen[name] = unit
     return list(seen)
+
+
+def _scope(unit: ExportUnit) -> str:
+    return ", ".join(unit.facilities) if unit.facilities else "all facilities"
 
 
 def missing_jobs(pipeline: dlt.Pipeline, unit: ExportUnit, since: datetime) -> list[str]:
