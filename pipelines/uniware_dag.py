@@ -19,10 +19,11 @@ Keep to one run at a time (`max_active_runs=1`, below) and to one scheduler per 
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG
 from dlt.helpers.airflow_helper import PipelineTasksGroup
 
@@ -98,12 +99,16 @@ def build_dag(
     **dag_args: Any,
 ) -> DAG:
     """The DAG of the configured exports. `serialize_first_task`: the first task runs alone, then
-    the others in parallel, as dlt's own parallel decomposition does, so that a first run creates
-    the dataset and dlt's tables once (turn it off once the dataset exists)."""
+    the others side by side, as in dlt's own parallel decomposition, so that a first run creates
+    the dataset and dlt's tables once. They run whatever became of the first (a window failing on
+    the tenant must not hold the other exports back); a last task, `done`, fails the DAG run if any
+    of them failed."""
     dag_args = {
         "start_date": datetime(2024, 1, 1, tzinfo=UTC),
         "catchup": False,  # the source plans its windows from its cursors, not the run's dates
         "max_active_runs": 1,
+        # a task tried again re-reads the windows its run missed
+        "default_args": {"retries": 2, "retry_delay": timedelta(minutes=5)},
         "tags": ["uniware", "dlt"],
         **dag_args,
     }
@@ -119,15 +124,20 @@ def build_dag(
                 "the DAG has nothing to run: configure [[sources.uniware.exports]] in "
                 "<dags folder>/.dlt/config.toml (or SOURCES__UNIWARE__EXPORTS)"
             )
-        task_args: dict[str, Any] = {"pool": pool} if pool else {}
+        serialize = serialize_first_task and len(units) > 1
         tasks = []
-        for name, unit in zip(unit_names(units, prefix), units, strict=True):
+        for position, (name, unit) in enumerate(zip(unit_names(units, prefix), units, strict=True)):
             group.units[name] = unit
             pipeline = dlt.pipeline(pipeline_name=name, destination=destination, dataset_name=dataset_name)
             data = functools.partial(unit_source, dict(unit.entry))
+            task_args: dict[str, Any] = {"pool": pool} if pool else {}
+            if serialize and position:
+                task_args["trigger_rule"] = "all_done"
             tasks += group.add_run(pipeline, data, decompose="none", **task_args)
-        if serialize_first_task and len(tasks) > 1:
+        if serialize:
             tasks[0] >> tasks[1:]
+            with group:  # Airflow judges a run by its last tasks
+                tasks >> EmptyOperator(task_id="done")
     return dag
 
 

@@ -36,6 +36,7 @@ def main(module_name: str, dag_id: str) -> int:
     states = {ti.task_id: str(ti.state) for ti in instances}
     durations = {ti.task_id: round(ti.duration or 0.0, 1) for ti in instances}
     upstream = {task.task_id: sorted(task.upstream_task_ids) for task in dag.tasks}
+    trigger_rules = {t.task_id: getattr(t.trigger_rule, "value", t.trigger_rule) for t in dag.tasks}
     print(
         json.dumps(
             {
@@ -44,6 +45,7 @@ def main(module_name: str, dag_id: str) -> int:
                 "task_states": states,
                 "upstream": upstream,
                 "task_seconds": durations,
+                "trigger_rules": trigger_rules,
                 "db_seconds": round(db_seconds, 1),
                 "run_seconds": round(run_seconds, 1),
             }
