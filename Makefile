@@ -41,7 +41,7 @@ $(AIRFLOW_STAMP): pyproject.toml
 # the Airflow DAG (pipelines/uniware_dag.py) run once with dag.test() against the emulator; make
 # test skips it where Airflow is not installed
 test-airflow: $(AIRFLOW_STAMP)
-	$(AIRFLOW_VENV)/bin/python -m pytest -q -m airflow tests/airflow
+	$(AIRFLOW_VENV)/bin/python -m pytest -q -m airflow tests/e2e/test_airflow.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check uniware_source pipelines tests benchmarks

@@ -3,7 +3,7 @@ logging, its database and dlt's folders process-wide). The test starts it with t
 tenant, an empty AIRFLOW_HOME and a dags folder in the environment; it prints one JSON line with
 what it saw.
 
-    python tests/airflow/run_dag.py <module in the dags folder> <dag id>
+    python tests/e2e/airflow_run_dag.py <module in the dags folder> <dag id>
 """
 
 from __future__ import annotations

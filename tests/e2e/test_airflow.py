@@ -29,7 +29,7 @@ pytestmark = [
     ),
 ]
 
-DRIVER = Path(__file__).resolve().parent / "run_dag.py"
+DRIVER = Path(__file__).resolve().parent / "airflow_run_dag.py"
 DAG_FILE = Path(__file__).resolve().parents[2] / "pipelines" / "uniware_dag.py"
 # the test's DAG: the deployed file's builder, into DuckDB (dlt reads the file's path from
 # DESTINATION__DUCKDB__CREDENTIALS), without retries
