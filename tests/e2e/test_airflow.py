@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from tests.conftest import PASSWORD, USERNAME, bearer, fetch_export, parse_export
+from tests.conftest import PASSWORD, USERNAME
+from tests.e2e.test_sync import IST, oracle_codes
 from uniware_source.emulator import Emulator
 from uniware_source.incremental.windows import local_midnight
 
@@ -38,28 +39,6 @@ from uniware_dag import build_dag
 
 dag = build_dag(dag_id="uniware_test", destination="duckdb", default_args={"retries": 0})
 """
-IST = "Asia/Kolkata"
-CREATE = "/services/rest/v1/export/job/create"
-
-
-def oracle_codes(emu: Emulator, facility: str, start: datetime, end: datetime) -> set[str]:
-    """Item codes the tenant has for [start, end), by one export over plain HTTP."""
-    import requests
-
-    body = {
-        "exportJobTypeName": "Sale Orders",
-        "exportColums": ["soicode", "updated"],  # not the DAG's column set: never collides with its jobs
-        "exportFilters": [
-            {
-                "id": "updatedOn",
-                "dateRange": {"start": int(start.timestamp() * 1000), "end": int(end.timestamp() * 1000) - 1},
-            }
-        ],
-        "frequency": "ONETIME",
-    }
-    headers = {"Authorization": bearer(emu), "Facility": facility}
-    code = requests.post(f"{emu.base_url}{CREATE}", json=body, headers=headers, timeout=10).json()["jobCode"]
-    return {row["Sale Order Item Code"] for row in parse_export(fetch_export(emu, code))}
 
 
 def airflow_env(
