@@ -41,3 +41,14 @@ def test_a_failure_that_a_retry_made_good_is_not_missing(emulator, pipeline) -> 
     statuses = [status for (status,) in rows(pipeline, "SELECT status FROM export_jobs")]
     assert statuses.count("FAILED") == 1 and "LOADED" in statuses
     assert missing_jobs(pipeline, blr, since) == []
+
+
+def test_a_snapshot_loads_every_facility_in_one_batch_however_small(emulator, pipeline) -> None:
+    """A batch smaller than a snapshot's facilities still takes them all: the snapshot replaces
+    its whole table, so a batch of one facility would drop the others' rows (and the next batch,
+    planning the snapshot afresh, would take the same facility again)."""
+    exports = [{"report": "Inventory Snapshot", "facilities": ["WH-BLR", "WH-DEL"]}]
+    pipeline.run(make_source(emulator, [], exports=exports, commit_every_windows=1, **FAST))
+    tags = rows(pipeline, "SELECT DISTINCT split_part(facility, '-', 2) FROM inventory_snapshot")
+    assert sorted(tags) == [("BLR",), ("DEL",)]
+    assert pipeline.state["sources"]["uniware"]["resources"]["uniware_exports"]["batch"]["left"] == 0
