@@ -8,7 +8,8 @@ Each `[[sources.uniware.exports]]` entry with listed facilities becomes one task
 each a dlt pipeline of its own (`uniware_sale_orders_wh_blr`), so a big tenant's windows run on
 several workers at once; a snapshot export, or `facilities = "all"`, stays one task
 (`uniware_source.orchestrate`). Every task starts from a fresh working folder and restores its
-state from the destination, where the job ledger lives too. A task fails when the run could not
+state from the destination, where the job ledger lives too; like the command, it runs batch
+after batch until no window is left. A task fails when the run could not
 load (like the command's exit 2) or when some job ended without its data (exit 1); the jobs are
 in `export_jobs` either way, and the next run tries the missing windows again.
 
@@ -19,16 +20,22 @@ Keep to one run at a time (`max_active_runs=1`, below) and to one scheduler per 
 from __future__ import annotations
 
 import functools
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG
+from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.helpers.airflow_helper import PipelineTasksGroup
+from dlt.pipeline.state_sync import load_pipeline_state_from_destination
 
 from uniware_source import ConfigurationError, uniware_source
+from uniware_source.incremental.run import backlog
 from uniware_source.orchestrate import ExportUnit, MissingData, missing_jobs, split_exports, unit_names
+
+logger = logging.getLogger("uniware_source.airflow")
 
 # -- edit for your deployment -----------------------------------------------------------------
 DAG_ID = "uniware"
@@ -43,7 +50,8 @@ POOL: str | None = None
 
 
 class UniwareTasksGroup(PipelineTasksGroup):
-    """dlt's task group, whose tasks also fail when a job of their run is missing data."""
+    """dlt's task group, whose tasks run batch after batch until no window is left, like the
+    command, and fail when a job of their run is missing data."""
 
     def __init__(self, group_id: str, **kwargs: Any) -> None:
         super().__init__(group_id, **kwargs)
@@ -63,22 +71,38 @@ class UniwareTasksGroup(PipelineTasksGroup):
         truncate_staging_destination: bool | None = None,
     ) -> None:
         started = datetime.now(UTC)
-        super()._run(
-            pipeline,
-            data,
-            table_name=table_name,  # type: ignore[arg-type]
-            write_disposition=write_disposition,
-            loader_file_format=loader_file_format,
-            schema_contract=schema_contract,
-            pipeline_name=pipeline_name,  # type: ignore[arg-type]
-            on_before_run=on_before_run,
-            truncate_staging_destination=truncate_staging_destination,
-        )
+        left, loaded = 1, 1
+        while left and loaded:  # a long backfill: one commit per batch, until nothing is left
+            super()._run(
+                pipeline,
+                data,
+                table_name=table_name,  # type: ignore[arg-type]
+                write_disposition=write_disposition,
+                loader_file_format=loader_file_format,
+                schema_contract=schema_contract,
+                pipeline_name=pipeline_name,  # type: ignore[arg-type]
+                on_before_run=on_before_run,
+                truncate_staging_destination=truncate_staging_destination,
+            )
+            left, loaded = backlog(stored_state(pipeline))
+            if left and loaded:
+                logger.info("%d window(s) left for the next batch; running it", left)
         missing = missing_jobs(pipeline, self.units[pipeline.pipeline_name], started)
         if missing:
             raise MissingData(
                 f"{len(missing)} job(s) did not load; the next run tries them again: " + "; ".join(missing)
             )
+
+
+def stored_state(pipeline: dlt.Pipeline) -> dict[str, Any]:
+    """The pipeline's state as its last run committed it to the destination (the task's working
+    folder is gone by then)."""
+    try:
+        with pipeline.destination_client() as client:
+            state = load_pipeline_state_from_destination(pipeline.pipeline_name, client)  # type: ignore[arg-type]
+    except DestinationUndefinedEntity:  # nothing was ever committed
+        return {}
+    return dict(state or {})
 
 
 def unit_source(entry: dict[str, Any]) -> Any:

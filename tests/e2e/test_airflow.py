@@ -67,6 +67,8 @@ def airflow_env(
         "SOURCES__UNIWARE__POLL_INTERVAL": "0.05",
         "SOURCES__UNIWARE__MAX_POLL_INTERVAL": "0.3",
         "SOURCES__UNIWARE__EXPORTS": json.dumps(exports),
+        # a window per batch: a task runs batch after batch until no window is left
+        "SOURCES__UNIWARE__COMMIT_EVERY_WINDOWS": "1",
         "DESTINATION__DUCKDB__CREDENTIALS": str(warehouse),
     }
 
