@@ -9,9 +9,9 @@ each a dlt pipeline of its own (`uniware_sale_orders_wh_blr`), so a big tenant's
 several workers at once; a snapshot export, or `facilities = "all"`, stays one task
 (`uniware_source.orchestrate`). Every task starts from a fresh working folder and restores its
 state from the destination, where the job ledger lives too; like the command, it runs batch
-after batch until no window is left. A task fails when the run could not
-load (like the command's exit 2) or when some job ended without its data (exit 1); the jobs are
-in `export_jobs` either way, and the next run tries the missing windows again.
+after batch until no window is left. A task fails when the run could not load (like the
+command's exit 2) or when some job ended without its data (exit 1); the jobs are in
+`export_jobs` either way, and a retry or the next run reads the missing windows again.
 
 Keep to one run at a time (`max_active_runs=1`, below) and to one scheduler per dataset: the
 `uniware` command's run lock covers one machine, not Airflow's workers.
