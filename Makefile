@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Airflow and its hundred-odd packages live in a virtualenv of their own (make test-airflow)
+AIRFLOW_VENV  := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-stamp
 
-.PHONY: install demo test test-unit test-e2e lint bench soak clean
+.PHONY: install demo test test-unit test-e2e test-airflow lint bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +32,17 @@ test-unit: $(STAMP)
 test-e2e: $(STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
 
+$(AIRFLOW_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -e ".[dev,airflow]"
+	touch $(AIRFLOW_STAMP)
+
+# the Airflow DAG (pipelines/uniware_dag.py) run once with dag.test() against the emulator; make
+# test skips it where Airflow is not installed
+test-airflow: $(AIRFLOW_STAMP)
+	$(AIRFLOW_VENV)/bin/python -m pytest -q -m airflow tests/e2e/test_airflow.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check uniware_source pipelines tests benchmarks
 	$(BIN)/ruff format --check uniware_source pipelines tests benchmarks
@@ -42,4 +56,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_targets.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.duckdb
+	rm -rf $(VENV) $(AIRFLOW_VENV) .pytest_cache .mypy_cache .ruff_cache *.duckdb

@@ -144,7 +144,9 @@ def _urgency(group: list[WindowTask]) -> tuple[bool, datetime]:
 def _unit(task: WindowTask, zone: str) -> tuple[Any, ...]:
     """What must load in one run together with `task`."""
     spec = task.spec
-    if task.window is not None and not spec.report.key and not spec.is_snapshot:
+    if spec.is_snapshot:  # it replaces its whole table: every facility in the same run
+        return (spec.key,)
+    if task.window is not None and not spec.report.key:
         return (spec.key, task.facility, grid_cell(spec, task.window.start, zone))
     return (id(task),)
 
