@@ -107,8 +107,10 @@ def stored_state(pipeline: dlt.Pipeline) -> dict[str, Any]:
 
 def unit_source(entry: dict[str, Any]) -> Any:
     """The source of one unit, built on the worker right before its run (settings and secrets are
-    read there, not when the scheduler parses this file). Job codes are for the command only."""
-    return uniware_source(exports=[entry], job_codes=[])
+    read there, not when the scheduler parses this file). Job codes are for the command only.
+    A batch with a missing job does not raise by itself: the task runs its remaining batches
+    first, then fails naming every missing job of all of them (`UniwareTasksGroup._run`)."""
+    return uniware_source(exports=[entry], job_codes=[], fail_on_missing_jobs=False)
 
 
 def build_dag(
