@@ -245,7 +245,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--full", action="store_true", help="also 5M rows (targets 2 and 3)")
     parser.add_argument("--pg-rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3, help="alternating pairs at the largest size up to 1M rows")
+    parser.add_argument("--repeat", type=int, default=3, help="pairs at the largest size ≤ 1M rows")
     parser.add_argument("--cache-dir", default=str(ROOT / ".emulator-cache"))
     args = parser.parse_args()
     sizes = sorted(set(args.rows + ([5_000_000] if args.full else [])))
