@@ -52,6 +52,8 @@ lint: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/python benchmarks/soak.py $(SOAK_ARGS)
 
+# the speed targets: 2 files x 2 ways in (command, library) side by side with DuckDB, PostgreSQL,
+# 100 jobs, a run with nothing new (about 7 minutes on a quiet machine); BENCH_ARGS=--full adds 5M rows
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_targets.py $(BENCH_ARGS)
 

@@ -1,18 +1,28 @@
-"""End to end against DuckDB's own CSV import, side by side, in one run.
+"""End to end against DuckDB's own CSV import: both files, both ways in, side by side, in one run.
 
-    python benchmarks/bench_end_to_end.py                 # 1M-row Sale Orders export
+    python benchmarks/bench_end_to_end.py                       # 1M rows: 4 rows of results
     python benchmarks/bench_end_to_end.py --rows 100000 1000000 5000000
-    python benchmarks/bench_end_to_end.py --repeat 5          # more alternating runs per size
+    python benchmarks/bench_end_to_end.py --files messy --ways library --repeat 1
 
-For each size the emulator (in this process) serves a Sale Orders export. Each contender runs in a
-fresh child process, which reports its own wall time and peak RSS:
-- ours: the public source through dlt: status → download → typing → load into a new DuckDB file;
-- reference: DuckDB loading the same downloaded file with `read_csv(..., sample_size=-1)` into a table.
-Both end with the rows in a DuckDB table. Timings are printed, never asserted.
+Two files of the same size, served by the emulator (in this process):
+- default: the emulator's Sale Orders export (uniware_source/emulator);
+- messy: benchmarks/messy_file.py, quoted multi-line fields in every record, Devanagari and Tamil
+  text, a column of three date formats, mostly-null columns, `-` for null, BOM and CR LF.
+Two ways in, each a fresh process exactly as a user starts it:
+- cli: `python pipelines/run.py --job-code ...`, settings from SOURCES__UNIWARE__* variables;
+- library: benchmarks/library_user.py, a plain script that runs
+  `dlt.pipeline(destination="duckdb").run(uniware_source(job_codes=[...]))`, nothing else set.
+The reference is DuckDB loading the same downloaded file with `read_csv(..., sample_size=-1)` into
+a table of a new database file, also a fresh Python process.
 
-The machine is shared and its speed drifts by 20-30 % over a minute, for both contenders alike.
-So at sizes up to 1M rows each contender runs `--repeat` times (3), alternating with the other,
-and the table gives the median time of each and the highest peak RSS seen; every run is printed.
+Every figure is the whole process: wall time from start to exit (Python's start and imports
+included), CPU time and peak RSS (`wait4`'s ru_maxrss), taken by a small launcher process that
+starts it (see LAUNCHER: started from this large parent, a child's ru_maxrss would start at the
+parent's peak). The machine's speed drifts by
+20-30 % over a minute, so each of ours runs right after a reference run of the same file
+(alternating pairs), `--repeat` times (3) at the largest size up to 1M rows, once at the
+others (a smaller size only shows the scaling); the table gives
+the median time of each and the highest peak RSS seen. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -20,98 +30,162 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-from uniware_source.process_settings import (  # noqa: E402
-    DUCKDB_CONFIG_VARIABLE,
-    apply_allocator_defaults,
-    apply_duckdb_defaults,
-)
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 USERNAME, PASSWORD = "bench", "bench-password"
+FILES = ("default", "messy")
+WAYS = ("cli", "library")
+PIPELINE, DATASET = "bench", "uniware_data"
+# the environment a child starts from: the parent's, less anything that would configure it (the
+# parent imported uniware_source, which put its allocator defaults into os.environ)
+_CONFIGURING = ("SOURCES__", "DESTINATION__", "RUNTIME__", "NORMALIZE__", "LOAD__", "DATA_WRITER__")
+_ALLOCATOR = ("_RJEM_MALLOC_CONF", "ARROW_DEFAULT_MEMORY_POOL", "MIMALLOC_PURGE_DELAY")
+
+REFERENCE = """
+import sys, duckdb
+with duckdb.connect(sys.argv[2]) as db:
+    db.execute("CREATE TABLE sale_orders AS SELECT * FROM read_csv(?, sample_size=-1)", [sys.argv[1]])
+"""
 
 
-def child_ours(base_url: str, job_code: str, workdir: Path) -> dict[str, float]:
-    import dlt
-
-    from uniware_source import UniwareCredentials, uniware_source
-
-    started = time.perf_counter()
-    # the settings pipelines/run.py applies (uniware_source/process_settings.py); BENCH_DUCKDB_CONFIG='{}'
-    # measures DuckDB's defaults instead
-    if "BENCH_DUCKDB_CONFIG" in os.environ:
-        os.environ[DUCKDB_CONFIG_VARIABLE] = os.environ["BENCH_DUCKDB_CONFIG"]
-    apply_duckdb_defaults()
-    credentials = str(workdir / "ours.duckdb")
-    pipeline = dlt.pipeline(
-        pipeline_name="bench",
-        destination=dlt.destinations.duckdb(credentials),
-        dataset_name="uniware",
-        pipelines_dir=str(workdir / "pipelines"),
-    )
-    source = uniware_source(
-        job_codes=[job_code],
-        base_url=base_url,
-        credentials=UniwareCredentials(username=USERNAME, password=PASSWORD),
-        poll_interval=0.1,
-        max_poll_interval=0.5,
-        download_dir=str(workdir),
-    )
-    pipeline.run(source)
-    seconds, peak = time.perf_counter() - started, _peak_rss_mb()
-    (loaded,) = pipeline.dataset().query("SELECT count(*) FROM sale_orders").fetchone()  # type: ignore[misc]
-    return {"seconds": seconds, "rows": loaded, "peak_rss_mb": peak}
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mb: float
+    cpu_seconds: float  # user + system, all threads: less sensitive to a busy machine than wall time
+    rows: int
 
 
-def child_duckdb(csv_path: Path, workdir: Path) -> dict[str, float]:
+@dataclass
+class Result:
+    rows: int
+    file: str
+    way: str
+    size_mb: float
+    ours: list[Run]
+    reference: list[Run]
+
+    def seconds(self, side: str) -> float:
+        return statistics.median(r.seconds for r in getattr(self, side))
+
+    def cpu(self, side: str) -> float:
+        return statistics.median(r.cpu_seconds for r in getattr(self, side))
+
+    def peak_mb(self, side: str) -> float:
+        return max(r.peak_rss_mb for r in getattr(self, side))
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds("ours") / self.seconds("reference")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_CONFIGURING) and k not in _ALLOCATOR}
+    env.update(extra)
+    return env
+
+
+# Runs the measured command as its own child and reports that child's wait4 figures. A process
+# started from this (large) parent would inherit the parent's peak RSS in its own ru_maxrss: Linux
+# records the old address space's high-water mark at exec, and this parent holds the emulator
+# and the messy file's bytes. Started from this small launcher, the command starts small.
+LAUNCHER = """
+import json, os, sys, time
+result, command = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(command[0], command)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - started
+with open(result, "w") as out:
+    json.dump([os.waitstatus_to_exitcode(status), seconds, usage.ru_maxrss / 1024,
+               usage.ru_utime + usage.ru_stime], out)
+"""
+
+
+def spawn(command: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """Run `command` to its end: (wall seconds, peak RSS MB, CPU seconds), as measured by a small
+    launcher process (see LAUNCHER). Raises SystemExit if it fails."""
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile(suffix=".json") as result:
+        subprocess.run(
+            [sys.executable, "-c", LAUNCHER, result.name, *command],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            check=False,
+        )
+        code, seconds, peak, cpu = json.loads(Path(result.name).read_text() or "[1, 0, 0, 0]")
+        if code != 0:
+            err.seek(0)
+            tail = err.read().decode("utf-8", "replace")[-3000:]
+            raise SystemExit(f"{command[1]} exited {code}:\n{tail}")
+    return seconds, peak, cpu
+
+
+def count_rows(database: Path, table: str) -> int:
     import duckdb
 
-    started = time.perf_counter()
-    with duckdb.connect(str(workdir / "reference.duckdb")) as db:
-        db.execute(f"CREATE TABLE sale_orders AS SELECT * FROM read_csv('{csv_path}', sample_size=-1)")
-        seconds, peak = time.perf_counter() - started, _peak_rss_mb()
-        (loaded,) = db.execute("SELECT count(*) FROM sale_orders").fetchone()  # type: ignore[misc]
-    return {"seconds": seconds, "rows": loaded, "peak_rss_mb": peak}
+    with duckdb.connect(str(database), read_only=True) as db:
+        (rows,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()  # type: ignore[misc]
+    return int(rows)
 
 
-def _peak_rss_mb() -> float:
-    """The process's peak resident memory so far (taken before the row count that checks it)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _child_main(argv: list[str]) -> None:
-    kind, workdir = argv[0], Path(argv[-1])
-    if kind == "ours":
-        apply_allocator_defaults()  # as pipelines/run.py does, before polars and pyarrow load
-    result = child_ours(argv[1], argv[2], workdir) if kind == "ours" else child_duckdb(Path(argv[1]), workdir)
-    print(json.dumps(result))
-
-
-def _spawn(*args: str) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False, cwd=ROOT
+def run_reference(csv_path: Path, work: Path) -> Run:
+    database = work / "reference.duckdb"
+    seconds, peak, cpu = spawn(
+        [sys.executable, "-c", REFERENCE, str(csv_path), str(database)], work, child_env()
     )
-    if out.returncode != 0:
-        raise SystemExit(f"benchmark child failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return Run(seconds, peak, cpu, count_rows(database, "sale_orders"))
 
 
-def _download(emulator: object, job_code: str, dest: Path) -> None:
+def run_ours(way: str, base_url: str, job_code: str, work: Path) -> Run:
+    if way == "cli":
+        command = [
+            sys.executable,
+            str(ROOT / "pipelines" / "run.py"),
+            "--job-code",
+            job_code,
+            "--pipeline-name",
+            PIPELINE,
+            "--dataset",
+            DATASET,
+        ]
+        env = child_env(
+            DLT_DATA_DIR=str(work / ".dlt-data"),
+            SOURCES__UNIWARE__BASE_URL=base_url,
+            SOURCES__UNIWARE__CREDENTIALS__USERNAME=USERNAME,
+            SOURCES__UNIWARE__CREDENTIALS__PASSWORD=PASSWORD,
+            SOURCES__UNIWARE__POLL_INTERVAL="0.1",
+            SOURCES__UNIWARE__MAX_POLL_INTERVAL="0.5",
+        )
+    else:
+        script = str(ROOT / "benchmarks" / "library_user.py")
+        command = [sys.executable, script, base_url, USERNAME, PASSWORD, str(work), job_code]
+        env = child_env(DLT_DATA_DIR=str(work / ".dlt-data"))
+    seconds, peak, cpu = spawn(command, work, env)
+    return Run(seconds, peak, cpu, count_rows(work / f"{PIPELINE}.duckdb", f"{DATASET}.sale_orders"))
+
+
+def download(base_url: str, job_code: str, dest: Path) -> None:
     import requests
 
-    base = emulator.base_url  # type: ignore[attr-defined]
     token = requests.get(
-        f"{base}/oauth/token",
+        f"{base_url}/oauth/token",
         params={
             "grant_type": "password",
             "client_id": "my-trusted-client",
@@ -122,7 +196,7 @@ def _download(emulator: object, job_code: str, dest: Path) -> None:
     ).json()["access_token"]
     while True:
         body = requests.post(
-            f"{base}/services/rest/v1/export/job/status",
+            f"{base_url}/services/rest/v1/export/job/status",
             json={"jobCode": job_code},
             headers={"Authorization": f"bearer {token}"},
             timeout=30,
@@ -135,48 +209,99 @@ def _download(emulator: object, job_code: str, dest: Path) -> None:
             out.write(chunk)
 
 
-def _median(runs: list[dict[str, float]]) -> dict[str, float]:
-    ordered = sorted(runs, key=lambda run: run["seconds"])
-    middle = dict(ordered[len(ordered) // 2])
-    middle["peak_rss_mb"] = max(run["peak_rss_mb"] for run in runs)
-    middle["runs"] = len(runs)
-    return middle
+def job_factory(emu: Any, file: str, rows: int, cache_dir: Path) -> Callable[[], str]:
+    """A function that adds a new job serving the file, and returns its code once the emulator
+    has the file ready (so that building it never runs beside a measured process)."""
+    from uniware_source.emulator import JobSpec
+
+    if file == "default":
+
+        def spec() -> JobSpec:
+            return JobSpec(rows=rows, seed=11)
+
+    else:
+        from messy_file import messy_file
+
+        content = messy_file(cache_dir, rows).read_bytes()
+
+        def spec() -> JobSpec:
+            return JobSpec(rows=rows, content=content)
+
+    def add() -> str:
+        code = emu.add_job(spec())
+        emu.jobs[code].file_ready.wait()
+        return str(code)
+
+    return add
 
 
-def measure_sizes(sizes: list[int], cache_dir: Path, repeat: int = 3) -> list[tuple[int, float, dict, dict]]:
-    """For each size: (rows, CSV MB, ours, reference), each a child's median seconds, rows and
-    highest peak RSS over `repeat` alternating runs (one run above 1M rows)."""
-    from uniware_source.emulator import Emulator, JobSpec
+def measure(
+    sizes: Sequence[int],
+    cache_dir: Path,
+    repeat: int = 3,
+    files: Sequence[str] = FILES,
+    ways: Sequence[str] = WAYS,
+    report: Callable[[str], None] = print,
+) -> list[Result]:
+    """Every (size, file, way): `repeat` alternating pairs of a reference run and ours at the
+    largest size up to 1M rows, one pair at the others; each run printed as it ends."""
+    from uniware_source.emulator import Emulator
 
-    table = []
+    repeated = max((rows for rows in sizes if rows <= 1_000_000), default=0)
+    results: list[Result] = []
     with Emulator(username=USERNAME, password=PASSWORD, default_job_delay=0.2, cache_dir=cache_dir) as emu:
         for rows in sizes:
-            print(f"preparing a {rows:,}-row Sale Orders export ...", flush=True)
-            with tempfile.TemporaryDirectory(prefix="uniware-bench-") as tmp:
-                work = Path(tmp)
-                csv_path = work / "export.csv"
-                _download(emu, emu.add_job(JobSpec(rows=rows, seed=11)), csv_path)
-                size_mb = csv_path.stat().st_size / 1e6
-                ours_runs, reference_runs = [], []
-                for run in range(repeat if rows <= 1_000_000 else 1):
-                    for kind in ("ref", "ours"):
-                        shutil.rmtree(work / kind, ignore_errors=True)
-                        (work / kind).mkdir()
-                    reference_runs.append(_spawn("duckdb", str(csv_path), str(work / "ref")))
-                    ours = _spawn(
-                        "ours", emu.base_url, emu.add_job(JobSpec(rows=rows, seed=11)), str(work / "ours")
-                    )
-                    ours_runs.append(ours)
-                    reference = reference_runs[-1]
-                    if ours["rows"] != reference["rows"]:
-                        print(f"  row counts differ: ours {ours['rows']}, reference {reference['rows']}")
-                    print(
-                        f"  run {run + 1}: ours {ours['seconds']:.2f} s {ours['peak_rss_mb']:.0f} MB; "
-                        f"duckdb {reference['seconds']:.2f} s {reference['peak_rss_mb']:.0f} MB",
-                        flush=True,
-                    )
-                table.append((rows, size_mb, _median(ours_runs), _median(reference_runs)))
-    return table
+            for file in files:
+                report(f"preparing the {rows:,}-row {file} file ...")
+                add_job = job_factory(emu, file, rows, cache_dir)
+                with tempfile.TemporaryDirectory(prefix="uniware-bench-") as tmp:
+                    work = Path(tmp)
+                    csv_path = work / "export.csv"
+                    download(emu.base_url, add_job(), csv_path)
+                    size_mb = csv_path.stat().st_size / 1e6
+                    mine = {way: Result(rows, file, way, size_mb, [], []) for way in ways}
+                    for run in range(repeat if rows == repeated else 1):
+                        for way in ways:
+                            result = mine[way]
+                            result.reference.append(_in_fresh(work / "ref", run_reference, csv_path))
+                            code = add_job()
+                            result.ours.append(_in_fresh(work / way, run_ours, way, emu.base_url, code))
+                            ref, ours = result.reference[-1], result.ours[-1]
+                            flag = (
+                                "" if ours.rows == ref.rows else f"  ROWS DIFFER: {ours.rows} vs {ref.rows}"
+                            )
+                            report(
+                                f"  {rows:,} {file} {way} run {run + 1}: ours {ours.seconds:.2f} s "
+                                f"(cpu {ours.cpu_seconds:.1f} s) {ours.peak_rss_mb:.0f} MB; duckdb "
+                                f"{ref.seconds:.2f} s (cpu {ref.cpu_seconds:.1f} s) "
+                                f"{ref.peak_rss_mb:.0f} MB{flag}"
+                            )
+                    results.extend(mine.values())
+    return results
+
+
+def _in_fresh(work: Path, fn: Callable[..., Run], *args: Any) -> Run:
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    return fn(*args, work)
+
+
+def table(results: Sequence[Result]) -> str:
+    """The results side by side, one line per (size, file, way)."""
+    lines = [
+        f"{'rows':>10} {'file':<8} {'way in':<8} {'CSV MB':>7} | {'ours s':>7} {'duckdb s':>8} "
+        f"{'ratio':>6} | {'cpu ratio':>9} | {'ours MB':>8} {'duckdb MB':>9} | rows loaded",
+    ]
+    for r in results:
+        rows_loaded = statistics.median(run.rows for run in r.ours)
+        lines.append(
+            f"{r.rows:>10,} {r.file:<8} {r.way:<8} {r.size_mb:>7.0f} | {r.seconds('ours'):>7.2f} "
+            f"{r.seconds('reference'):>8.2f} {r.ratio:>5.2f}x | "
+            f"{r.cpu('ours') / r.cpu('reference'):>8.2f}x | "
+            f"{r.peak_mb('ours'):>8.0f} "
+            f"{r.peak_mb('reference'):>9.0f} | {int(rows_loaded):,}"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -184,32 +309,20 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
-    parser.add_argument("--repeat", type=int, default=3, help="alternating runs per size up to 1M rows")
-    parser.add_argument(
-        "--cache-dir", default=str(ROOT / ".emulator-cache"), help="where generated exports are kept"
-    )
+    parser.add_argument("--repeat", type=int, default=3, help="alternating pairs per size up to 1M rows")
+    parser.add_argument("--files", nargs="+", choices=FILES, default=list(FILES))
+    parser.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS))
+    parser.add_argument("--cache-dir", default=str(ROOT / ".emulator-cache"), help="where files are kept")
     args = parser.parse_args()
-    table = measure_sizes(args.rows, Path(args.cache_dir), args.repeat)
+    results = measure(args.rows, Path(args.cache_dir), args.repeat, args.files, args.ways)
     print()
+    print(table(results))
     print(
-        f"{'rows':>10} {'CSV MB':>7} | {'ours s':>7} {'duckdb s':>8} {'ratio':>6} | "
-        f"{'ours MB':>8} {'duckdb MB':>9} | rows loaded"
-    )
-    for rows, size_mb, ours, reference in table:
-        print(
-            f"{rows:>10,} {size_mb:>7.0f} | {ours['seconds']:>7.2f} {reference['seconds']:>8.2f} "
-            f"{ours['seconds'] / reference['seconds']:>5.2f}x | {ours['peak_rss_mb']:>8.0f} "
-            f"{reference['peak_rss_mb']:>9.0f} | {int(ours['rows']):,}"
-        )
-    print(
-        f"\nmachine: {os.cpu_count()} cores; medians of alternating runs; "
-        "ours = status+download+typing+dlt load; "
+        f"\nmachine: {os.cpu_count()} cores; whole processes (start to exit), medians of alternating "
+        "pairs; ours = status + download + typing + dlt load into DuckDB; "
         "duckdb = read_csv(sample_size=-1) of the downloaded file into a table"
     )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _child_main(sys.argv[2:])
-    else:
-        main()
+    main()

@@ -1,14 +1,16 @@
 """The six speed targets of the connector, each next to its reference, in one table.
 
-    python benchmarks/bench_targets.py                  # 100k and 1M rows (a few minutes)
-    python benchmarks/bench_targets.py --full           # adds 5M rows (~1.6 GB of CSV)
+    python benchmarks/bench_targets.py                  # 100k and 1M rows (about 12 minutes)
+    python benchmarks/bench_targets.py --full           # adds 5M rows (~1.6 GB of CSV per file)
     python benchmarks/bench_targets.py --rows 200000    # other sizes for targets 1-3
 
-Targets (issue 4); every figure is measured in this run, on this machine:
+Targets; every figure is measured in this run, on this machine:
 1. end to end (status → download → typing → DuckDB) at 1M rows ≤ 1.5× DuckDB's own
-   `read_csv(..., sample_size=-1)` of the same downloaded file;
-2. peak RSS ≤ 600 MB at 1M rows, and no growth at 5M rows;
-3. time and memory grow linearly with rows (100k, 1M, 5M);
+   `read_csv(..., sample_size=-1)` of the same downloaded file, for both files (the emulator's
+   default export, and benchmarks/messy_file.py's) and both ways in (pipelines/run.py, and a
+   plain library script: benchmarks/library_user.py), whole processes (bench_end_to_end.py);
+2. peak RSS ≤ 600 MB at 1M rows, each file and way in, and no growth at 5M rows;
+3. time and memory grow linearly with rows (100k, 1M, 5M; one run each but at 1M);
 4. PostgreSQL (127.0.0.1:5432, database `test`; BENCH_POSTGRES_DSN overrides) takes ≥ 150k rows/s
    at 1M rows, dlt's normalize and load counted together: our typed parquet files go in as they
    are, through ADBC (adbc-driver-postgresql), next to dlt's csv path (normalize rewrites the
@@ -37,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_end_to_end import PASSWORD, USERNAME, measure_sizes  # noqa: E402
+from bench_end_to_end import PASSWORD, USERNAME, Result, measure, table  # noqa: E402
 
 PG_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres:trust@127.0.0.1:5432/test")
 JOBS, JOB_DELAY, JOB_ROWS = 100, 5.0, 200
@@ -291,6 +293,63 @@ def _print_postgres(pg: dict[str, dict[str, float]]) -> None:
     )
 
 
+def end_to_end_rows(results: list[Result]) -> list[str]:
+    """Targets 1-3 as rows of the table: time and memory at 1M rows per file and way in, memory
+    at 5M against 1M, and the time per row from the smallest size to the largest."""
+    at = {(r.rows, r.file, r.way): r for r in results}
+    lines = []
+    for (rows, file, way), r in at.items():
+        if rows != 1_000_000:
+            continue
+        name, ratio, mb = f"{file} file, {way}", r.ratio, r.peak_mb("ours")
+        lines.append(
+            _row(
+                f"1. end to end, 1M rows, {name} (≤ 1.5× DuckDB)",
+                f"{r.seconds('ours'):.1f} s (cpu {r.cpu('ours'):.1f} s)",
+                f"{r.seconds('reference'):.1f} s (cpu {r.cpu('reference'):.1f} s)",
+                f"{ratio:.2f}× {'ok' if ratio <= 1.5 else 'MISSED'} "
+                f"(cpu {r.cpu('ours') / r.cpu('reference'):.2f}×)",
+            )
+        )
+        lines.append(
+            _row(
+                f"2. peak RSS, 1M rows, {name} (≤ 600 MB)",
+                f"{mb:.0f} MB",
+                f"{r.peak_mb('reference'):.0f} MB (DuckDB)",
+                f"{mb / 600:.2f}× of 600 MB {'ok' if mb <= 600 else 'MISSED'}",
+            )
+        )
+    for (rows, file, way), big in at.items():
+        small = at.get((1_000_000, file, way))
+        if rows != 5_000_000 or small is None:
+            continue
+        grow = big.peak_mb("ours") / small.peak_mb("ours")
+        lines.append(
+            _row(
+                f"2. peak RSS, 5M vs 1M rows, {file} file, {way} (no growth)",
+                f"{big.peak_mb('ours'):.0f} MB",
+                f"{small.peak_mb('ours'):.0f} MB at 1M",
+                f"{grow:.2f}× {'ok' if grow <= 1.1 else 'MISSED'}",
+            )
+        )
+    sizes = sorted({rows for rows, _, _ in at})
+    if len(sizes) > 1:
+        lo, hi = sizes[0], sizes[-1]
+        for (rows, file, way), r in at.items():
+            if rows != lo or (hi, file, way) not in at:
+                continue
+            per_lo, per_hi = r.seconds("ours") / lo * 1e6, at[(hi, file, way)].seconds("ours") / hi * 1e6
+            lines.append(
+                _row(
+                    f"3. scaling, s per 1M rows at {lo:,} → {hi:,}, {file} file, {way}",
+                    f"{per_lo:.1f} → {per_hi:.1f} s",
+                    "linear: the same s per row",
+                    f"{per_hi / per_lo:.2f}× {'ok' if per_hi <= per_lo * 1.25 else 'MISSED'}",
+                )
+            )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -300,17 +359,17 @@ def main() -> None:
     parser.add_argument("--pg-rows", type=int, default=1_000_000)
     parser.add_argument("--pg-repeat", type=int, default=3, help="alternating runs of each PostgreSQL path")
     parser.add_argument("--only-postgres", action="store_true", help="target 4 alone")
-    parser.add_argument("--repeat", type=int, default=3, help="alternating runs per size up to 1M rows")
+    parser.add_argument("--repeat", type=int, default=3, help="pairs at the largest size ≤ 1M rows")
     parser.add_argument("--cache-dir", default=str(ROOT / ".emulator-cache"))
     args = parser.parse_args()
     sizes = sorted(set(args.rows + ([5_000_000] if args.full else [])))
 
     from uniware_source.emulator import Emulator
 
-    table = []
+    results: list[Result] = []
     if not args.only_postgres:
         print(f"targets 1-3: {', '.join(f'{n:,}' for n in sizes)} rows ...", flush=True)
-        table = measure_sizes(sizes, Path(args.cache_dir), args.repeat)
+        results = measure(sizes, Path(args.cache_dir), args.repeat)
     work = Path(tempfile.mkdtemp(prefix="uniware-bench-"))
     try:
         print(f"target 4: PostgreSQL, {args.pg_rows:,} rows ...", flush=True)
@@ -328,50 +387,9 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    by_rows = {rows: (size_mb, ours, ref) for rows, size_mb, ours, ref in table}
     print("\n| target | ours | reference | ratio / verdict |\n| --- | --- | --- | --- |")
-    if 1_000_000 in by_rows:
-        _, ours, ref = by_rows[1_000_000]
-        ratio = ours["seconds"] / ref["seconds"]
-        print(
-            _row(
-                "1. end to end, 1M rows (≤ 1.5× DuckDB)",
-                f"{ours['seconds']:.1f} s",
-                f"{ref['seconds']:.1f} s (DuckDB read_csv)",
-                f"{ratio:.2f}× {'ok' if ratio <= 1.5 else 'MISSED'}",
-            )
-        )
-        mb = ours["peak_rss_mb"]
-        print(
-            _row(
-                "2. peak RSS, 1M rows (≤ 600 MB)",
-                f"{mb:.0f} MB",
-                f"{ref['peak_rss_mb']:.0f} MB (DuckDB)",
-                f"{mb / 600:.2f}× of 600 MB {'ok' if mb <= 600 else 'MISSED'}",
-            )
-        )
-    if 5_000_000 in by_rows and 1_000_000 in by_rows:
-        big, small = by_rows[5_000_000][1]["peak_rss_mb"], by_rows[1_000_000][1]["peak_rss_mb"]
-        print(
-            _row(
-                "2. peak RSS, 5M vs 1M rows (no growth)",
-                f"{big:.0f} MB",
-                f"{small:.0f} MB at 1M",
-                f"{big / small:.2f}× {'ok' if big <= small * 1.1 else 'MISSED'}",
-            )
-        )
-    if len(sizes) > 1:
-        lo, hi = sizes[0], sizes[-1]
-        t_lo, t_hi = by_rows[lo][1]["seconds"], by_rows[hi][1]["seconds"]
-        per_lo, per_hi = t_lo / lo * 1e6, t_hi / hi * 1e6
-        print(
-            _row(
-                f"3. scaling, s per 1M rows at {lo:,} → {hi:,}",
-                f"{per_lo:.1f} → {per_hi:.1f} s",
-                "linear: the same s per row",
-                f"{per_hi / per_lo:.2f}× {'ok' if per_hi <= per_lo * 1.25 else 'MISSED'}",
-            )
-        )
+    for line in end_to_end_rows(results):
+        print(line)
     _print_postgres(pg)
     print(
         _row(
@@ -398,17 +416,8 @@ def main() -> None:
             f"{nothing['seconds'] / 3:.2f}× {'ok' if nothing['seconds'] < 3 else 'MISSED'}",
         )
     )
-    print("\nscaling (targets 1-3):")
-    print(
-        f"{'rows':>10} {'CSV MB':>7} | {'ours s':>7} {'duckdb s':>8} {'ratio':>6} | "
-        f"{'ours MB':>8} {'duckdb MB':>9}"
-    )
-    for rows, size_mb, ours, ref in table:
-        print(
-            f"{rows:>10,} {size_mb:>7.0f} | {ours['seconds']:>7.2f} {ref['seconds']:>8.2f} "
-            f"{ours['seconds'] / ref['seconds']:>5.2f}x | "
-            f"{ours['peak_rss_mb']:>8.0f} {ref['peak_rss_mb']:>9.0f}"
-        )
+    print("\ntargets 1-3, every size, file and way in (whole processes; medians at 1M rows):")
+    print(table(results))
     print(f"\nmachine: {os.cpu_count()} cores")
 
 

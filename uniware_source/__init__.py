@@ -13,6 +13,12 @@ the matching environment variables (`SOURCES__UNIWARE__TENANT`,
 
 from __future__ import annotations
 
+# first of all, before anything can load polars or pyarrow: their allocators' defaults (the
+# imports below load neither: tests/unit/test_process_settings.py checks it)
+from uniware_source.process_settings import apply_allocator_defaults
+
+apply_allocator_defaults()
+
 from typing import Any, Dict, List, Optional  # noqa: UP035 - dlt reads these annotations to resolve config
 
 import dlt

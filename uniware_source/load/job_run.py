@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from uniware_source import process_settings
 from uniware_source.jobs import ExportJob, JobFeeder, JobPoller, Outcome
 from uniware_source.load.keys import KeyTracker
 from uniware_source.reports import ReportSpec
@@ -52,6 +53,7 @@ class JobRun:
         self._directory: Path | None = None
 
     def __enter__(self) -> JobRun:
+        process_settings.tell_once()  # what a library user may want to set, once per process
         self._directory = Path(tempfile.mkdtemp(prefix="uniware-", dir=self.settings.download_dir))
         return self
 

@@ -76,6 +76,7 @@ def frames(
     arrival: Arrival | None = None,
     guards: bool = False,
     overfull: list[int] | None = None,
+    separators: list[int] | None = None,
 ) -> Iterator[tuple[int, pl.DataFrame, bool]]:
     """Every data record (header excluded) as raw String columns c0..cN+1, chunk by chunk, each
     with the 0-based index of its first record and whether a field of it may start with an Excel
@@ -83,25 +84,30 @@ def frames(
     bytes. The next chunk is read and parsed on a worker thread while the caller works on the
     current one. With `arrival`, the file may still be downloading (see byte_chunks). The index
     of the first record of each chunk that holds a record with more fields than the header is
-    appended to `overfull`, if given: cN+1 shows only those whose first field too many is not empty."""
+    appended to `overfull`, if given: cN+1 shows only those whose first field too many is not empty.
+    The commas in each chunk's bytes, quoted or not, are appended to `separators`, if given,
+    before the chunk is yielded (pass 1 tells with them that no record is short)."""
     offset = 0
-    for df, guard, over in prefetched(_parsed(path, width, first, arrival, guards)):
+    count = separators is not None
+    for df, guard, over, commas in prefetched(_parsed(path, width, first, arrival, guards, count)):
         if over and overfull is not None:
             overfull.append(offset)
+        if separators is not None:
+            separators.append(commas)
         yield offset, df, guard
         offset += df.height
 
 
 def _parsed(
-    path: Path, width: int, first: int, arrival: Arrival | None, guards: bool
-) -> Iterator[tuple[pl.DataFrame, bool, bool]]:
+    path: Path, width: int, first: int, arrival: Arrival | None, guards: bool, commas: bool
+) -> Iterator[tuple[pl.DataFrame, bool, bool, int]]:
     # CHUNK_BYTES is read at each call, not imported: tests shrink it to get many chunks
     for chunk in byte_chunks(path, header_end(path), csv_chunks.CHUNK_BYTES, first, arrival):
         try:
             df, overfull = _read(chunk, width)
         except pl.exceptions.PolarsError as exc:
             raise unreadable(path, exc) from exc
-        yield df, may_hold_guard(chunk) if guards else True, overfull
+        yield df, may_hold_guard(chunk) if guards else True, overfull, chunk.count(b",") if commas else 0
 
 
 def filtered(

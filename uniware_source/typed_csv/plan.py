@@ -125,10 +125,12 @@ def _profile(
     """One pass over the file (without the records `skip`), in chunks of bounded size."""
     profile = FileProfile(cols, labels, forced, guarded, timezone)
     width = len(cols)
-    for offset, df, guard in frames(path, width, FIRST_CHUNK_BYTES, arrival, True, overfull):
+    commas: list[int] = []  # of each chunk so far, in the first pass (which counts the shape)
+    chunks = frames(path, width, FIRST_CHUNK_BYTES, arrival, True, overfull, None if skip else commas)
+    for offset, df, guard in chunks:
         if skip or drop_empty:
             df = filtered(df, offset, width, skip, drop_empty)
-        profile.add(path, df, shape=not skip, guards=guard)
+        profile.add(path, df, shape=not skip, guards=guard, commas=commas[-1] if commas else None)
     return profile
 
 
@@ -137,7 +139,7 @@ def _rejects(
 ) -> tuple[list[RejectedRow], list[int]]:
     """The ragged records and their indexes, if polars saw any (`overfull`: it saw records with
     too many fields that `shape` may not count); checked against its record count."""
-    if not (shape.too_many or shape.maybe_short or overfull):
+    if not (shape.too_many or shape.short_unproven or overfull):
         return [], []
     rejected, skip, seen = locate_rejects(path, width)
     if seen != shape.records:

@@ -1,0 +1,94 @@
+"""The settings the package applies itself at import, and what it tells a library user.
+
+Each case runs in a fresh Python process: allocators are chosen when polars and pyarrow load,
+once per process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from uniware_source.process_settings import (
+    ALLOCATOR_DEFAULTS,
+    DUCKDB_CONFIG_VARIABLE,
+    DUCKDB_DEFAULTS,
+    duckdb_note,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_python(code: str, **env: str) -> dict[str, object]:
+    """Run `code` in a fresh interpreter whose environment has no allocator setting but `env`;
+    its last line of output, as JSON."""
+    clean = {k: v for k, v in os.environ.items() if k not in ALLOCATOR_DEFAULTS}
+    clean.pop(DUCKDB_CONFIG_VARIABLE, None)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+IMPORT_US_FIRST = """
+import json, os, sys
+import uniware_source
+loaded = [m for m in ("polars", "pyarrow") if m in sys.modules]
+import pyarrow
+print(json.dumps({"loaded": loaded, "pool": pyarrow.default_memory_pool().backend_name,
+                  "env": {k: os.environ.get(k) for k in ("_RJEM_MALLOC_CONF", "ARROW_DEFAULT_MEMORY_POOL")}}))
+"""
+
+
+def test_import_sets_the_allocators_before_polars_and_pyarrow_load() -> None:
+    seen = run_python(IMPORT_US_FIRST)
+    assert seen["loaded"] == []  # importing the package loads neither
+    assert seen["env"] == ALLOCATOR_DEFAULTS
+    assert seen["pool"] == "system"
+
+
+def test_the_users_own_setting_wins() -> None:
+    seen = run_python(IMPORT_US_FIRST, ARROW_DEFAULT_MEMORY_POOL="mimalloc", _RJEM_MALLOC_CONF="narenas:1")
+    assert seen["env"] == {"_RJEM_MALLOC_CONF": "narenas:1", "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}
+    assert seen["pool"] == "mimalloc"
+
+
+PYARROW_FIRST = """
+import json, logging, os
+logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
+import pyarrow
+import uniware_source
+from uniware_source import process_settings
+process_settings.tell_once()
+process_settings.tell_once()
+print(json.dumps({"env": os.environ.get("ARROW_DEFAULT_MEMORY_POOL"),
+                  "polars_env": os.environ.get("_RJEM_MALLOC_CONF")}))
+"""
+
+
+def test_pyarrow_imported_first_is_told_once_at_info() -> None:
+    clean = {k: v for k, v in os.environ.items() if k not in ALLOCATOR_DEFAULTS}
+    out = subprocess.run(
+        [sys.executable, "-c", PYARROW_FIRST], env=clean, cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["env"] is None  # too late to set: not pretended
+    assert seen["polars_env"] == ALLOCATOR_DEFAULTS["_RJEM_MALLOC_CONF"]  # polars had not loaded
+    notes = [line for line in out.stderr.splitlines() if "imported before uniware_source" in line]
+    assert len(notes) == 1
+    assert notes[0].startswith("uniware_source INFO pyarrow was imported")
+    assert "ARROW_DEFAULT_MEMORY_POOL='system'" in notes[0]
+
+
+def test_duckdb_note_names_the_setting_only_without_a_limit() -> None:
+    note = duckdb_note(None)
+    assert note is not None and "\n" not in note
+    assert DUCKDB_CONFIG_VARIABLE in note and json.dumps(DUCKDB_DEFAULTS) in note
+    assert "[destination.duckdb.credentials]" in note and "memory_limit" in note
+    assert duckdb_note({"preserve_insertion_order": False}) is not None
+    assert duckdb_note({"memory_limit": "1GB"}) is None
+    assert duckdb_note({"MAX_MEMORY": "1GB"}) is None

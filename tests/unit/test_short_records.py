@@ -1,0 +1,85 @@
+"""Records with a null last field: a short record is still found exactly, and a file whose last
+column is merely empty is proven whole by its commas, without the exact (csv module) pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+from uniware_source.typed_csv import chunks as csv_chunks
+from uniware_source.typed_csv.frames import frames
+from uniware_source.typed_csv.profile import FileProfile
+from uniware_source.typed_csv.reader import plan_file, read_batches, unify
+
+NORMALIZE = NamingConvention().normalize_identifier
+HEADER = "Code,Note,Amount,Last"
+
+
+def write(tmp_path: Path, records: list[str]) -> Path:
+    path = tmp_path / "f.csv"
+    path.write_bytes(("\ufeff" + "".join(r + "\r\n" for r in [HEADER, *records])).encode())
+    return path
+
+
+def records(n: int) -> list[str]:
+    """Quoted commas, doubled quotes, line breaks and non-ASCII text in values; the last field
+    empty in most records, `-` in some."""
+    out = []
+    for i in range(n):
+        note = f'"प्रिय, {i}\r\n""नमस्ते"", ok"' if i % 3 else f"plain {i}"
+        last = "-" if i % 7 == 0 else ("x,y" if i % 11 == 0 else "")
+        out.append(f"C{i},{note},{i}.50,{last if ',' not in last else chr(34) + last + chr(34)}")
+    return out
+
+
+def shape_of(path: Path) -> tuple[int, int, int]:
+    """(records, maybe_short, short_unproven) as pass 1 counts them, commas counted per chunk."""
+    cols = ["c0", "c1", "c2", "c3"]
+    profile = FileProfile(cols, HEADER.split(","), [None] * 4, set(), "Asia/Kolkata")
+    commas: list[int] = []
+    for _, df, guard in frames(path, 4, 1 << 10, None, True, [], commas):
+        profile.add(path, df, shape=True, guards=guard, commas=commas[-1])
+    return profile.shape.records, profile.shape.maybe_short, profile.shape.short_unproven
+
+
+@pytest.fixture
+def small_chunks() -> object:
+    previous = csv_chunks.CHUNK_BYTES
+    csv_chunks.CHUNK_BYTES = 4 << 10  # many chunks: the proof is per chunk
+    yield
+    csv_chunks.CHUNK_BYTES = previous
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_empty_last_fields_are_proven_whole(tmp_path: Path) -> None:
+    path = write(tmp_path, records(600))
+    total, maybe_short, unproven = shape_of(path)
+    assert total == 600 and maybe_short > 400
+    assert unproven == 0
+    plan = plan_file(path, normalize=NORMALIZE)
+    assert plan.rows == 600 and plan.rejected == ()
+    table = list(read_batches(path, plan, unify([plan])))
+    last = [v for batch in table for v in batch.column("last").to_pylist()]
+    assert last.count("x,y") == len([i for i in range(600) if i % 11 == 0 and i % 7 != 0])
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_a_short_record_among_empty_last_fields_is_rejected(tmp_path: Path) -> None:
+    lines = records(600)
+    lines[300] = 'C300,"प्रिय, short\r\nrecord",3.50'  # one field missing, commas quoted beside it
+    path = write(tmp_path, lines)
+    assert shape_of(path)[2] > 0  # its chunk is not proven: the exact pass runs
+    plan = plan_file(path, normalize=NORMALIZE)
+    assert [(r.raw_line, r.reason) for r in plan.rejected] == [
+        ('C300,"प्रिय, short\r\nrecord",3.50', "expected 4 fields, found 3")
+    ]
+    assert plan.rows == 599
+
+
+def test_a_blank_line_is_no_proof_and_no_reject(tmp_path: Path) -> None:
+    path = write(tmp_path, ["A,x,1,", "", "B,y,2,"])
+    assert shape_of(path)[2] > 0
+    plan = plan_file(path, normalize=NORMALIZE)
+    assert plan.rows == 2 and plan.rejected == ()
