@@ -167,7 +167,9 @@ def test_qty_has_one_exact_type_in_sister_reports(loaded: Loaded) -> None:
     assert loaded.type_of("invoice", "qty") == loaded.type_of("return_invoices", "qty") == "DECIMAL(38,9)"
     for table in ("invoice", "return_invoices"):
         values = loaded.column(table, "Qty")
-        assert loaded.sql(f"SELECT sum(qty) FROM shapes.{table}")[0][0] == sum(Decimal(v) for v in values if v)
+        assert loaded.sql(f"SELECT sum(qty) FROM shapes.{table}")[0][0] == sum(
+            Decimal(v) for v in values if v
+        )
 
 
 # -- dates ---------------------------------------------------------------------------------------
