@@ -1,5 +1,6 @@
-"""A file the destination cannot take within its memory limit fails its job alone and clearly, and
-wedges no later run.
+"""A file the destination cannot take within its memory limit fails its run's load clearly (its
+jobs LOAD_FAILED, with a one-line reason) and wedges no later run: the next run loads its own jobs,
+and the failed job loads once the limit allows.
 
 The DuckDB memory limit is the user's own setting (dlt's `global_config`, from the environment),
 made small enough that a small job loads and a wide one does not (DuckDB's insert holds buffers
@@ -39,7 +40,7 @@ def _run(emulator, cwd: Path, codes: list[str], config: str | None, report: str 
     return run_command(env, cwd)
 
 
-def test_a_file_over_the_destinations_memory_limit_fails_its_job_alone_and_wedges_nothing(
+def test_a_file_over_the_destinations_memory_limit_fails_clearly_and_wedges_no_later_run(
     emulator, tmp_path
 ) -> None:
     from uniware_source.emulator import JobSpec

@@ -170,7 +170,7 @@ def _out_of_memory(error: BaseException | None) -> BaseException | None:
     return None
 
 
-def reason(error: BaseException) -> str:
+def _reason(error: BaseException) -> str:
     """One line on why the destination refused a package: the table, and the destination's own
     error (not dlt's wrapper with its traceback); for running out of memory, what to raise."""
     client_error = getattr(error, "client_exception", None)
@@ -181,8 +181,8 @@ def reason(error: BaseException) -> str:
         first = str(memory).strip().splitlines()[0] if str(memory).strip() else ""
         return (
             f"{table}the destination ran out of memory loading it ({type(memory).__name__}: {first}); "
-            "raise its memory limit (DuckDB: destination.duckdb.credentials.global_config "
-            "memory_limit) or load fewer rows per job"
+            "raise its memory limit or lower its threads (an insert holds every column's buffers "
+            "per thread; DuckDB: memory_limit, threads in destination.duckdb.credentials.global_config)"
         )
     if client_error is not None:
         *_, innermost = _chain(client_error)
@@ -193,7 +193,7 @@ def reason(error: BaseException) -> str:
 
 def _give_up(pipeline: dlt.Pipeline, load_id: str, error: BaseException) -> GivenUp:
     jobs = list(pipeline.get_load_package_state(load_id).get(PACKAGE_JOBS, []))  # type: ignore[call-overload]
-    text = redact(reason(error))[:500]
+    text = redact(_reason(error))[:500]
     logger.error(
         "the destination refused load package %s for good (%s); giving it up: its %d job(s) load "
         "again next run",
