@@ -126,7 +126,7 @@ def test_typed_files_reach_the_load_package_as_written(emulator, pipeline) -> No
             for column in range(meta.num_columns):
                 assert not any("DICTIONARY" in e for e in meta.row_group(group).column(column).encodings)
     assert count == 62_000
-    # the two small jobs share a file; the large one (over SMALL_JOB_ROWS) has its own
+    # the two small jobs share a file; the large one (over SMALL_JOB_BYTES) has its own
     sizes = sorted(n for path in files if (n := pq.ParquetFile(path).metadata.num_rows))
     assert sizes == [2000, 60_000]
     assert len(schemas) == 1, schemas

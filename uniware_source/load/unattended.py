@@ -8,11 +8,17 @@ around it.
 - **Pending packages.** A killed run's normalized packages are loaded first, in a run of their
   own, so that this run still extracts its own data (dlt's `run` otherwise only loads what is
   pending and extracts nothing).
-- **A package the destination refuses for good** (a terminal job failure) is aborted with dlt's
+- **A package the destination refuses for good** (a terminal job failure, or a job that ran the
+  destination out of memory on every one of dlt's retries) is aborted with dlt's
   `abort_packages`, which also restores the pipeline state to before it: its jobs are not marked
   loaded, cursors do not move, and the next run loads them again. The jobs it carried (noted in
   the package's own state) are recorded in `export_jobs` as LOAD_FAILED, with the package and the
   destination's error. A transient failure is left pending, for dlt to retry next run.
+
+Running out of memory is not transient, although dlt's DuckDB client calls it so: the same file
+under the same memory limit fails the same way, and a package left pending with it failed every
+later run before extracting anything. It is given up like a refusal, with the destination's own
+one-line error and the setting to raise; the jobs load again next run, when the limit may allow.
 """
 
 from __future__ import annotations
@@ -28,7 +34,12 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
-from dlt.load.exceptions import LoadClientJobFailed, LoadClientJobTerminalRetry, LoadPackageAborted
+from dlt.load.exceptions import (
+    LoadClientJobFailed,
+    LoadClientJobRetry,
+    LoadClientJobTerminalRetry,
+    LoadPackageAborted,
+)
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from uniware_source.api.errors import redact
@@ -40,6 +51,15 @@ LOAD_FAILED = "LOAD_FAILED"
 # a job of the package failed terminally: left pending (dlt's default), or aborted already (with
 # dlt's `load.auto_abort_on_terminal_error`)
 _REFUSED = (LoadClientJobTerminalRetry, LoadClientJobFailed, LoadPackageAborted)
+# the destination libraries' out-of-memory errors, by class name (none of them need be installed):
+# duckdb.OutOfMemoryException, psycopg2.errors.OutOfMemory (SQLSTATE 53200); and DuckDB's words
+# for it, which also come as other errors (a commit that could not allocate: TransactionException)
+_OUT_OF_MEMORY = frozenset({"OutOfMemoryException", "OutOfMemory"})
+_OUT_OF_MEMORY_WORDS = (
+    "Out of Memory Error",
+    "could not allocate block of size",
+    "failed to allocate data of size",
+)
 
 
 @dataclass
@@ -49,6 +69,7 @@ class GivenUp:
     load_id: str
     error: str
     jobs: list[dict[str, Any]]
+    schema_name: str | None = None  # of the package: a first run's abort leaves the pipeline none
 
 
 @dataclass
@@ -79,7 +100,14 @@ def run_unattended(pipeline: dlt.Pipeline, source: Any) -> UnattendedRun:
         _run(pipeline, None, outcome)
     _run(pipeline, source, outcome)
     if outcome.given_up:
-        outcome.loads.append(pipeline.run(_given_up_rows(outcome.given_up), schema=pipeline.default_schema))
+        # the audit rows go to the pipeline's schema; on a first run the abort restored none
+        names = [package.schema_name for package in outcome.given_up if package.schema_name]
+        schema = (
+            pipeline.default_schema
+            if pipeline.default_schema_name
+            else dlt.Schema(names[0] if names else pipeline.pipeline_name)
+        )
+        outcome.loads.append(pipeline.run(_given_up_rows(outcome.given_up), schema=schema))
     return outcome
 
 
@@ -114,14 +142,58 @@ def _run(pipeline: dlt.Pipeline, source: Any, outcome: UnattendedRun) -> None:
     try:
         outcome.loads.append(pipeline.run(source) if source is not None else pipeline.run())
     except PipelineStepFailed as exc:
-        if exc.step != "load" or not isinstance(exc.exception, _REFUSED) or not exc.load_id:
+        if exc.step != "load" or not _refused(exc.exception) or not exc.load_id:
             raise
         outcome.given_up.append(_give_up(pipeline, exc.load_id, exc.exception))
 
 
+def _refused(error: BaseException) -> bool:
+    """A terminal failure, or retries that all ran out of memory."""
+    if isinstance(error, _REFUSED):
+        return True
+    return isinstance(error, LoadClientJobRetry) and _out_of_memory(error.client_exception) is not None
+
+
+def _chain(error: BaseException | None) -> Iterator[BaseException]:
+    seen: list[BaseException] = []
+    while error is not None and all(error is not other for other in seen):
+        seen.append(error)
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _out_of_memory(error: BaseException | None) -> BaseException | None:
+    for e in _chain(error):
+        if type(e).__name__ in _OUT_OF_MEMORY or any(words in str(e) for words in _OUT_OF_MEMORY_WORDS):
+            *_, innermost = _chain(e)
+            return innermost
+    return None
+
+
+def _reason(error: BaseException) -> str:
+    """One line on why the destination refused a package: the table, and the destination's own
+    error (not dlt's wrapper with its traceback); for running out of memory, what to raise."""
+    client_error = getattr(error, "client_exception", None)
+    job_id = getattr(error, "job_id", None)
+    table = f"table {job_id.split('.')[0]}: " if isinstance(job_id, str) and "." in job_id else ""
+    memory = _out_of_memory(client_error)
+    if memory is not None:
+        first = str(memory).strip().splitlines()[0] if str(memory).strip() else ""
+        return (
+            f"{table}the destination ran out of memory loading it ({type(memory).__name__}: {first}); "
+            "raise its memory limit or lower its threads (an insert holds every column's buffers "
+            "per thread; DuckDB: memory_limit, threads in destination.duckdb.credentials.global_config)"
+        )
+    if client_error is not None:
+        *_, innermost = _chain(client_error)
+        lines = str(innermost).strip().splitlines()
+        return f"{table}{type(innermost).__name__}: {lines[0] if lines else ''}"
+    return " ".join(str(error).split())
+
+
 def _give_up(pipeline: dlt.Pipeline, load_id: str, error: BaseException) -> GivenUp:
     jobs = list(pipeline.get_load_package_state(load_id).get(PACKAGE_JOBS, []))  # type: ignore[call-overload]
-    text = redact(" ".join(str(error).split()))[:500]
+    text = redact(_reason(error))[:500]
     logger.error(
         "the destination refused load package %s for good (%s); giving it up: its %d job(s) load "
         "again next run",
@@ -129,9 +201,10 @@ def _give_up(pipeline: dlt.Pipeline, load_id: str, error: BaseException) -> Give
         text,
         len(jobs),
     )
+    schema_name = pipeline.default_schema_name
     pipeline.abort_packages()  # deletes the package and restores the state from before it
     _forget_partial_audit(pipeline, load_id, jobs)
-    return GivenUp(load_id, text, jobs)
+    return GivenUp(load_id, text, jobs, schema_name)
 
 
 def _forget_partial_audit(pipeline: dlt.Pipeline, load_id: str, jobs: Sequence[dict[str, Any]]) -> None:

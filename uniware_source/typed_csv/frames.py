@@ -101,8 +101,9 @@ def frames(
 def _parsed(
     path: Path, width: int, first: int, arrival: Arrival | None, guards: bool, commas: bool
 ) -> Iterator[tuple[pl.DataFrame, bool, bool, int]]:
-    # CHUNK_BYTES is read at each call, not imported: tests shrink it to get many chunks
-    for chunk in byte_chunks(path, header_end(path), csv_chunks.CHUNK_BYTES, first, arrival):
+    # the size is read at each call, not imported: tests shrink CHUNK_BYTES to get many chunks
+    size = csv_chunks.chunk_bytes(width)
+    for chunk in byte_chunks(path, header_end(path), size, first, arrival):
         try:
             df, overfull = _read(chunk, width)
         except pl.exceptions.PolarsError as exc:

@@ -1,0 +1,73 @@
+"""A file the destination cannot take within its memory limit fails its run's load clearly (its
+jobs LOAD_FAILED, with a one-line reason) and wedges no later run: the next run loads its own jobs,
+and the failed job loads once the limit allows.
+
+The DuckDB memory limit is the user's own setting (dlt's `global_config`, from the environment),
+made small enough that a small job loads and a wide one does not (DuckDB's insert holds buffers
+for every column at once: 200 columns of 2,000 rows need more than 64 MB). Each run is the real
+command (`pipelines/run.py`) against the emulator, into a real DuckDB file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from tests.conftest import command_env, run_command
+
+TINY = json.dumps({"memory_limit": "64MB", "threads": 1})
+WIDE = "Wide Export"
+DUCKDB_CONFIG = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
+
+
+def _query(cwd: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(cwd / "uniware.duckdb"), read_only=True) as db:
+        return db.sql(sql).fetchall()
+
+
+def _wide_file(columns: int = 200, rows: int = 2_000) -> bytes:
+    header = ",".join(f"field {i}" for i in range(columns))
+    lines = [",".join(f"r{row}-value-{i}" for i in range(columns)) for row in range(rows)]
+    return "\n".join([header, *lines, ""]).encode()
+
+
+def _run(emulator, cwd: Path, codes: list[str], config: str | None, report: str = "Sale Orders") -> object:
+    env = command_env(emulator, cwd, [], job_codes=json.dumps(codes), report=report)
+    if config is not None:
+        env[DUCKDB_CONFIG] = config
+    return run_command(env, cwd)
+
+
+def test_a_file_over_the_destinations_memory_limit_fails_clearly_and_wedges_no_later_run(
+    emulator, tmp_path
+) -> None:
+    from uniware_source.emulator import JobSpec
+
+    big = emulator.add_job(JobSpec(report=WIDE, content=_wide_file()))
+    later = emulator.add_job(JobSpec(rows=30, seed=5))
+    refused = _run(emulator, tmp_path, [big], TINY, WIDE)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "ran out of memory" in refused.stderr and big in refused.stderr
+    ((status, message),) = _query(
+        tmp_path, f"SELECT status, message FROM uniware_data.export_jobs WHERE job_code = '{big}'"
+    )
+    assert status == "LOAD_FAILED"
+    assert "ran out of memory" in message and "memory_limit" in message and "Traceback" not in message
+    assert "loads again next run" in message
+
+    # the next run under the same limit is not wedged by the refused package: it loads its job
+    after = _run(emulator, tmp_path, [later], TINY)
+    assert after.returncode == 0, after.stdout + after.stderr
+    # and with the limit raised, the refused job loads
+    raised = _run(emulator, tmp_path, [big], None, WIDE)
+    assert raised.returncode == 0, raised.stdout + raised.stderr
+
+    codes = _query(tmp_path, "SELECT _job_code, count(*) FROM uniware_data.sale_orders GROUP BY 1")
+    assert dict(codes) == {later: 30}
+    assert _query(tmp_path, "SELECT count(*), count(DISTINCT field_0) FROM uniware_data.wide_export") == [
+        (2_000, 2_000)
+    ]
+    statuses = _query(tmp_path, "SELECT job_code, status FROM uniware_data.export_jobs ORDER BY finished_at")
+    assert statuses == [(big, "LOAD_FAILED"), (later, "LOADED"), (big, "LOADED")]
