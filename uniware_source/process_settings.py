@@ -107,7 +107,7 @@ def duckdb_note(global_config: Mapping[str, Any] | None) -> str | None:
     return (
         "the DuckDB destination has no memory_limit, so DuckDB may hold up to 80% of the machine's "
         "memory during a load; to bound it (DuckDB spills to disk beyond), add "
-        'global_config = {memory_limit = "250MB", preserve_insertion_order = false} under '
+        'global_config = {memory_limit = "250MB", preserve_insertion_order = false, threads = 1} under '
         "[destination.duckdb.credentials] in .dlt/secrets.toml, or set "
         f"{DUCKDB_CONFIG_VARIABLE}='{json.dumps(DUCKDB_DEFAULTS)}'"
     )
