@@ -54,8 +54,11 @@ soak: $(STAMP)
 
 # the speed targets: 2 files x 2 ways in (command, library) side by side with DuckDB, PostgreSQL,
 # 100 jobs, a run with nothing new (about 7 minutes on a quiet machine); BENCH_ARGS=--full adds 5M rows
+# the speed targets (both 29-column files, both ways in, PostgreSQL, many jobs, nothing new), then
+# the same end-to-end comparison at a real tenant's width (138 columns); about 30 minutes in all
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_targets.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench_width.py $(WIDTH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_VENV) .pytest_cache .mypy_cache .ruff_cache *.duckdb
