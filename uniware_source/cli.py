@@ -46,7 +46,7 @@ from uniware_source.cli_summary import summarize  # noqa: E402
 from uniware_source.incremental.run import ExportRun, backlog, exports_state  # noqa: E402
 from uniware_source.jobs.ledger import store_for  # noqa: E402
 from uniware_source.load.unattended import run_unattended  # noqa: E402
-from uniware_source.run_lock import RunLocked, check_project, run_lock  # noqa: E402
+from uniware_source.run_lock import RunLocked, check_project, project_path, run_lock  # noqa: E402
 from uniware_source.settings import UniwareSourceConfiguration  # noqa: E402
 
 EXIT_OK, EXIT_JOBS_FAILED, EXIT_RUN_FAILED, EXIT_LOCKED = 0, 1, 2, 3
@@ -102,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plan:  # reads, changes nothing: no lock needed
         return _run(args, pipeline_name)
     with run_lock(get_dlt_pipelines_dir(), pipeline_name):
+        if getattr(args, "demo", False):  # a demo starts afresh (demo_tenant): wherever it runs now
+            project_path(get_dlt_pipelines_dir(), pipeline_name).unlink(missing_ok=True)
         check_project(get_dlt_pipelines_dir(), pipeline_name, Path.cwd())
         return _run(args, pipeline_name)
 

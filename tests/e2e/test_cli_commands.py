@@ -201,3 +201,18 @@ def test_a_second_project_with_the_same_pipeline_name_is_refused_naming_the_opti
     assert not (second / "uniware.duckdb").exists()
     own = run_command(env, second, "--pipeline-name", "second_project")
     assert own.returncode == 0, own.stdout + own.stderr
+
+
+def test_the_demo_runs_in_any_directory_and_writes_its_database_there(tmp_path) -> None:
+    """The demo starts afresh each time, so a second directory is not a second project: each run
+    loads into the directory it runs in."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    env = command_env(None, tmp_path, [])  # one dlt data folder for both, as on one machine
+    for where in (first, second, first):
+        result = run_command(env, where, "--demo")
+        assert result.returncode == 0, result.stdout + result.stderr
+        with duckdb.connect(str(where / "uniware_demo.duckdb"), read_only=True) as db:
+            statuses = db.sql("SELECT DISTINCT status FROM uniware_data.export_jobs").fetchall()
+        assert statuses == [("LOADED",)]
