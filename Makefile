@@ -58,7 +58,7 @@ soak: $(STAMP)
 # the same end-to-end comparison at a real tenant's width (138 columns); about 30 minutes in all
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_targets.py $(BENCH_ARGS)
-	$(BIN)/python benchmarks/bench_width.py $(WIDTH_ARGS)
+	$(BIN)/python benchmarks/bench_end_to_end.py --files wide --repeat 2 $(WIDTH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_VENV) .pytest_cache .mypy_cache .ruff_cache *.duckdb

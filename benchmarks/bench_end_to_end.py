@@ -3,11 +3,15 @@
     python benchmarks/bench_end_to_end.py                       # 1M rows: 4 rows of results
     python benchmarks/bench_end_to_end.py --rows 100000 1000000 5000000
     python benchmarks/bench_end_to_end.py --files messy --ways library --repeat 1
+    python benchmarks/bench_end_to_end.py --files wide --repeat 2    # a real tenant's width
 
 Two files of the same size, served by the emulator (in this process):
 - default: the emulator's Sale Orders export (uniware_source/emulator);
 - messy: benchmarks/messy_file.py, quoted multi-line fields in every record, Devanagari and Tamil
-  text, a column of three date formats, mostly-null columns, `-` for null, BOM and CR LF.
+  text, a column of three date formats, mostly-null columns, `-` for null, BOM and CR LF;
+- wide (only when asked for): benchmarks/wide_sale_orders.py, a Sale Orders export at a live
+  tenant's width (138 columns, about 1 kB a row), from a generator of its own rather than the
+  emulator's, so that it checks the reader on shapes the emulator does not write.
 Two ways in, each a fresh process exactly as a user starts it:
 - cli: `python pipelines/run.py --job-code ...`, settings from SOURCES__UNIWARE__* variables;
 - library: benchmarks/library_user.py, a plain script that runs
@@ -46,7 +50,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 USERNAME, PASSWORD = "bench", "bench-password"
-FILES = ("default", "messy")
+FILES = ("default", "messy", "wide")
+DEFAULT_FILES = ("default", "messy")  # wide is asked for by name: 1 GB of CSV per million rows
 WAYS = ("cli", "library")
 PIPELINE, DATASET = "bench", "uniware_data"
 # the environment a child starts from: the parent's, less anything that would configure it (the
@@ -221,8 +226,10 @@ def job_factory(emu: Any, file: str, rows: int, cache_dir: Path) -> Callable[[],
 
     else:
         from messy_file import messy_file
+        from wide_sale_orders import cached_wide_csv
 
-        content = messy_file(cache_dir, rows).read_bytes()
+        path = messy_file(cache_dir, rows) if file == "messy" else cached_wide_csv(cache_dir / "wide", rows)
+        content = path.read_bytes()
 
         def spec() -> JobSpec:
             return JobSpec(rows=rows, content=content)
@@ -239,7 +246,7 @@ def measure(
     sizes: Sequence[int],
     cache_dir: Path,
     repeat: int = 3,
-    files: Sequence[str] = FILES,
+    files: Sequence[str] = DEFAULT_FILES,
     ways: Sequence[str] = WAYS,
     report: Callable[[str], None] = print,
 ) -> list[Result]:
@@ -310,7 +317,7 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--repeat", type=int, default=3, help="alternating pairs per size up to 1M rows")
-    parser.add_argument("--files", nargs="+", choices=FILES, default=list(FILES))
+    parser.add_argument("--files", nargs="+", choices=FILES, default=list(DEFAULT_FILES))
     parser.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS))
     parser.add_argument("--cache-dir", default=str(ROOT / ".emulator-cache"), help="where files are kept")
     args = parser.parse_args()
