@@ -3,10 +3,14 @@ column is merely empty is proven whole by its commas, without the exact (csv mod
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
 from dlt.common.normalizers.naming.snake_case import NamingConvention
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from uniware_source.typed_csv import chunks as csv_chunks
 from uniware_source.typed_csv.frames import frames
@@ -83,3 +87,17 @@ def test_a_blank_line_is_no_proof_and_no_reject(tmp_path: Path) -> None:
     assert shape_of(path)[2] > 0
     plan = plan_file(path, normalize=NORMALIZE)
     assert plan.rows == 2 and plan.rejected == ()
+
+
+_FIELD = st.text(alphabet=st.sampled_from(list('ab ,"\r\nप,')), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_FIELD, min_size=1, max_size=6), min_size=1, max_size=20))
+def test_separators_are_the_commas_between_fields(rows: list[list[str]]) -> None:
+    """chunks.separators counts the commas that separate fields, whatever the values hold (quoted
+    commas, doubled quotes, line breaks): for records as Python's csv module writes them, one
+    fewer than the fields of each record."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    assert csv_chunks.separators(out.getvalue().encode()) == sum(len(r) - 1 for r in rows)

@@ -52,6 +52,16 @@ def _last_boundary(buf: bytes) -> int:
     return 0
 
 
+def separators(chunk: bytes) -> int:
+    """The commas of `chunk` (whole records) that separate fields: all of them less those inside
+    quoted fields. The chunk starts outside any quote, so splitting it at its quote characters
+    leaves the quoted text in every other piece (a doubled quote only splits a field in two)."""
+    commas = chunk.count(b",")
+    if b'"' not in chunk:
+        return commas
+    return commas - b"".join(chunk.split(b'"')[1::2]).count(b",")
+
+
 def header_end(path: Path) -> int:
     """Byte offset just after the header record (its line break included); the file size if the
     header is the only record."""

@@ -96,13 +96,6 @@ def shape_exprs(cols: tuple[str, ...]) -> tuple[pl.Expr, ...]:
 
 
 @_cached
-def value_commas_expr(cols: tuple[str, ...]) -> pl.Expr:
-    """The commas inside the values of `cols` (quoted fields), over the chunk."""
-    counts = [pl.col(c).str.count_matches(",", literal=True).sum() for c in cols]
-    return pl.sum_horizontal(counts).alias(":value_commas")
-
-
-@_cached
 def guard_expr(col: str) -> pl.Expr:
     """Values that start with an Excel guard, or with any apostrophe: the guard regex tells them apart."""
     return pl.col(col).str.strip_chars_start().str.starts_with("'").sum().alias(f"{col}:guards")

@@ -30,7 +30,14 @@ import polars as pl
 
 from uniware_source.api.errors import CsvFormatError
 from uniware_source.typed_csv import chunks as csv_chunks
-from uniware_source.typed_csv.chunks import Arrival, byte_chunks, header_end, may_hold_guard, prefetched
+from uniware_source.typed_csv.chunks import (
+    Arrival,
+    byte_chunks,
+    header_end,
+    may_hold_guard,
+    prefetched,
+    separators,
+)
 
 _ROW_INDEX = "__record"
 
@@ -76,7 +83,7 @@ def frames(
     arrival: Arrival | None = None,
     guards: bool = False,
     overfull: list[int] | None = None,
-    separators: list[int] | None = None,
+    commas: list[int] | None = None,
 ) -> Iterator[tuple[int, pl.DataFrame, bool]]:
     """Every data record (header excluded) as raw String columns c0..cN+1, chunk by chunk, each
     with the 0-based index of its first record and whether a field of it may start with an Excel
@@ -85,15 +92,16 @@ def frames(
     current one. With `arrival`, the file may still be downloading (see byte_chunks). The index
     of the first record of each chunk that holds a record with more fields than the header is
     appended to `overfull`, if given: cN+1 shows only those whose first field too many is not empty.
-    The commas in each chunk's bytes, quoted or not, are appended to `separators`, if given,
-    before the chunk is yielded (pass 1 tells with them that no record is short)."""
+    The commas between fields of each chunk (not those inside quoted values) are appended to
+    `commas`, if given, before the chunk is yielded (pass 1 tells with them that no record is
+    short); they are counted on the worker thread, in the chunk's bytes."""
     offset = 0
-    count = separators is not None
-    for df, guard, over, commas in prefetched(_parsed(path, width, first, arrival, guards, count)):
+    count = commas is not None
+    for df, guard, over, between in prefetched(_parsed(path, width, first, arrival, guards, count)):
         if over and overfull is not None:
             overfull.append(offset)
-        if separators is not None:
-            separators.append(commas)
+        if commas is not None:
+            commas.append(between)
         yield offset, df, guard
         offset += df.height
 
@@ -108,7 +116,7 @@ def _parsed(
             df, overfull = _read(chunk, width)
         except pl.exceptions.PolarsError as exc:
             raise unreadable(path, exc) from exc
-        yield df, may_hold_guard(chunk) if guards else True, overfull, chunk.count(b",") if commas else 0
+        yield df, may_hold_guard(chunk) if guards else True, overfull, separators(chunk) if commas else 0
 
 
 def filtered(

@@ -40,7 +40,6 @@ from uniware_source.typed_csv.expressions import (
     temporal_parse_expr,
     typed_count_exprs,
     typed_expr,
-    value_commas_expr,
 )
 from uniware_source.typed_csv.frames import select_row, unreadable
 from uniware_source.typed_csv.kinds import Kind
@@ -173,11 +172,11 @@ class FileProfile:
         self, path: Path, df: pl.DataFrame, shape: bool, guards: bool = True, commas: int | None = None
     ) -> None:
         """Profile one chunk; `shape` counts ragged records, `guards` looks for Excel guards
-        (False when no field of the chunk can start with one); `commas`: those in the chunk's
-        bytes, if counted (see _whole_records)."""
+        (False when no field of the chunk can start with one); `commas`: those between the
+        chunk's fields, if counted (see _whole_records)."""
         before = self.shape.maybe_short
         self._count_records(path, df, shape, guards)
-        if self.shape.maybe_short > before and not self._whole_records(path, df, commas):
+        if self.shape.maybe_short > before and not self._whole_records(df, commas):
             self.shape.short_unproven += self.shape.maybe_short - before
         profiled = [c for c in self.cols if self._profiled(c)]
         frame = self._typed(path, df, profiled)
@@ -203,17 +202,16 @@ class FileProfile:
         self.guarded.update(c for c in self.cols if row.get(f"{c}:guards"))
         self.shape.add(row)
 
-    def _whole_records(self, path: Path, df: pl.DataFrame, commas: int | None) -> bool:
-        """Whether every record of the chunk has all its fields, none missing, told from its
-        commas: those between fields are the chunk's `commas` less those inside values, and a
-        chunk polars read strictly (none has a field too many) has (width - 1) of them in every
-        record exactly when their sum is records x (width - 1). Else (a record is short, a blank
-        line, or the commas were not counted) the exact csv pass tells which records are short,
-        at 20x the time of polars: a file whose last column is mostly empty no longer needs it."""
+    def _whole_records(self, df: pl.DataFrame, commas: int | None) -> bool:
+        """Whether every record of the chunk has all its fields, none missing, told from the
+        `commas` between its fields (chunks.separators, in the chunk's bytes): a chunk polars read
+        strictly (none has a field too many) has (width - 1) of them in every record exactly when
+        their sum is records x (width - 1). Else (a record is short, a blank line, or the commas
+        were not counted) the exact csv pass tells which records are short, at 20x the time of
+        polars: a file whose last column is mostly empty no longer needs it."""
         if commas is None:
             return False
-        quoted = int(select_row(path, df, [value_commas_expr(tuple(self.cols))])[":value_commas"] or 0)
-        return commas - quoted == df.height * (len(self.cols) - 1)
+        return commas == df.height * (len(self.cols) - 1)
 
     def _typed(self, path: Path, df: pl.DataFrame, profiled: Sequence[str]) -> pl.DataFrame:
         """The chunk with the typed value (typed_expr) of each profiled column c as tc."""
