@@ -8,7 +8,11 @@ A chunk's memory grows with the cells it holds more than with its bytes: polars 
 field as a 16-byte view beside its text, and the typing's expressions make temporaries per column.
 So the chunk size is a budget of cells: CHUNK_BYTES up to CHUNK_COLUMNS columns, and less in
 proportion beyond (`chunk_bytes`). Measured on a 139-column export (about 1 kB a row, 7 bytes a
-field): 12 MB chunks peaked at 426 MB in the two passes, 4 MB ones at 275 MB, and were no slower.
+field): 12 MB chunks peaked at 426 MB in the two passes, 4 MB ones at 275 MB. Each chunk also
+costs a fixed time, polars' planning of pass 1's aggregations (about 10 ms per thousand of them,
+and a 139-column file has about 600): at 300k rows of that file, 3.5 MB chunks took pass 1 4.0-4.5 s,
+7 MB ones 3.7 s and 14 MB ones 3.1 s, at 250, 312 and 442 MB. The 7 MB of CHUNK_COLUMNS = 80
+keep pass 1 below what the load itself peaks at (540 MB there, DuckDB included).
 
 A chunk ends after a line break that is outside any quoted field: with RFC 4180 quoting (a quote
 inside a quoted field is doubled) that is a line break preceded by an even number of quote
@@ -24,7 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 CHUNK_BYTES = 12 << 20
-CHUNK_COLUMNS = 40  # a chunk of CHUNK_BYTES up to this many columns; fewer bytes beyond
+CHUNK_COLUMNS = 80  # a chunk of CHUNK_BYTES up to this many columns; fewer bytes beyond
 MIN_CHUNK_BYTES = 1 << 20
 T = TypeVar("T")
 
