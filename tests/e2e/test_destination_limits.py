@@ -33,11 +33,13 @@ def _wide_file(columns: int = 200, rows: int = 2_000) -> bytes:
     return "\n".join([header, *lines, ""]).encode()
 
 
-def _run(emulator, cwd: Path, codes: list[str], config: str | None, report: str = "Sale Orders") -> object:
+def _run(
+    emulator, cwd: Path, codes: list[str], config: str | None, report: str = "Sale Orders", *args: str
+) -> object:
     env = command_env(emulator, cwd, [], job_codes=json.dumps(codes), report=report)
     if config is not None:
         env[DUCKDB_CONFIG] = config
-    return run_command(env, cwd)
+    return run_command(env, cwd, *args)
 
 
 def test_a_file_over_the_destinations_memory_limit_fails_clearly_and_wedges_no_later_run(
@@ -71,3 +73,32 @@ def test_a_file_over_the_destinations_memory_limit_fails_clearly_and_wedges_no_l
     ]
     statuses = _query(tmp_path, "SELECT job_code, status FROM uniware_data.export_jobs ORDER BY finished_at")
     assert statuses == [(big, "LOAD_FAILED"), (later, "LOADED"), (big, "LOADED")]
+
+
+def test_the_command_gives_narrow_rows_two_threads_and_one_when_two_run_out_of_memory(
+    emulator, tmp_path
+) -> None:
+    """A global_config that names no threads leaves them to the command: two for Sale Orders' 29
+    columns. Under a 32 MB limit, DuckDB's insert of 30,000 such rows runs out of memory with two
+    threads and fits with one: the command loads the package again with one, and every row lands."""
+    from uniware_source.emulator import JobSpec
+
+    code = emulator.add_job(JobSpec(rows=30_000, seed=8))
+    limit = json.dumps({"memory_limit": "32MB", "preserve_insertion_order": False})
+    out = _run(emulator, tmp_path, [code], limit, "Sale Orders", "-v")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "DuckDB loads with 2 thread(s)" in out.stderr
+    assert "ran out of memory loading package" in out.stderr and "again with one" in out.stderr
+    assert _query(tmp_path, "SELECT count(*) FROM uniware_data.sale_orders") == [(30_000,)]
+    assert _query(tmp_path, "SELECT status FROM uniware_data.export_jobs") == [("LOADED",)]
+
+
+def test_a_global_config_that_names_threads_is_kept_as_it_is(emulator, tmp_path) -> None:
+    from uniware_source.emulator import JobSpec
+
+    code = emulator.add_job(JobSpec(rows=50, seed=9))
+    out = _run(
+        emulator, tmp_path, [code], json.dumps({"memory_limit": "200MB", "threads": 1}), "Sale Orders", "-v"
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "DuckDB loads with" not in out.stderr

@@ -92,3 +92,51 @@ def test_duckdb_note_names_the_setting_only_without_a_limit() -> None:
     assert duckdb_note({"preserve_insertion_order": False}) is not None
     assert duckdb_note({"memory_limit": "1GB"}) is None
     assert duckdb_note({"MAX_MEMORY": "1GB"}) is None
+
+
+THREADS = """
+import json, os
+from uniware_source import process_settings as ps
+ps.apply_duckdb_defaults()
+seen = [json.loads(os.environ["DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"]).get("threads")]
+for columns, csv_bytes in ((29, 330), (21, 312), (139, 1000), (29, 330)):
+    seen.append(ps.fit_duckdb_threads(ps.row_footprint(csv_bytes * 1000, 1000, columns)))
+seen.append(ps.fewer_duckdb_threads())
+print(json.dumps({"seen": seen, "config": os.environ["DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"]}))
+"""
+
+
+def test_the_command_gives_duckdb_two_threads_until_a_wide_row_comes() -> None:
+    seen = run_python(THREADS)
+    # one thread before any file, two for 29 and 21 columns, one from the first 139-column file on
+    assert seen["seen"] == [1, 2, 2, 1, 1, False]
+    assert json.loads(str(seen["config"])) == {**DUCKDB_DEFAULTS, "threads": 1}
+
+
+def test_a_users_config_without_threads_keeps_its_settings_and_gets_threads_chosen() -> None:
+    mine = json.dumps({"memory_limit": "1GB"})
+    seen = run_python(THREADS, **{DUCKDB_CONFIG_VARIABLE: mine})
+    assert seen["seen"] == [1, 2, 2, 1, 1, False]
+    assert json.loads(str(seen["config"])) == {"memory_limit": "1GB", "threads": 1}
+
+
+def test_a_users_threads_are_never_changed() -> None:
+    mine = json.dumps({"memory_limit": "1GB", "threads": 4})
+    seen = run_python(THREADS, **{DUCKDB_CONFIG_VARIABLE: mine})
+    assert seen["seen"] == [4, None, None, None, None, False]
+    assert seen["config"] == mine
+
+
+FALLBACK = """
+import json, os
+from uniware_source import process_settings as ps
+ps.apply_duckdb_defaults()
+first = ps.fit_duckdb_threads(800.0)
+lowered = ps.fewer_duckdb_threads()
+after = ps.fit_duckdb_threads(800.0)  # a narrow file after running out of memory: still one
+print(json.dumps({"seen": [first, lowered, after, ps.fewer_duckdb_threads()]}))
+"""
+
+
+def test_after_running_out_of_memory_the_command_keeps_one_thread() -> None:
+    assert run_python(FALLBACK)["seen"] == [2, True, 1, False]

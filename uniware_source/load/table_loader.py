@@ -37,6 +37,7 @@ from uniware_source.load.quarantine import quarantine_items, quarantine_table
 from uniware_source.load.rejected import Rejected, rejected_items, without_empty_keys
 from uniware_source.load.typed_files import SharedFile, hints_items, keep_last, write_job_file
 from uniware_source.load.widening import widen_for
+from uniware_source.process_settings import fit_duckdb_threads, row_footprint
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
 from uniware_source.typed_csv.chunks import Arrival
@@ -151,6 +152,8 @@ class TableLoader:
         )
         for note in file_notes(plan):
             logger.warning("job %s, table %s: %s", job.job_code, self.table, note)
+        if plan.rows:  # the command's DuckDB threads follow the widest row it loads
+            fit_duckdb_threads(row_footprint(path.stat().st_size, plan.rows, len(plan.columns)))
         return plan
 
     def table_schema(self, jobs: Sequence[ExportJob]) -> TableSchema:

@@ -19,6 +19,8 @@ Running out of memory is not transient, although dlt's DuckDB client calls it so
 under the same memory limit fails the same way, and a package left pending with it failed every
 later run before extracting anything. It is given up like a refusal, with the destination's own
 one-line error and the setting to raise; the jobs load again next run, when the limit may allow.
+Before that, a package that ran out of memory while the command had given DuckDB two threads
+(process_settings.fit_duckdb_threads) is loaded again at once with one.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from uniware_source.api.errors import redact
 from uniware_source.load.audit import AUDIT_TABLE, PACKAGE_JOBS, REJECTED_TABLE, audit_hints
+from uniware_source.process_settings import fewer_duckdb_threads
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +147,17 @@ def _run(pipeline: dlt.Pipeline, source: Any, outcome: UnattendedRun) -> None:
     except PipelineStepFailed as exc:
         if exc.step != "load" or not _refused(exc.exception) or not exc.load_id:
             raise
+        memory = _out_of_memory(getattr(exc.exception, "client_exception", exc.exception))
+        if memory is not None and fewer_duckdb_threads():
+            # the command gave DuckDB two threads for rows it judged narrow enough: the package
+            # is still pending, and loads again now with one (see process_settings)
+            logger.warning(
+                "the destination ran out of memory loading package %s with two threads; loading it "
+                "again with one",
+                exc.load_id,
+            )
+            _run(pipeline, None, outcome)
+            return
         outcome.given_up.append(_give_up(pipeline, exc.load_id, exc.exception))
 
 
