@@ -25,7 +25,7 @@ from uniware_source.typed_csv.chunks import prefetched
 SMALL_JOB_BYTES = 24 << 20
 SHARED_FILE_ROWS = 1_000_000
 PARQUET_OPTIONS: dict[str, Any] = {
-    "compression": "none",
+    "compression": "snappy",
     "use_dictionary": False,
     "write_statistics": False,
     "store_schema": False,
