@@ -30,7 +30,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from uniware_source.process_settings import apply_allocator_defaults, apply_duckdb_defaults
+from uniware_source.process_settings import apply_allocator_defaults, apply_command_defaults
 
 apply_allocator_defaults()  # before polars and pyarrow are imported
 
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, pipeline_name: str) -> int:
-    apply_duckdb_defaults()
+    apply_command_defaults()
     started = time.monotonic()
     source_args = source_arguments(args)
     tenant: AbstractContextManager[list[str]] = (

@@ -121,6 +121,19 @@ def apply_duckdb_defaults() -> None:
         _set_own_duckdb({**configured, "threads": 1})
 
 
+KEEP_LOADED_FILES_VARIABLE = "LOAD__DELETE_COMPLETED_JOBS"
+
+
+def apply_command_defaults() -> None:
+    """What the `uniware` command sets for a run that nobody watches, unless the user set it:
+    DuckDB's config (apply_duckdb_defaults), and dlt deleting each package's data files once they
+    have loaded (dlt keeps them by default, in the pipeline's folder: a copy of every row loaded,
+    which a schedule would grow until the disk is full). A package with a failed job keeps its
+    files either way."""
+    apply_duckdb_defaults()
+    os.environ.setdefault(KEEP_LOADED_FILES_VARIABLE, "true")
+
+
 def _set_own_duckdb(config: dict[str, Any]) -> None:
     global _own_duckdb
     _own_duckdb = config

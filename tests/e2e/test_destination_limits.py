@@ -102,3 +102,17 @@ def test_a_global_config_that_names_threads_is_kept_as_it_is(emulator, tmp_path)
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "DuckDB loads with" not in out.stderr
+
+
+def test_the_command_keeps_no_copy_of_what_it_loaded(emulator, tmp_path) -> None:
+    """dlt keeps every loaded package's data files by default; a schedule would fill the disk with
+    them. The command has dlt delete them once loaded (the package's state and schema stay)."""
+    from uniware_source.emulator import JobSpec
+
+    code = emulator.add_job(JobSpec(rows=500, seed=10))
+    out = _run(emulator, tmp_path, [code], None)
+    assert out.returncode == 0, out.stdout + out.stderr
+    loaded = list((tmp_path / ".dlt-data").glob("pipelines/*/load/loaded/*"))
+    assert loaded, "no loaded package"
+    assert not [p for p in loaded[0].rglob("*") if p.suffix in (".parquet", ".jsonl", ".gz")]
+    assert _query(tmp_path, "SELECT count(*) FROM uniware_data.sale_orders") == [(500,)]
