@@ -26,9 +26,10 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from uniware_source.process_settings import apply_allocator_defaults, apply_command_defaults
 
@@ -63,7 +64,7 @@ def demo_tenant(pipeline_name: str, *, fresh: bool) -> Iterator[list[str]]:
 
     with Emulator(username="demo", password="demo-password", default_job_delay=1.5) as emulator:
         job_codes = emulator.seed_demo_jobs()
-        exports = demo_exports(date.today())
+        exports = demo_exports(datetime.now(ZoneInfo("Asia/Kolkata")).date())  # the tenant's today
         os.environ["SOURCES__UNIWARE__BASE_URL"] = emulator.base_url
         os.environ["SOURCES__UNIWARE__CREDENTIALS__USERNAME"] = "demo"
         os.environ["SOURCES__UNIWARE__CREDENTIALS__PASSWORD"] = "demo-password"
@@ -130,9 +131,10 @@ def _run(args: argparse.Namespace, pipeline_name: str) -> int:
             return print_plan(pipeline, source_args)
         outcome = run_unattended(pipeline, uniware_source(**source_args))
         left, loaded = backlog(pipeline.state)
+        later = {**source_args, "job_codes": []}  # the given job codes loaded in the first batch
         while left and loaded:  # a long backfill: one commit per batch, until nothing is left
             logger.info("%d window(s) left for the next batch; running it", left)
-            outcome.extend(run_unattended(pipeline, uniware_source(**source_args)))
+            outcome.extend(run_unattended(pipeline, uniware_source(**later)))
             left, loaded = backlog(pipeline.state)
     return summarize(pipeline, outcome, time.monotonic() - started)
 

@@ -153,3 +153,22 @@ def test_an_unreachable_tenant_ends_the_run_at_once_with_one_line(emulator, tmp_
     lines = [line for line in result.stderr.splitlines() if line.startswith("uniware:")]
     assert len(lines) == 1 and "did not answer" in lines[0] and "check the tenant URL" in lines[0]
     assert "Traceback" not in result.stderr and PASSWORD not in result.stderr
+
+
+def test_job_codes_given_with_a_long_backlog_load_once_not_in_every_batch(emulator, tmp_path) -> None:
+    """Job codes and scheduled exports together (as the demo runs): the backlog takes several
+    batches (commit_every_windows = 4), and the job codes load in the first; later batches do not
+    list them again as SKIPPED."""
+    from uniware_source.emulator import JobSpec
+
+    code = emulator.add_job(JobSpec(rows=20, seed=12))
+    start = _ist_today() - timedelta(days=9)
+    exports = [{"report": "Sale Orders", "start_date": str(start), "facilities": ["WH-BLR"]}]
+    env = command_env(emulator, tmp_path, exports, commit_every_windows="4", job_codes=code)
+    result = run_command(env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with duckdb.connect(str(tmp_path / "uniware.duckdb"), read_only=True) as db:
+        rows = db.sql("SELECT job_code, status FROM uniware_data.export_jobs").fetchall()
+    assert len(rows) == 11  # the given job and ten daily windows, in three batches
+    assert [status for job, status in rows if job == code] == ["LOADED"]
+    assert {status for _, status in rows} == {"LOADED"}
