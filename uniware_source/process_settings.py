@@ -54,6 +54,7 @@ _notes: list[str] = []  # what could not be applied, told once by tell_once()
 _told = False
 # the command's DuckDB global_config, while the environment still holds what it set
 _own_duckdb: dict[str, Any] | None = None
+_THREADS = frozenset({"threads", "worker_threads"})  # DuckDB's two names for the setting
 TWO_THREADS_FOOTPRINT = 2_000  # bytes of a row in DuckDB's insert (see the module's docstring)
 _widest_footprint = 0.0
 _duckdb_lock = threading.Lock()  # files are planned on worker threads
@@ -117,7 +118,9 @@ def apply_duckdb_defaults() -> None:
             configured = None
     if configured is None:
         _set_own_duckdb(dict(DUCKDB_DEFAULTS))
-    elif isinstance(configured, Mapping) and "threads" not in {str(k).lower() for k in configured}:
+    elif isinstance(configured, Mapping) and not {"threads", "worker_threads"} & {
+        str(k).lower() for k in configured
+    }:
         _set_own_duckdb({**configured, "threads": 1})
 
 
@@ -131,7 +134,14 @@ def apply_command_defaults() -> None:
     which a schedule would grow until the disk is full). A package with a failed job keeps its
     files either way."""
     apply_duckdb_defaults()
-    os.environ.setdefault(KEEP_LOADED_FILES_VARIABLE, "true")
+    import dlt
+
+    try:
+        configured: object = dlt.config.get("load.delete_completed_jobs")
+    except Exception:  # an unreadable config file is dlt's to report, when the run needs it
+        return
+    if configured is None:
+        os.environ[KEEP_LOADED_FILES_VARIABLE] = "true"
 
 
 def _set_own_duckdb(config: dict[str, Any]) -> None:

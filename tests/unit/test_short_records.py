@@ -101,3 +101,37 @@ def test_separators_are_the_commas_between_fields(rows: list[list[str]]) -> None
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerows(rows)
     assert csv_chunks.separators(out.getvalue().encode()) == sum(len(r) - 1 for r in rows)
+
+
+_RAW_FIELD = st.text(alphabet=st.sampled_from(list('ab ,"\r\n')), max_size=6)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(_RAW_FIELD, min_size=1, max_size=5), min_size=1, max_size=12), st.booleans())
+def test_separators_count_nothing_they_cannot_prove(rows: list[list[str]], quote: bool) -> None:
+    """Fields written as they come, quoted or not: stray quotes in unquoted fields (`32" LED TV`),
+    quoted fields with text after them. Where separators gives a count, it is the count a CSV
+    reader finds; where it cannot tell, it gives None (and pass 1 takes the exact path)."""
+    out = io.StringIO()
+    for row in rows:
+        fields = [f'"{f.replace(chr(34), chr(34) * 2)}"' if quote and "," in f else f for f in row]
+        out.write(",".join(fields) + "\r\n")
+    chunk = out.getvalue().encode()
+    counted = csv_chunks.separators(chunk)
+    if counted is not None:
+        records = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
+        assert counted == sum(max(len(r) - 1, 0) for r in records)  # a blank line reads as []
+
+
+def test_a_stray_quote_does_not_hide_a_short_record(tmp_path: Path) -> None:
+    """An inch mark in an unquoted field, then a quoted field with commas, then a short record in
+    the same chunk: the commas prove nothing, and the short record is rejected."""
+    path = tmp_path / "f.csv"
+    path.write_bytes(
+        b"sku,name,address,description\n"
+        b'SKU1,32" LED TV,"Flat 5, Block A, Sector 62, Noida",32" LED TV Black\n'
+        b"SKU2,Pen,Delhi\n"
+    )
+    plan = plan_file(path, normalize=NORMALIZE)
+    assert plan.rows == 1
+    assert [r.line_number for r in plan.rejected] == [3]

@@ -30,7 +30,12 @@ from dlt.common.schema.utils import has_table_seen_data
 from uniware_source.api.errors import UniwareError
 from uniware_source.jobs import ExportJob, Outcome
 from uniware_source.load.audit import JOB_CODE_COLUMN
-from uniware_source.load.destination import destination_has_no_rows, merge_strategy, typed_file_format
+from uniware_source.load.destination import (
+    destination_has_no_rows,
+    merge_strategy,
+    running_destination_type,
+    typed_file_format,
+)
 from uniware_source.load.keys import KeyTracker
 from uniware_source.load.partitions import TABLE_FORMATS, partition_column, table_format, with_partition
 from uniware_source.load.quarantine import quarantine_items, quarantine_table
@@ -40,7 +45,7 @@ from uniware_source.load.widening import widen_for
 from uniware_source.process_settings import fit_duckdb_threads, row_footprint
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
-from uniware_source.typed_csv.chunks import Arrival
+from uniware_source.typed_csv.chunks import Arrival, header_end
 from uniware_source.typed_csv.explain import decision_table, file_notes
 from uniware_source.typed_csv.reader import (
     FilePlan,
@@ -88,6 +93,7 @@ class TableLoader:
         self.tag_column = self.naming.normalize_identifier(tag_column)
         self.mode = "replace" if replace else "key" if self.key else "tag"
         self.file_format = typed_file_format(self.table)  # "parquet" for PostgreSQL with ADBC
+        self._duckdb = running_destination_type() == "dlt.destinations.duckdb"
         self.strategy = merge_strategy(self.table)  # "upsert" for Delta and Iceberg tables
         # the IST day of the report's main timestamp, for tables kept as Delta or Iceberg files
         self.partition = (
@@ -152,8 +158,10 @@ class TableLoader:
         )
         for note in file_notes(plan):
             logger.warning("job %s, table %s: %s", job.job_code, self.table, note)
-        if plan.rows:  # the command's DuckDB threads follow the widest row it loads
-            fit_duckdb_threads(row_footprint(path.stat().st_size, plan.rows, len(plan.columns)))
+        if plan.rows and self._duckdb:
+            # the command's DuckDB threads follow the widest row it loads
+            data_bytes = path.stat().st_size - header_end(path)
+            fit_duckdb_threads(row_footprint(data_bytes, plan.rows, len(plan.columns)))
         return plan
 
     def table_schema(self, jobs: Sequence[ExportJob]) -> TableSchema:

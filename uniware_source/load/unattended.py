@@ -147,8 +147,7 @@ def _run(pipeline: dlt.Pipeline, source: Any, outcome: UnattendedRun) -> None:
     except PipelineStepFailed as exc:
         if exc.step != "load" or not _refused(exc.exception) or not exc.load_id:
             raise
-        memory = _out_of_memory(getattr(exc.exception, "client_exception", exc.exception))
-        if memory is not None and fewer_duckdb_threads():
+        if _again_with_one_thread(pipeline, exc):
             # the command gave DuckDB two threads for rows it judged narrow enough: the package
             # is still pending, and loads again now with one (see process_settings)
             logger.warning(
@@ -159,6 +158,17 @@ def _run(pipeline: dlt.Pipeline, source: Any, outcome: UnattendedRun) -> None:
             _run(pipeline, None, outcome)
             return
         outcome.given_up.append(_give_up(pipeline, exc.load_id, exc.exception))
+
+
+def _again_with_one_thread(pipeline: dlt.Pipeline, exc: PipelineStepFailed) -> bool:
+    """Whether a package that ran DuckDB out of memory is still pending and the command had given
+    DuckDB two threads, which are now one (process_settings.fewer_duckdb_threads)."""
+    duckdb = pipeline.destination is not None and pipeline.destination.destination_type == (
+        "dlt.destinations.duckdb"
+    )
+    memory = _out_of_memory(getattr(exc.exception, "client_exception", exc.exception))
+    pending = exc.load_id in pipeline.list_normalized_load_packages()  # not aborted by dlt itself
+    return duckdb and memory is not None and pending and fewer_duckdb_threads()
 
 
 def _refused(error: BaseException) -> bool:

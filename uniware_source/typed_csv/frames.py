@@ -83,7 +83,7 @@ def frames(
     arrival: Arrival | None = None,
     guards: bool = False,
     overfull: list[int] | None = None,
-    commas: list[int] | None = None,
+    commas: list[int | None] | None = None,
 ) -> Iterator[tuple[int, pl.DataFrame, bool]]:
     """Every data record (header excluded) as raw String columns c0..cN+1, chunk by chunk, each
     with the 0-based index of its first record and whether a field of it may start with an Excel
@@ -108,7 +108,7 @@ def frames(
 
 def _parsed(
     path: Path, width: int, first: int, arrival: Arrival | None, guards: bool, commas: bool
-) -> Iterator[tuple[pl.DataFrame, bool, bool, int]]:
+) -> Iterator[tuple[pl.DataFrame, bool, bool, int | None]]:
     # the size is read at each call, not imported: tests shrink CHUNK_BYTES to get many chunks
     size = csv_chunks.chunk_bytes(width)
     for chunk in byte_chunks(path, header_end(path), size, first, arrival):

@@ -125,7 +125,7 @@ def _profile(
     """One pass over the file (without the records `skip`), in chunks of bounded size."""
     profile = FileProfile(cols, labels, forced, guarded, timezone)
     width = len(cols)
-    commas: list[int] = []  # of each chunk so far, in the first pass (which counts the shape)
+    commas: list[int | None] = []  # of each chunk so far, in the first pass (which counts the shape)
     chunks = frames(path, width, FIRST_CHUNK_BYTES, arrival, True, overfull, None if skip else commas)
     for offset, df, guard in chunks:
         if skip or drop_empty:
