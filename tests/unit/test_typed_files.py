@@ -37,6 +37,6 @@ def test_row_groups_hold_duckdbs_row_group_whatever_the_batches(tmp_path: Path) 
     assert write(tmp_path / "c.parquet", [5]) == [5]
 
 
-def test_a_wide_tables_row_groups_are_bounded_by_values(tmp_path: Path) -> None:
-    # two columns, at most 60,000 values in a row group: 30,000 rows
-    assert write(tmp_path / "w.parquet", [10_000] * 7, max_cells=60_000) == [30_000, 30_000, 10_000]
+def test_a_wide_tables_row_groups_are_its_batches(tmp_path: Path) -> None:
+    # two columns, as if wider than max_columns: a row group a batch, none held
+    assert write(tmp_path / "w.parquet", [10_000, 7, 30_000], max_columns=1) == [10_000, 7, 30_000]

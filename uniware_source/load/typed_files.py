@@ -36,25 +36,28 @@ PARQUET_OPTIONS: dict[str, Any] = {
 # into row groups of its own, on every thread, even while it keeps insertion order (its default,
 # which a library user has): at 1M rows of 29 columns, 1.7 s and 322 MB, against 2.6 s and 686 MB
 # for row groups of one chunk each (38,383 rows), and 3.0 s and 579 MB for half its size. A row
-# group is held in memory until it is whole, up to ROW_GROUP_CELLS values (rows x columns: a value
-# is a 16-byte view at least, whatever Arrow's byte counts say of slices that share buffers), so
-# that a wide table's are written smaller: 28,000 rows at 139 columns. Beyond 32 columns they no
-# longer match DuckDB's, which then inserts them as it did before (measured only at 29 and 139).
+# group is held in memory until it is whole, which costs little up to ROW_GROUP_COLUMNS. A wider
+# table's row groups stay one batch each: DuckDB's parquet reader holds a whole row group of every
+# column per thread, and 49,000-row groups of 80 columns ran a one-thread insert out of its 250 MB.
 ROW_GROUP_ROWS = 122_880
-ROW_GROUP_CELLS = ROW_GROUP_ROWS * 32
+ROW_GROUP_COLUMNS = 32
 
 
 class RowGroups:
-    """A parquet writer whose row groups hold ROW_GROUP_ROWS rows (the last one fewer), or as
-    many as `max_cells` values of them, whatever the sizes of the batches written."""
+    """A parquet writer whose row groups hold ROW_GROUP_ROWS rows (the last one fewer) for a table
+    of up to ROW_GROUP_COLUMNS columns, whatever the sizes of the batches written; a row group a
+    batch for a wider one."""
 
-    def __init__(self, path: Path, schema: pa.Schema, max_cells: int = ROW_GROUP_CELLS) -> None:
+    def __init__(self, path: Path, schema: pa.Schema, max_columns: int = ROW_GROUP_COLUMNS) -> None:
         self._writer = pq.ParquetWriter(path, schema, **PARQUET_OPTIONS)
-        self._max_rows = max(1, min(ROW_GROUP_ROWS, max_cells // max(len(schema), 1)))
+        self._max_rows = ROW_GROUP_ROWS if len(schema) <= max_columns else 0
         self._pending: list[pa.Table] = []
         self._rows = 0
 
     def write(self, batch: pa.Table) -> None:
+        if not self._max_rows:  # a wide table: the batch as it comes
+            self._writer.write_table(batch, row_group_size=max(batch.num_rows, 1))
+            return
         self._pending.append(batch)
         self._rows += batch.num_rows
         if self._rows >= self._max_rows:
@@ -70,7 +73,7 @@ class RowGroups:
         dropped) and close the file."""
         try:
             if self._pending and complete:
-                self._writer.write_table(pa.concat_tables(self._pending), row_group_size=self._max_rows)
+                self._writer.write_table(pa.concat_tables(self._pending), row_group_size=ROW_GROUP_ROWS)
         finally:
             self._pending = []
             self._writer.close()
