@@ -92,9 +92,11 @@ def frames(
     current one. With `arrival`, the file may still be downloading (see byte_chunks). The index
     of the first record of each chunk that holds a record with more fields than the header is
     appended to `overfull`, if given: cN+1 shows only those whose first field too many is not empty.
-    The commas between fields of each chunk (not those inside quoted values) are appended to
-    `commas`, if given, before the chunk is yielded (pass 1 tells with them that no record is
-    short); they are counted on the worker thread, in the chunk's bytes."""
+    The commas between fields of each chunk (not those inside quoted values; None where its
+    quoting does not let them be told apart, 0 where no record has a null last field, which is all
+    pass 1 asks of them) are appended to `commas`, if given, before the chunk is yielded (pass 1
+    tells with them that no record is short); they are counted on the worker thread, in the
+    chunk's bytes."""
     offset = 0
     count = commas is not None
     for df, guard, over, between in prefetched(_parsed(path, width, first, arrival, guards, count)):
@@ -116,7 +118,9 @@ def _parsed(
             df, overfull = _read(chunk, width)
         except pl.exceptions.PolarsError as exc:
             raise unreadable(path, exc) from exc
-        yield df, may_hold_guard(chunk) if guards else True, overfull, separators(chunk) if commas else 0
+        # the commas are read only where pass 1 may need them: a record whose last field is null
+        between = separators(chunk) if commas and df.get_column(f"c{width - 1}").null_count() else 0
+        yield df, may_hold_guard(chunk) if guards else True, overfull, between
 
 
 def filtered(
