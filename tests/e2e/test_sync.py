@@ -74,7 +74,13 @@ def test_two_consecutive_runs_load_every_row_exactly_once(emulator, pipeline) ->
     for facility in ("WH-BLR", "WH-DEL"):
         expected |= oracle_codes(emulator, facility, local_midnight(start, IST), now)
     landed = rows(pipeline, "SELECT sale_order_item_code FROM sale_orders")
-    assert len(landed) == len({code for (code,) in landed}) == len(expected)
+    # once seen in CI (730 of 744 rows, about one facility's partial day), not reproduced since:
+    # a failure names the jobs that did not load, and the windows the oracle read
+    unloaded = rows(
+        pipeline,
+        "SELECT job_code, facility, window_start, status, message FROM export_jobs WHERE status <> 'LOADED'",
+    )
+    assert len(landed) == len({code for (code,) in landed}) == len(expected), (unloaded, start, now)
     assert {code for (code,) in landed} == expected
     assert first == len(expected)  # the second run re-read the lookback and duplicated nothing
 
