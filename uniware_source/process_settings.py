@@ -118,9 +118,7 @@ def apply_duckdb_defaults() -> None:
             configured = None
     if configured is None:
         _set_own_duckdb(dict(DUCKDB_DEFAULTS))
-    elif isinstance(configured, Mapping) and not {"threads", "worker_threads"} & {
-        str(k).lower() for k in configured
-    }:
+    elif isinstance(configured, Mapping) and not _THREADS & {str(k).lower() for k in configured}:
         _set_own_duckdb({**configured, "threads": 1})
 
 

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # the destinations whose ALTER COLUMN ... TYPE ... USING we use and test, by dlt destination type
-DIALECTS = {"dlt.destinations.duckdb": "duckdb", "dlt.destinations.postgres": "postgres"}
+DUCKDB = "dlt.destinations.duckdb"  # a destination_type
+DIALECTS = {DUCKDB: "duckdb", "dlt.destinations.postgres": "postgres"}
 # the text a date or a timestamp (UTC, microseconds) becomes, the same in both: 2024-01-05,
 # 2024-01-04T18:30:00.000000Z (not the casts' own text, which depends on settings of the session)
 _TEXT_OF = {

@@ -31,6 +31,7 @@ from uniware_source.api.errors import UniwareError
 from uniware_source.jobs import ExportJob, Outcome
 from uniware_source.load.audit import JOB_CODE_COLUMN
 from uniware_source.load.destination import (
+    DUCKDB,
     destination_has_no_rows,
     merge_strategy,
     running_destination_type,
@@ -93,7 +94,7 @@ class TableLoader:
         self.tag_column = self.naming.normalize_identifier(tag_column)
         self.mode = "replace" if replace else "key" if self.key else "tag"
         self.file_format = typed_file_format(self.table)  # "parquet" for PostgreSQL with ADBC
-        self._duckdb = running_destination_type() == "dlt.destinations.duckdb"
+        self._duckdb = running_destination_type() == DUCKDB
         self.strategy = merge_strategy(self.table)  # "upsert" for Delta and Iceberg tables
         # the IST day of the report's main timestamp, for tables kept as Delta or Iceberg files
         self.partition = (

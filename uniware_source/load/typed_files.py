@@ -73,7 +73,7 @@ class RowGroups:
         dropped) and close the file."""
         try:
             if self._pending and complete:
-                self._writer.write_table(pa.concat_tables(self._pending), row_group_size=ROW_GROUP_ROWS)
+                self._writer.write_table(pa.concat_tables(self._pending), row_group_size=self._max_rows)
         finally:
             self._pending = []
             self._writer.close()

@@ -46,6 +46,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from uniware_source.api.errors import redact
 from uniware_source.load.audit import AUDIT_TABLE, PACKAGE_JOBS, REJECTED_TABLE, audit_hints
+from uniware_source.load.destination import DUCKDB
 from uniware_source.process_settings import fewer_duckdb_threads
 
 logger = logging.getLogger(__name__)
@@ -163,12 +164,13 @@ def _run(pipeline: dlt.Pipeline, source: Any, outcome: UnattendedRun) -> None:
 def _again_with_one_thread(pipeline: dlt.Pipeline, exc: PipelineStepFailed) -> bool:
     """Whether a package that ran DuckDB out of memory is still pending and the command had given
     DuckDB two threads, which are now one (process_settings.fewer_duckdb_threads)."""
-    duckdb = pipeline.destination is not None and pipeline.destination.destination_type == (
-        "dlt.destinations.duckdb"
+    return (
+        pipeline.destination is not None
+        and pipeline.destination.destination_type == DUCKDB
+        and _out_of_memory(getattr(exc.exception, "client_exception", exc.exception)) is not None
+        and exc.load_id in pipeline.list_normalized_load_packages()  # not aborted by dlt itself
+        and fewer_duckdb_threads()
     )
-    memory = _out_of_memory(getattr(exc.exception, "client_exception", exc.exception))
-    pending = exc.load_id in pipeline.list_normalized_load_packages()  # not aborted by dlt itself
-    return duckdb and memory is not None and pending and fewer_duckdb_threads()
 
 
 def _refused(error: BaseException) -> bool:
