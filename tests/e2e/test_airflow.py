@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from tests.conftest import PASSWORD, USERNAME
-from tests.e2e.test_sync import IST, oracle_codes
+from tests.e2e.test_sync import IST, fix_the_hour, oracle_codes
 from uniware_source.emulator import Emulator
 from uniware_source.incremental.windows import local_midnight
 
@@ -80,6 +80,7 @@ def test_dag_runs_one_task_per_export_and_facility_and_loads_every_row(emulator,
         {"report": "Inventory Snapshot", "facilities": ["WH-BLR", "WH-DEL"]},
     ]
     warehouse = tmp_path / "warehouse.duckdb"
+    fix_the_hour(emulator)
     began = time.monotonic()
     done = subprocess.run(
         [sys.executable, str(DRIVER), "uniware_test_dag", "uniware_test"],

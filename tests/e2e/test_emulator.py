@@ -701,3 +701,28 @@ def test_dated_reports_partition_by_window(emu: Emulator, tmp_path: Path) -> Non
         write_report_csv(path, model, seed=3, facility="WH-DEL", window=window)
     first, second, both = (parse(p.read_bytes())[1:] for p in paths)
     assert len(first) == len(second) == 20 and sorted(first + second) == sorted(both)
+
+
+def test_rows_arrive_by_the_hour_unless_a_test_fixes_the_hour(emu: Emulator) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    ist = timezone(timedelta(hours=5, minutes=30))
+    tok = token(emu)
+
+    def updated(end: int) -> list[datetime]:
+        body = create_body(end - 3 * DAY_MS, end, filter_id="updatedOn")
+        code = rest(emu, CREATE, body, tok).json()["jobCode"]
+        rows = parse(requests.get(wait_file(emu, tok, code)["filePath"], timeout=5).content)[1:]
+        return [datetime.strptime(r[3], "%Y-%m-%d %H:%M:%S").replace(tzinfo=ist) for r in rows]
+
+    now_ms = int(time.time() * 1000)
+    newest = updated(now_ms + DAY_MS)  # a window reaching a day past now
+    assert newest and max(newest).timestamp() * 1000 < now_ms - now_ms % 3_600_000
+    fixed = now_ms - now_ms % 3_600_000 - 5 * 3_600_000 - 1  # the end of an hour five hours back
+    emu.rows_arrived_until_ms = fixed
+    try:
+        older = updated(now_ms + DAY_MS)
+    finally:
+        emu.rows_arrived_until_ms = None
+    assert older and max(older).timestamp() * 1000 <= fixed
+    assert len(older) < len(newest)

@@ -222,8 +222,9 @@ def create_job(emu: Emulator, headers: Message, request: dict[str, Any]) -> Answ
         report=report, facility=facility, columns=tuple(columns), window=window, date_filter=filter_id
     )
     # Rows "arrive" by the hour: a window reaching past the last full hour is cut there, so repeated
-    # jobs within the hour reuse one cached file.
-    last_full_hour = now_ms - now_ms % 3_600_000 - 1
+    # jobs within the hour reuse one cached file (a test may fix that hour: rows_arrived_until_ms).
+    arrived = emu.rows_arrived_until_ms
+    last_full_hour = now_ms - now_ms % 3_600_000 - 1 if arrived is None else arrived
     not_after = last_full_hour if window[1] > last_full_hour else None
     code = emu.create_job_from_api(spec, key, not_after)
     if code is None:

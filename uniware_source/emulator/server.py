@@ -92,6 +92,10 @@ class Emulator:
         self.refresh_token_ttl = refresh_token_ttl
         self.link_ttl = link_ttl
         self.default_job_delay = default_job_delay
+        # rows "arrive" by the hour: a job returns none updated after the last full hour before its
+        # create; a test that compares loaded rows with its own export afterwards fixes that hour
+        # here (epoch ms) for every job, so that an hour turning between the two changes nothing
+        self.rows_arrived_until_ms: int | None = None
         self.seed = seed
         self.grants: Counter[str] = Counter()  # successful OAuth grants by grant_type
         self.host = host
