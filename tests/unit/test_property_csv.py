@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import io
 import re
@@ -28,14 +29,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from uniware_source.api.errors import CsvFormatError
+from uniware_source.load.typed_files import RowGroups
 from uniware_source.typed_csv import chunks as csv_chunks
 from uniware_source.typed_csv import plan as csv_plan
+from uniware_source.typed_csv.onepass import OnePass
 from uniware_source.typed_csv.reader import FilePlan, plan_file, read_batches, unify
 
 # hundreds of generated files: in `make test`, not in the quick unit tier (`make test-unit`)
@@ -347,9 +351,25 @@ def read(data: bytes, chunk: int | None, batch: int) -> tuple[FilePlan, pa.Table
         plan = plan_file(path, normalize=NORMALIZE)
         schema = unify([plan])
         batches = list(read_batches(path, plan, schema, batch_size=batch))
-    table = pa.concat_tables(batches) if batches else schema.arrow_schema().empty_table()
+        table = pa.concat_tables(batches) if batches else schema.arrow_schema().empty_table()
+        check_one_pass(path, plan, table)
     assert all(b.schema == schema.arrow_schema() for b in batches)
     return plan, table
+
+
+def check_one_pass(path: Path, plan: FilePlan, table: pa.Table) -> None:
+    """The same plan when pass 1 types the rows too, and if it kept its typed file, the same rows
+    as pass 2's, of the same types."""
+    onepass = OnePass(path.with_name("typed.parquet"), RowGroups, constants={})
+    fused = plan_file(path, normalize=NORMALIZE, onepass=onepass)
+    assert dataclasses.replace(fused, typed=None) == plan
+    if fused.typed is None:
+        assert not path.with_name("typed.parquet").exists()  # given up: deleted
+        return
+    typed = pq.read_table(fused.typed.path)
+    assert [(f.name, f.type) for f in typed.schema] == [(f.name, f.type) for f in table.schema]
+    assert typed.num_rows == fused.typed.rows == table.num_rows
+    assert typed.equals(table.cast(typed.schema))
 
 
 def check_columns(case: CsvCase, plan: FilePlan, rows: list[tuple[str, ...]]) -> None:

@@ -3,7 +3,7 @@ batch is a `pyarrow.Table` with exactly the table's schema."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -36,7 +36,7 @@ def read_batches(
     layout = pl.CompatLevel.newest() if views else pl.CompatLevel.oldest()
     if plan.rows == 0 or not plan.columns:
         return
-    exprs = _table_exprs(plan, schema, constants, timezone)
+    exprs = table_exprs(plan.columns, schema, constants, timezone)
     path = Path(path)
     width = len(plan.columns)
     for offset, df, _ in frames(path, width):
@@ -52,11 +52,12 @@ def read_batches(
             yield typed.slice(start, batch_size).to_arrow(compat_level=layout).cast(target)
 
 
-def _table_exprs(
-    plan: FilePlan, schema: TableSchema, constants: Mapping[str, str], timezone: str
+def table_exprs(
+    columns: Sequence[ColumnPlan], schema: TableSchema, constants: Mapping[str, str], timezone: str
 ) -> list[pl.Expr]:
-    """The table's columns from the file's raw columns c0..cN, in the schema's order; then the constants."""
-    by_name = {c.name: (f"c{i}", c) for i, c in enumerate(plan.columns)}
+    """The table's columns from the raw columns c0..cN of a file whose columns are `columns`, in
+    the schema's order; then the constants."""
+    by_name = {c.name: (f"c{i}", c) for i, c in enumerate(columns)}
     exprs: list[pl.Expr] = []
     for col in schema.columns:
         if col.name in by_name:

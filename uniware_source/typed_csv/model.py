@@ -34,6 +34,17 @@ class ColumnPlan:
 
 
 @dataclass(frozen=True)
+class TypedFile:
+    """A file's rows typed during pass 1 (onepass.py): what pass 2 would write with the file's own
+    plan and these constant columns."""
+
+    path: Path
+    schema: pa.Schema  # text as string views; the required columns (a merge key) not null
+    rows: int
+    constants: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class FilePlan:
     path: Path
     columns: tuple[ColumnPlan, ...]  # in file order
@@ -41,6 +52,7 @@ class FilePlan:
     rejected: tuple[RejectedRow, ...]
     skip_records: tuple[int, ...] = ()  # 0-based data record indexes excluded from loading (the rejects)
     drop_empty_records: bool = False  # the file has blank lines / all-empty records, filtered out
+    typed: TypedFile | None = None  # its rows already typed, if pass 1 could (no pass 2 needed)
 
 
 @dataclass(frozen=True)

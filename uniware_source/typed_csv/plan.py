@@ -9,14 +9,18 @@ file is then profiled again without them. A file whose header is one field of la
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+import polars as pl
 
 from uniware_source.api.errors import CsvFormatError
 from uniware_source.typed_csv.chunks import Arrival, header_end
 from uniware_source.typed_csv.frames import filtered, frames
 from uniware_source.typed_csv.kinds import KINDS, Kind
 from uniware_source.typed_csv.model import ColumnPlan, FilePlan, RejectedRow
+from uniware_source.typed_csv.onepass import OnePass
 from uniware_source.typed_csv.profile import FileProfile, ShapeCounts
 from uniware_source.typed_csv.records import check_separator, check_text, locate_rejects, read_header
 from uniware_source.typed_csv.rules import classify, classify_temporal, date_only_note, fallback_note
@@ -34,12 +38,15 @@ def plan_file(
     hints: Mapping[str, Kind] | None = None,
     timezone: str = "Asia/Kolkata",
     arrival: Arrival | None = None,
+    onepass: OnePass | None = None,
 ) -> FilePlan:
     """Pass 1 over the whole file: the kind of every column, the rows that will load, the rejects.
 
     `hints` maps a header label (or normalised name) to a forced kind; a forced kind that some value
     cannot satisfy falls back to text. With `arrival`, the file is still downloading: the pass
-    reads it as it arrives, and ends once the download has (DownloadAborted if that fails)."""
+    reads it as it arrives, and ends once the download has (DownloadAborted if that fails). With
+    `onepass`, the rows are typed as they are profiled, and the plan carries the typed file if
+    no column's type changed on the way (onepass.py)."""
     path = Path(path)
     if arrival is not None:
         _wait_for_start(path, arrival)
@@ -52,16 +59,42 @@ def plan_file(
     cols = [f"c{i}" for i in range(len(labels))]
 
     overfull: list[int] = []  # chunks with a record of too many fields, perhaps empty ones
-    profile = _profile(path, cols, labels, forced, timezone, set(), arrival=arrival, overfull=overfull)
-    shape = profile.shape  # the whole file has arrived by now
-    rows = shape.records - shape.empty
-    rejected, skip = _rejects(path, shape, len(cols), bool(overfull))
-    guarded = profile.guarded
-    if skip:  # decide the types again without the rejected records
-        profile = _profile(path, cols, labels, forced, timezone, guarded, skip, shape.empty > 0)
-        rows = profile.shape.records
-    columns = _columns(profile, labels, names, forced, guarded)
-    return FilePlan(path, columns, rows, tuple(rejected), tuple(skip), shape.empty > 0)
+    try:
+        profile = FileProfile(cols, labels, forced, set(), timezone)
+        typing = _Typing(onepass, labels, names, forced) if onepass is not None else None
+        _profile(path, profile, arrival=arrival, overfull=overfull, typing=typing)
+        shape = profile.shape  # the whole file has arrived by now
+        rows = shape.records - shape.empty
+        rejected, skip = _rejects(path, shape, len(cols), bool(overfull))
+        guarded = profile.guarded
+        if skip:  # decide the types again without the rejected records
+            if onepass is not None:
+                onepass.give_up("the file has ragged records, which pass 2 leaves out")
+            profile = FileProfile(cols, labels, forced, guarded, timezone)
+            _profile(path, profile, skip=skip, drop_empty=shape.empty > 0)
+            rows = profile.shape.records
+        columns = _columns(profile, labels, names, forced, guarded)
+        plan = FilePlan(path, columns, rows, tuple(rejected), tuple(skip), shape.empty > 0)
+    except BaseException:
+        if onepass is not None:
+            onepass.give_up("pass 1 failed")
+        raise
+    return plan if onepass is None else dataclasses.replace(plan, typed=onepass.finish(plan))
+
+
+class _Typing:
+    """Hands each chunk of the first pass, once profiled, to `onepass` with the file's kinds so far."""
+
+    def __init__(
+        self, onepass: OnePass, labels: Sequence[str], names: Sequence[str], forced: Sequence[Kind | None]
+    ) -> None:
+        self.onepass, self.labels, self.names, self.forced = onepass, labels, names, forced
+
+    def add(self, path: Path, df: pl.DataFrame, profile: FileProfile, empty: bool) -> None:
+        def columns() -> tuple[ColumnPlan, ...]:
+            return _columns(profile, self.labels, self.names, self.forced, profile.guarded)
+
+        self.onepass.add(path, df, columns, empty)
 
 
 def _wait_for_start(path: Path, arrival: Arrival) -> None:
@@ -112,26 +145,25 @@ def _forced(hints: Mapping[str, Kind] | None, label: str, name: str) -> Kind | N
 
 def _profile(
     path: Path,
-    cols: Sequence[str],
-    labels: Sequence[str],
-    forced: Sequence[Kind | None],
-    timezone: str,
-    guarded: set[str],
+    profile: FileProfile,
     skip: Sequence[int] = (),
     drop_empty: bool = False,
     arrival: Arrival | None = None,
     overfull: list[int] | None = None,
-) -> FileProfile:
-    """One pass over the file (without the records `skip`), in chunks of bounded size."""
-    profile = FileProfile(cols, labels, forced, guarded, timezone)
-    width = len(cols)
+    typing: _Typing | None = None,
+) -> None:
+    """One pass over the file (without the records `skip`), in chunks of bounded size, into
+    `profile`; each chunk then to `typing`, if given."""
+    width = len(profile.cols)
     commas: list[int | None] = []  # of each chunk so far, in the first pass (which counts the shape)
     chunks = frames(path, width, FIRST_CHUNK_BYTES, arrival, True, overfull, None if skip else commas)
     for offset, df, guard in chunks:
         if skip or drop_empty:
             df = filtered(df, offset, width, skip, drop_empty)
+        empty = profile.shape.empty
         profile.add(path, df, shape=not skip, guards=guard, commas=commas[-1] if commas else None)
-    return profile
+        if typing is not None:
+            typing.add(path, df, profile, profile.shape.empty > empty)
 
 
 def _rejects(

@@ -78,6 +78,8 @@ class Counts(Protocol):
 
 def classify(p: Counts, label: str, forced: Kind | None) -> tuple[Kind, int, bool]:
     """(kind, scale, needs_temporal_check) from a column's counts, before any date parsing."""
+    if forced == "decimal" and p.values == 0:  # the scale it has with values: the same in every file
+        return "decimal", HINT_SCALE, False
     if forced == "text" or p.values == 0:
         return (forced or "text"), 0, False
     if forced in ("date", "timestamp"):

@@ -1,0 +1,130 @@
+"""Pass 1 types the rows as it profiles them (typed_csv/onepass.py): the typed file it keeps is
+exactly pass 2's, and any file whose column types move on the way falls back to pass 2, with its
+typed file deleted. The property test (test_property_csv.py) checks the first over generated files."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+from uniware_source.api.errors import CsvFormatError
+from uniware_source.emulator import write_sale_orders_csv
+from uniware_source.load.typed_files import RowGroups
+from uniware_source.reports import report_spec
+from uniware_source.typed_csv import chunks as csv_chunks
+from uniware_source.typed_csv import plan as csv_plan
+from uniware_source.typed_csv.kinds import Kind
+from uniware_source.typed_csv.model import FilePlan
+from uniware_source.typed_csv.onepass import OnePass
+from uniware_source.typed_csv.reader import plan_file, read_batches, unify
+
+NORMALIZE = NamingConvention().normalize_identifier
+MONEY: dict[str, Kind] = {"CESS": "decimal", "Total": "decimal"}
+DATES = [f"2026-11-{1 + i % 28:02d},n{i}" for i in range(400)]
+CONSTANTS = {"_uniware_job_code": "EXP-1", "_uniware_window": "WH-BLR|2026-11-01"}
+
+
+@contextlib.contextmanager
+def chunks_of(size: int) -> Iterator[None]:
+    """Chunks of about `size` bytes, the first one too: a type can then change after the first."""
+    saved = csv_chunks.CHUNK_BYTES, csv_plan.FIRST_CHUNK_BYTES
+    csv_chunks.CHUNK_BYTES = csv_plan.FIRST_CHUNK_BYTES = size
+    try:
+        yield
+    finally:
+        csv_chunks.CHUNK_BYTES, csv_plan.FIRST_CHUNK_BYTES = saved
+
+
+def both_ways(
+    path: Path, hints: dict[str, Kind] | None = None, required: tuple[str, ...] = ()
+) -> tuple[FilePlan, OnePass, pa.Table]:
+    """The plan with a OnePass, the OnePass, and pass 2's rows of the plan (text as views)."""
+    onepass = OnePass(path.with_suffix(".typed.parquet"), RowGroups, constants=CONSTANTS, required=required)
+    plan = plan_file(path, normalize=NORMALIZE, hints=hints, onepass=onepass)
+    batches = read_batches(path, plan, unify([plan]), constants=CONSTANTS, views=True)
+    schema = unify([plan]).arrow_schema(list(CONSTANTS), views=True)
+    return plan, onepass, pa.Table.from_batches([b for t in batches for b in t.to_batches()], schema)
+
+
+def write(tmp_path: Path, header: str, rows: list[str]) -> Path:
+    path = tmp_path / "export.csv"
+    path.write_bytes(("\ufeff" + "\r\n".join([header, *rows]) + "\r\n").encode())
+    return path
+
+
+def test_a_sale_orders_export_is_typed_in_one_pass_exactly_as_pass_2_types_it(tmp_path: Path) -> None:
+    path = tmp_path / "sale_orders.csv"
+    write_sale_orders_csv(path, 3000, seed=5)
+    spec = report_spec("Sale Orders")
+    with chunks_of(16 << 10):
+        plan, onepass, pass_2 = both_ways(path, dict(spec.hints), required=("sale_order_item_code",))
+    assert onepass.given_up is None and plan.typed is not None
+    typed = pq.read_table(plan.typed.path)
+    assert plan.typed.rows == typed.num_rows == pass_2.num_rows == 3000
+    assert plan.typed.schema.field("sale_order_item_code").nullable is False
+    assert [(f.name, f.type) for f in plan.typed.schema] == [(f.name, f.type) for f in pass_2.schema]
+    assert typed.equals(pass_2.cast(typed.schema))
+    assert dict(plan.typed.constants) == CONSTANTS
+
+
+@pytest.mark.parametrize(
+    ("header", "rows", "hints", "why"),
+    [
+        # whole numbers, then a word: integer -> text
+        ("Qty,Name", [f"{i},n{i}" for i in range(400)] + ["many,x"], None, "qty"),
+        # money of 2 places, then one of 11: decimal(38,9) -> decimal(38,11), never rounded
+        ("Total,Name", [f"{i}.25,n{i}" for i in range(400)] + ["1.12345678912,x"], MONEY, "total"),
+        # dates, then a date with a time: date -> timestamp
+        ("Delivery Date,Name", [*DATES, "2026-11-02 10:00:00,x"], None, "delivery_date"),
+        # an empty column, then numbers: text (no values yet) -> integer
+        ("Qty,Name", [f",n{i}" for i in range(400)] + ["7,x"], None, "qty"),
+    ],
+)  # fmt: skip
+def test_a_type_that_changes_after_the_first_chunk_falls_back_to_pass_2(
+    tmp_path: Path, header: str, rows: list[str], hints: dict[str, Kind] | None, why: str
+) -> None:
+    path = write(tmp_path, header, rows)
+    with chunks_of(512):
+        plan, onepass, pass_2 = both_ways(path, hints)
+    assert plan.typed is None and onepass.given_up is not None and why in onepass.given_up
+    assert not onepass.out.exists()
+    assert pass_2.num_rows == plan.rows == len(rows)
+
+
+def test_a_ragged_record_or_a_missing_key_falls_back_to_pass_2(tmp_path: Path) -> None:
+    rows = [f"SO-{i},{i}" for i in range(400)]
+    with chunks_of(512):
+        ragged, onepass, _ = both_ways(write(tmp_path, "Code,Qty", [*rows, "SO-x,1,extra"]))
+        assert ragged.typed is None and "ragged" in str(onepass.given_up) and not onepass.out.exists()
+        keyless, onepass, _ = both_ways(write(tmp_path, "Code,Qty", [*rows, ",5"]), required=("code",))
+        assert keyless.typed is None and "required" in str(onepass.given_up) and not onepass.out.exists()
+        missing, onepass, _ = both_ways(write(tmp_path, "Code,Qty", rows), required=("sku",))
+        assert missing.typed is None and "required" in str(onepass.given_up)
+
+
+def test_money_empty_at_first_keeps_its_type_and_the_typed_file(tmp_path: Path) -> None:
+    rows = [f"SO-{i},," for i in range(400)] + ["SO-x,0E-7,12.5"]
+    with chunks_of(512):
+        plan, onepass, pass_2 = both_ways(write(tmp_path, "Code,CESS,Total", rows), MONEY)
+        assert onepass.given_up is None and plan.typed is not None
+        assert pass_2.schema.field("cess").type == pa.decimal128(38, 9)
+        typed = pq.read_table(plan.typed.path)
+        assert typed.equals(pass_2.cast(typed.schema))
+        # a file where the money column has no value at all types it the same: one type for all
+        empty, _, _ = both_ways(write(tmp_path, "Code,CESS,Total", rows[:5]), MONEY)
+    assert [c.scale for c in empty.columns if c.name == "cess"] == [9]
+
+
+def test_a_file_pass_1_refuses_leaves_no_typed_file(tmp_path: Path) -> None:
+    path = tmp_path / "semicolons.csv"
+    path.write_bytes(b"Code;Qty\r\n" + b"".join(b"SO-%d;%d\r\n" % (i, i) for i in range(50)))
+    onepass = OnePass(path.with_suffix(".typed.parquet"), RowGroups, constants=CONSTANTS)
+    with pytest.raises(CsvFormatError):
+        plan_file(path, normalize=NORMALIZE, onepass=onepass)
+    assert not onepass.out.exists()

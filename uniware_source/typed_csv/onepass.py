@@ -1,0 +1,183 @@
+"""Pass 2 run during pass 1, on the kinds the file has shown so far: most files then need no
+second pass.
+
+Pass 1 decides a column's kind only at the end of the file, and pass 2 converts with that kind.
+But a column's kind rarely changes after the first chunk, least of all where the catalogue names
+it. So after each chunk is profiled, its records are converted right away, on a thread of its
+own, with the kinds the counts so far give (`plan._columns` of the file as if it ended there:
+every value seen so far fits them, this chunk's included), and written to a typed file of the
+table's layout. At the end of the file:
+- if no column's type (kind, and scale) ever changed, the typed file is exactly what pass 2
+  would write with the file's own plan, and the plan carries it (`FilePlan.typed`);
+- otherwise it is deleted as soon as a type changes, and pass 2 reads the CSV as before.
+
+The loader uses the typed file only when the table's schema is the file's own (one file, or files
+typed alike, and a destination that agrees), with the same constant columns: the conversion is
+then the same, value for value, as pass 2's. A chunk whose conversion fails for any reason, a file
+with ragged records (pass 2 leaves them out), and a required column (a merge key) with a null all
+give the typed file up; pass 2 then does what it always did, and reports what it always reported.
+
+Why values match: a chunk is converted with kinds that all of its values fit (its counts are in
+the provisional plan), with the same expressions pass 2 uses (convert.convert_expr). A date
+column's formats only grow; a value has the shape of exactly one format, so it parses the same
+with more of them. Where a count that only chooses a cheaper expression differs (null tokens,
+padding, Excel guards: none so far means none in this chunk), both expressions give the same value.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+import polars as pl
+import pyarrow as pa
+
+from uniware_source.typed_csv.convert import table_exprs
+from uniware_source.typed_csv.frames import filtered
+from uniware_source.typed_csv.model import ColumnPlan, FilePlan, TableSchema, TypedFile
+
+logger = logging.getLogger(__name__)
+
+
+class TypedWriter(Protocol):
+    def write(self, batch: pa.Table) -> None: ...
+    def close(self, complete: bool = True) -> None: ...
+
+
+def types_of(columns: tuple[ColumnPlan, ...]) -> tuple[tuple[str, str, int], ...]:
+    """What fixes a column's Arrow type: its name, kind and (for a decimal) scale."""
+    return tuple((c.name, c.kind, c.scale if c.kind == "decimal" else 0) for c in columns)
+
+
+class OnePass:
+    """The typed file of one job, written while pass 1 reads the CSV (see the module's docstring).
+
+    `open_writer(path, schema)` opens the file; `constants` are the columns every row gets (the
+    job code, tags), `required` the columns that must have a value in every row (a merge key)."""
+
+    def __init__(
+        self,
+        out: Path,
+        open_writer: Callable[[Path, pa.Schema], TypedWriter],
+        *,
+        constants: Mapping[str, str],
+        required: Collection[str] = (),
+        timezone: str = "Asia/Kolkata",
+    ) -> None:
+        self.out = out
+        self._open_writer = open_writer
+        self._constants = dict(constants)
+        self._required = tuple(required)
+        self._timezone = timezone
+        self._types: tuple[tuple[str, str, int], ...] | None = None
+        self._schema: pa.Schema | None = None
+        self._writer: TypedWriter | None = None
+        self._rows = 0
+        self._pending: Future[int] | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self.given_up: str | None = None  # why, once the typed file is given up
+
+    def add(
+        self, path: Path, df: pl.DataFrame, columns: Callable[[], tuple[ColumnPlan, ...]], empty: bool
+    ) -> None:
+        """Convert and write one profiled chunk (its raw columns c0..cN) with the kinds `columns()`
+        gives after it; `empty`: it holds all-empty records, which are left out as pass 2 does."""
+        if self.given_up is not None:
+            return
+        plan = columns()
+        types = types_of(plan)
+        if self._types is None:
+            self._start(plan, types)
+        elif types != self._types:
+            changed = [a[0] for a, b in zip(self._types, types, strict=True) if a != b]
+            self.give_up(f"the type of {', '.join(changed)} changed after the first rows")
+            return
+        if empty:
+            df = filtered(df, 0, len(plan), (), True)
+        self._wait()  # one chunk converting at a time: memory stays at two chunks
+        if self.given_up is None:
+            exprs = table_exprs(plan, TableSchema(plan), self._constants, self._timezone)
+            assert self._pool is not None
+            self._pending = self._pool.submit(self._write, df, exprs)
+
+    def _start(self, plan: tuple[ColumnPlan, ...], types: tuple[tuple[str, str, int], ...]) -> None:
+        self._types = types
+        schema = TableSchema(plan).arrow_schema(list(self._constants), views=True)
+        names = set(schema.names)
+        if any(name not in names for name in self._required):
+            self.give_up("a required column is missing")
+            return
+        self._schema = pa.schema([f.with_nullable(False) if f.name in self._required else f for f in schema])
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="uniware-onepass")
+
+    def _write(self, df: pl.DataFrame, exprs: list[pl.Expr]) -> int:
+        assert self._schema is not None
+        typed = df.lazy().select(exprs).collect()
+        if self._required and any(typed.get_column(name).null_count() for name in self._required):
+            raise _GiveUp("a required column has an empty value")
+        batch = typed.to_arrow(compat_level=pl.CompatLevel.newest()).cast(self._schema)
+        if self._writer is None:
+            self._writer = self._open_writer(self.out, self._schema)
+        self._writer.write(batch)
+        return batch.num_rows
+
+    def _wait(self) -> None:
+        """The chunk converting, if any, done: its rows counted, or the typed file given up."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        try:
+            self._rows += pending.result()
+        except _GiveUp as exc:
+            self.give_up(str(exc))
+        except Exception as exc:  # pass 2 will meet it again, and report it
+            self.give_up(f"{type(exc).__name__}: {exc}".splitlines()[0])
+
+    def give_up(self, why: str) -> None:
+        """Delete the typed file: pass 2 reads the CSV."""
+        if self.given_up is None:
+            self.given_up = why
+            logger.debug("%s: typed in a second pass: %s", self.out.name, why)
+        self._close(complete=False)
+
+    def finish(self, plan: FilePlan) -> TypedFile | None:
+        """The typed file, if it holds exactly what pass 2 would write for `plan`; else None."""
+        self._wait()
+        if self.given_up is None:
+            if plan.skip_records:
+                self.give_up("the file has ragged records, which pass 2 leaves out")
+            elif self._types is None:
+                self.give_up("the file has no rows")
+            elif self._types != types_of(plan.columns):
+                self.give_up("a column's type changed at the end of the file")
+            elif self._rows != plan.rows or self._writer is None:
+                self.give_up(f"{self._rows} rows typed, the plan has {plan.rows}")
+        if self.given_up is not None:
+            return None
+        self._close(complete=True)
+        assert self._schema is not None
+        return TypedFile(self.out, self._schema, self._rows, tuple(self._constants.items()))
+
+    def _close(self, complete: bool) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.exception()  # let it end; its result no longer counts
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.close(complete=complete)
+            finally:
+                if not complete:
+                    self.out.unlink(missing_ok=True)
+        elif not complete:
+            self.out.unlink(missing_ok=True)
+
+
+class _GiveUp(Exception):
+    pass
