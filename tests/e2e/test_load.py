@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -106,14 +109,17 @@ def test_identifier_numeric_for_40k_rows_then_not_stays_text(emulator, pipeline)
     assert numeric >= 30_000 and other > 0
 
 
-def test_typed_files_reach_the_load_package_as_written(emulator, pipeline) -> None:
+def test_typed_files_reach_the_load_package_as_written(emulator, pipeline, caplog) -> None:
     """Typed rows go to a parquet file of ours that dlt imports untouched: one Arrow schema for the
     whole table (key non-null, as dlt declares it), row groups of DuckDB's own row group size
     whatever the batches (tests/unit/test_typed_files.py), and none of the dictionary encoding
     dlt's own writer would have used. Small jobs share one file: one
     load job for them all; a large one streams to its own."""
+    caplog.set_level(logging.DEBUG, logger="uniware_source")
     codes = [emulator.add_job(JobSpec(rows=n, seed=n)) for n in (700, 1300, 60_000)]
     pipeline.extract(make_source(emulator, codes, batch_size=250))
+    # the catalogue's types hold for all three files: each job's rows were typed as it downloaded
+    assert _typed_in(caplog) == {code: "one pass" for code in codes}
     pipeline.normalize()
     (load_id,) = pipeline.list_normalized_load_packages()
     jobs = pipeline.get_load_package_info(load_id).jobs["new_jobs"]
@@ -229,3 +235,92 @@ def test_a_table_name_dlt_normalizes_still_merges(emulator, pipeline) -> None:
     assert rows(pipeline, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM orders_copy") == [
         (300, 300)
     ]
+
+
+def _typed_in(caplog) -> dict[str, str]:
+    """How each job's rows were typed, from the loader's -v log: while the file downloaded (one
+    pass), or by reading the file again with the table's types (a second pass)."""
+    how = {}
+    for record in caplog.records:
+        message = record.getMessage()
+        for words, name in (("(one pass)", "one pass"), ("a second pass", "second pass")):
+            if message.startswith("job ") and message.endswith(words):
+                how[message.split()[1].rstrip(":")] = name
+    return how
+
+
+def test_rows_typed_while_downloading_take_the_tables_layout(emulator, pipeline, caplog) -> None:
+    """Jobs of one table that asked for different columns (in one run): each file's rows are typed
+    as it downloads, and laid out as the table's columns (the ones a file has not are null), a
+    large job's and a small one's; every row lands whole, next to the other jobs' rows."""
+    caplog.set_level(logging.DEBUG, logger="uniware_source")
+    fewer = ["soicode", "displayorderCode", "sellingPrice", "created", "skuCode"]
+    # four facilities: four sets of keys (a job's rows start at the facility's first order)
+    full_small = emulator.add_job(JobSpec(rows=900, facility="WH-A"))
+    full_large = emulator.add_job(JobSpec(rows=60_000, facility="WH-B"))
+    narrow_small = emulator.add_job(JobSpec(rows=800, facility="WH-C", columns=fewer))
+    narrow_large = emulator.add_job(JobSpec(rows=55_000, facility="WH-D", columns=fewer))
+    codes = [full_small, narrow_small, full_large, narrow_large]
+    oracle = {code: parse_export(fetch_export(emulator, code)) for code in codes}
+
+    info = pipeline.run(make_source(emulator, codes))
+    assert not info.has_failed_jobs
+    assert _typed_in(caplog) == dict.fromkeys(codes, "one pass")
+    for code in codes:
+        assert audit(pipeline)[code]["rows_loaded"] == len(oracle[code])
+        expected = sum(Decimal(v) for r in oracle[code] if (v := _null(r["Selling Price"])) is not None)
+        ((count, total, keys),) = rows(
+            pipeline,
+            "SELECT count(*), sum(selling_price), count(DISTINCT sale_order_item_code) FROM sale_orders "
+            f"WHERE _job_code = '{code}'",
+        )
+        assert (count, total, keys) == (len(oracle[code]), expected, len(oracle[code]))
+    # the narrow jobs have no value in the columns they did not ask for; the full ones have theirs
+    ((narrow_mrp, full_mrp, narrow_extra),) = rows(
+        pipeline,
+        f"SELECT count(mrp) FILTER (WHERE _job_code IN ('{narrow_small}', '{narrow_large}')), "
+        f"count(mrp) FILTER (WHERE _job_code IN ('{full_small}', '{full_large}')), "
+        f"count(item_details) FILTER (WHERE _job_code IN ('{narrow_small}', '{narrow_large}')) "
+        "FROM sale_orders",
+    )
+    assert narrow_mrp == 0
+    assert full_mrp == sum(1 for code in (full_small, full_large) for r in oracle[code] if _null(r["MRP"]))
+    narrow_details = sum(
+        1 for code in (narrow_small, narrow_large) for r in oracle[code] if _null(r["Item Details"])
+    )
+    assert narrow_extra == narrow_details > 0  # the column real tenants add unasked, in the narrow files only
+
+
+def test_a_job_whose_types_are_not_the_tables_is_read_again(emulator, pipeline, caplog) -> None:
+    """Rows typed while a file downloads are used only where the table's types are the file's.
+    Another job of the run whose `Delivery Date` has a value that is not a date makes the table's
+    column text: the job whose dates were typed as dates is read again, as text, value for value."""
+    caplog.set_level(logging.DEBUG, logger="uniware_source")
+    dated = emulator.add_job(JobSpec(rows=2000, facility="WH-A"))
+    source = emulator.add_job(JobSpec(rows=300, facility="WH-B"))
+    records = parse_export(fetch_export(emulator, source))
+    records[150]["Delivery Date"] = "to be confirmed"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(records)
+    odd = emulator.add_job(JobSpec(content=out.getvalue().encode()))
+    oracle = parse_export(fetch_export(emulator, dated))
+
+    info = pipeline.run(make_source(emulator, [dated, odd]))
+    assert not info.has_failed_jobs
+    assert _typed_in(caplog) == {dated: "second pass", odd: "one pass"}
+    assert pipeline.default_schema.tables["sale_orders"]["columns"]["delivery_date"]["data_type"] == "text"
+    landed = dict(
+        rows(
+            pipeline,
+            f"SELECT sale_order_item_code, delivery_date FROM sale_orders WHERE _job_code = '{dated}'",
+        )
+    )
+    assert landed == {r["Sale Order Item Code"]: _null(r["Delivery Date"]) for r in oracle}
+    assert rows(
+        pipeline,
+        f"SELECT delivery_date FROM sale_orders WHERE _job_code = '{odd}' AND sale_order_item_code = "
+        f"'{records[150]['Sale Order Item Code']}'",
+    ) == [("to be confirmed",)]
+    assert audit(pipeline)[odd]["rows_loaded"] == 300

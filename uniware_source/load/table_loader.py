@@ -41,13 +41,23 @@ from uniware_source.load.keys import KeyTracker
 from uniware_source.load.partitions import TABLE_FORMATS, partition_column, table_format, with_partition
 from uniware_source.load.quarantine import quarantine_items, quarantine_table
 from uniware_source.load.rejected import Rejected, rejected_items, without_empty_keys
-from uniware_source.load.typed_files import SharedFile, hints_items, keep_last, write_job_file
+from uniware_source.load.typed_files import (
+    RowGroups,
+    SharedFile,
+    held_or_moved,
+    hints_items,
+    keep_last,
+    laid_out,
+    write_job_file,
+)
 from uniware_source.load.widening import widen_for
 from uniware_source.process_settings import fit_duckdb_threads, row_footprint
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
 from uniware_source.typed_csv.chunks import Arrival, header_end
 from uniware_source.typed_csv.explain import decision_table, file_notes
+from uniware_source.typed_csv.model import TypedFile
+from uniware_source.typed_csv.onepass import OnePass
 from uniware_source.typed_csv.reader import (
     FilePlan,
     TableSchema,
@@ -156,6 +166,7 @@ class TableLoader:
             hints=self.report.hints,
             timezone=self.settings.timezone,
             arrival=arrival,
+            onepass=self._onepass(job, path),
         )
         for note in file_notes(plan):
             logger.warning("job %s, table %s: %s", job.job_code, self.table, note)
@@ -164,6 +175,23 @@ class TableLoader:
             data_bytes = path.stat().st_size - header_end(path)
             fit_duckdb_threads(row_footprint(data_bytes, plan.rows, len(plan.columns)))
         return plan
+
+    def _onepass(self, job: ExportJob, path: Path) -> OnePass | None:
+        """The typing of the job's rows during pass 1 (typed_csv/onepass.py), into the file that
+        pass 2 would write; not for a table kept as Delta or Iceberg files (a partition column)."""
+        if self.partition is not None:
+            return None
+        return OnePass(
+            path.with_name(path.name + ".typed.parquet"),
+            RowGroups,
+            constants=self._constants(job),
+            required=self.key if self.mode == "key" else (),
+            timezone=self.settings.timezone,
+        )
+
+    def _constants(self, job: ExportJob) -> dict[str, str]:
+        """The columns every row of the job gets: its job code, and its tags (a window)."""
+        return {self.job_code_column: job.job_code, **job.row_tags}
 
     def table_schema(self, jobs: Sequence[ExportJob]) -> TableSchema:
         """One Arrow schema for every batch of the table, also agreeing with what already landed:
@@ -213,6 +241,8 @@ class TableLoader:
         finally:
             job.local_file.unlink(missing_ok=True)
             own.unlink(missing_ok=True)  # dlt holds a hard link (or its own copy) by now
+            if job.plan.typed is not None:
+                job.plan.typed.path.unlink(missing_ok=True)
         job.rows_rejected = len(rejected)
         yield from rejected_items(job.job_code, self.table, self.started_at, rejected)
 
@@ -221,15 +251,27 @@ class TableLoader:
     ) -> Iterator[Any]:
         assert job.plan is not None and job.local_file is not None
         rows, held = 0, list[pa.Table]()
+        constants = self._constants(job)
+        typed = job.plan.typed
         try:
-            if job.plan.columns:
+            layout = table_schema.arrow_schema(list(constants), views=True)
+            if typed is not None and self._typed_fits(typed, layout, constants):
+                logger.debug("job %s: rows typed while the file downloaded (one pass)", job.job_code)
+                if [(f.name, f.type) for f in layout] == [(f.name, f.type) for f in typed.schema]:
+                    rows, held = self._typed_rows(typed, own)
+                else:  # the table has columns the file has not, or in another order
+                    batches = laid_out(typed.path, layout, self.settings.batch_size)
+                    rows, held = write_job_file(batches, own, lambda batch: self._keyed(batch, rejected))
+            elif job.plan.columns:
+                if typed is not None:
+                    logger.debug("job %s: the table's types are not its file's: a second pass", job.job_code)
                 batches = read_batches(
                     job.local_file,
                     job.plan,
                     table_schema,
                     timezone=self.settings.timezone,
                     batch_size=self.settings.batch_size,
-                    constants={self.job_code_column: job.job_code, **job.row_tags},
+                    constants=constants,
                     views=True,
                 )
                 rows, held = write_job_file(batches, own, lambda batch: self._keyed(batch, rejected))
@@ -247,6 +289,27 @@ class TableLoader:
             yield from self._import(own, rows)
         job.rows_loaded = rows
         job.finish(Outcome.LOADED, None)
+
+    def _typed_fits(self, typed: TypedFile, layout: pa.Schema, constants: dict[str, str]) -> bool:
+        """Whether the job's rows typed in pass 1 are what pass 2 would write now: each of the
+        file's columns has the same type in the table (the other files of the table and the
+        destination agree), and the constant columns are the same. Pass 2 fills a table column
+        the file has not with nulls, and orders the columns as the table does: so does _laid_out."""
+        if self.partition is not None or typed.constants != tuple(constants.items()):
+            return False
+        table = {f.name: f.type for f in layout}
+        return all(table.get(f.name) == f.type for f in typed.schema)
+
+    def _typed_rows(self, typed: TypedFile, own: Path) -> tuple[int, list[pa.Table]]:
+        """The rows typed in pass 1, as write_job_file gives a job's rows (held in memory, or moved
+        to `own`); their keys tracked."""
+        import pyarrow.parquet as pq
+
+        if self._file_schema is None:
+            self._file_schema = typed.schema
+        if self.mode == "key":
+            self.tracker.add(self.table, pq.read_table(typed.path, columns=self.key))
+        return typed.rows, held_or_moved(typed.path, typed.schema, own)
 
     def _load_quarantined(self, job: ExportJob) -> Iterator[Any]:
         """All of the job's rows, as text, into the quarantine table (load/quarantine.py)."""

@@ -130,6 +130,30 @@ def write_job_file(
     return rows, held
 
 
+def held_or_moved(typed: Path, schema: pa.Schema, out: Path) -> list[pa.Table]:
+    """A job's rows already in a typed file of `schema`, as write_job_file leaves a job's rows:
+    held in memory for the shared file when they are at most SMALL_JOB_BYTES, else the file moved
+    to `out` (and nothing held)."""
+    meta = pq.read_metadata(typed)
+    if sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)) <= SMALL_JOB_BYTES:
+        rows = pq.read_table(typed).cast(schema)
+        if rows.nbytes <= SMALL_JOB_BYTES:  # as write_job_file counts a job's bytes
+            return [rows]
+    typed.rename(out)
+    return []
+
+
+def laid_out(typed: Path, layout: pa.Schema, batch_size: int) -> Iterator[pa.Table]:
+    """The rows of a typed file in a table's layout: its columns in the table's order, and a
+    null column for each column of the table it has not (as pass 2 would have written them)."""
+    for batch in pq.ParquetFile(typed).iter_batches(batch_size=batch_size):
+        names = set(batch.schema.names)
+        columns = [
+            batch.column(f.name) if f.name in names else pa.nulls(batch.num_rows, f.type) for f in layout
+        ]
+        yield pa.Table.from_arrays(columns, names=layout.names).cast(layout)
+
+
 def keep_last(files: Sequence[Path], key: Sequence[str], latest: str | None, out: Path) -> int:
     """Write to `out` the rows of `files` (in order) with one row per `key`: of the rows sharing a
     key, the one with the greatest `latest` value if given (nulls count least), else the last one
