@@ -121,3 +121,24 @@ def test_the_command_keeps_no_copy_of_what_it_loaded(emulator, tmp_path) -> None
     assert loaded, "no loaded package"
     assert not [p for p in loaded[0].rglob("*") if p.suffix in (".parquet", ".jsonl", ".gz")]
     assert _query(tmp_path, "SELECT count(*) FROM uniware_data.sale_orders") == [(500,)]
+
+
+def test_a_dataset_named_as_its_duckdb_file_is_refused_before_anything_is_fetched(emulator, tmp_path) -> None:
+    """DuckDB cannot tell a schema from a database file of the same name (uniware_data.duckdb and
+    the dataset uniware_data): every load would fail with "Ambiguous reference", and its package
+    again on every later run. The run is refused up front, naming both settings, whatever the case
+    of the names; the same pipeline with another dataset then loads, nothing pending."""
+    from uniware_source.emulator import JobSpec
+
+    code = emulator.add_job(JobSpec(rows=40, seed=9))
+    env = command_env(emulator, tmp_path, [], job_codes=json.dumps([code]))
+    refused = run_command(env, tmp_path, "--pipeline-name", "shop", "--dataset", "Shop")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    (line,) = [line for line in refused.stderr.splitlines() if line.startswith("uniware:")]
+    assert "'Shop'" in line and "shop.duckdb" in line and "--dataset" in line
+    assert emulator.jobs[code].status_calls == 0  # refused before the tenant was asked anything
+
+    loaded = run_command(env, tmp_path, "--pipeline-name", "shop", "--dataset", "shop_data")
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    with duckdb.connect(str(tmp_path / "shop.duckdb"), read_only=True) as db:
+        assert db.sql("SELECT count(*) FROM shop_data.sale_orders").fetchall() == [(40,)]

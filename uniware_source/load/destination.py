@@ -103,6 +103,31 @@ def typed_file_format(table: str) -> TLoaderFileFormat | None:
     return "parquet"
 
 
+def check_duckdb_names() -> None:
+    """A DuckDB database file and a dataset of the same name (shop.duckdb, dataset "shop") are
+    one name to DuckDB, catalog and schema, and every load into that dataset fails with
+    "Ambiguous reference to catalog or schema": refuse the run before anything is fetched, naming
+    both settings, rather than leave dlt a package that fails again on every later run."""
+    from pathlib import Path
+
+    try:
+        pipeline = dlt.current.pipeline()
+        if pipeline.destination is None or pipeline.destination.destination_type != DUCKDB:
+            return
+        database = pipeline.destination_client().config.credentials.database  # type: ignore[attr-defined]
+    except Exception:  # outside a pipeline, or a destination it cannot describe yet: nothing to tell
+        return
+    stem = Path(str(database)).stem
+    if stem.lower() == str(pipeline.dataset_name).lower():
+        from uniware_source.api.errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"the dataset {pipeline.dataset_name!r} has the name of its DuckDB database file "
+            f"({Path(str(database)).name}), which DuckDB cannot tell apart: choose another dataset "
+            "(--dataset, or dataset_name in dlt.pipeline) or another pipeline name or database file"
+        )
+
+
 def merge_strategy(table: str) -> str:
     """How `table` merges on its key: "delete-insert" (dlt's default), or "upsert" where the
     destination has only that, as a Delta or Iceberg table on the filesystem destination has."""
