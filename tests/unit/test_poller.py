@@ -322,3 +322,36 @@ def test_a_planner_bug_ends_that_job_only(clock: FakeClock, tmp_path: Path) -> N
     assert len(ended) == 2
     assert bad.outcome is Outcome.ERROR and "ZeroDivisionError" in (bad.message or "")
     assert good.outcome is None and good.plan is not None
+
+
+def test_one_file_is_typed_at_a_time_while_the_others_download(clock: FakeClock, tmp_path: Path) -> None:
+    """Typing a file holds a few chunks of it and keeps the cores busy by itself: files are typed
+    one after another (memory is one file's, whatever the number of jobs), and the downloads of the
+    others go on meanwhile. The first planner holds its turn until every file has downloaded: by
+    then every planner has been handed to the pool, and none but the first has started."""
+    tenant = FakeTenant(clock)
+    jobs = [tenant.add(f"J{i}") for i in range(4)]
+    lock, started, at_release = threading.Lock(), [], []
+    everything_downloaded = threading.Event()
+
+    def download(url: str, dest: Path, *, job_code: str, progress: Any = None) -> DownloadResult:
+        result = FakeTenant.download(tenant, url, dest, job_code=job_code, progress=progress)
+        if sum(job.downloads for job in tenant.jobs.values()) == len(jobs):
+            everything_downloaded.set()
+        return result
+
+    def planner(job: ExportJob, path: Path, arrival: Arrival) -> Any:
+        with lock:
+            started.append(job.job_code)
+            first = len(started) == 1
+        if first:
+            assert everything_downloaded.wait(FAKE_CALL_LIMIT), "the downloads waited for the typing"
+            with lock:
+                at_release.extend(started)
+        return plan_whole_file(job, path, arrival)
+
+    tenant.download = download  # type: ignore[method-assign]
+    ended = list(make_poller(tenant, tmp_path, planner=planner, max_workers=8).run(jobs))
+    assert len(at_release) == 1  # every download done, and still only the first file being typed
+    assert sorted(started) == sorted(job.job_code for job in jobs)
+    assert all(job.outcome is None and job.plan is not None for job in ended)

@@ -89,7 +89,8 @@ class Fetcher:
             result = self.client.download(job.file_url, dest, job_code=job.job_code, progress=arrival.wrote)
         except BaseException:
             arrival.fail()
-            wait([planning])  # it stops at its next read; its error is this download's
+            if not planning.cancel():  # still waiting for its turn: it never starts
+                wait([planning])  # it stops at its next read; its error is this download's
             raise
         arrival.finish()
         return result, planning
