@@ -243,9 +243,10 @@ def _typed_in(caplog) -> dict[str, str]:
     how = {}
     for record in caplog.records:
         message = record.getMessage()
-        for words, name in (("(one pass)", "one pass"), ("a second pass", "second pass")):
-            if message.startswith("job ") and message.endswith(words):
-                how[message.split()[1].rstrip(":")] = name
+        if message.startswith("job ") and message.endswith("(one pass)"):
+            how[message.split()[1].rstrip(":")] = "one pass"
+        elif message.startswith("job ") and ": typed again: " in message:
+            how[message.split()[1].rstrip(":")] = "second pass"
     return how
 
 

@@ -49,6 +49,7 @@ __all__ = [
 # The other files download meanwhile, and are typed from disk when their turn comes.
 PLAN_WORKERS = 1
 
+
 class JobPoller:
     """Polls many jobs concurrently, then downloads and plans each finished file."""
 

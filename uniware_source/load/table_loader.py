@@ -264,7 +264,9 @@ class TableLoader:
                     rows, held = write_job_file(batches, own, lambda batch: self._keyed(batch, rejected))
             elif job.plan.columns:
                 if typed is not None:
-                    logger.debug("job %s: the table's types are not its file's: a second pass", job.job_code)
+                    logger.info("job %s: typed again: the table's types are not its file's", job.job_code)
+                elif job.plan.retyped:
+                    logger.info("job %s: typed again: %s", job.job_code, job.plan.retyped)
                 batches = read_batches(
                     job.local_file,
                     job.plan,

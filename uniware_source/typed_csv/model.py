@@ -53,6 +53,7 @@ class FilePlan:
     skip_records: tuple[int, ...] = ()  # 0-based data record indexes excluded from loading (the rejects)
     drop_empty_records: bool = False  # the file has blank lines / all-empty records, filtered out
     typed: TypedFile | None = None  # its rows already typed, if pass 1 could (no pass 2 needed)
+    retyped: str = ""  # why pass 1 could not keep the rows it typed, if it tried
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,10 @@ def plan_file(
         if onepass is not None:
             onepass.give_up("pass 1 failed")
         raise
-    return plan if onepass is None else dataclasses.replace(plan, typed=onepass.finish(plan))
+    if onepass is None:
+        return plan
+    typed = onepass.finish(plan)
+    return dataclasses.replace(plan, typed=typed, retyped=onepass.given_up or "")
 
 
 class _Typing:
