@@ -82,8 +82,9 @@ def test_a_sale_orders_export_is_typed_in_one_pass_exactly_as_pass_2_types_it(tm
         ("Total,Name", [f"{i}.25,n{i}" for i in range(400)] + ["1.12345678912,x"], MONEY, "total"),
         # dates, then a date with a time: date -> timestamp
         ("Delivery Date,Name", [*DATES, "2026-11-02 10:00:00,x"], None, "delivery_date"),
-        # an empty column, then numbers: text (no values yet) -> integer
-        ("Qty,Name", [f",n{i}" for i in range(400)] + ["7,x"], None, "qty"),
+        # a column with a value that is only a null token, then numbers is no sparse column:
+        # whole numbers and a date, both after the first rows
+        ("Qty,Name", [f"{i % 3},n{i}" for i in range(400)] + ["2026-11-02,x"], None, "qty"),
     ],
 )  # fmt: skip
 def test_a_type_that_changes_after_the_first_chunk_falls_back_to_pass_2(
@@ -129,3 +130,47 @@ def test_a_file_pass_1_refuses_leaves_no_typed_file(tmp_path: Path) -> None:
     with pytest.raises(CsvFormatError):
         plan_file(path, normalize=NORMALIZE, onepass=onepass)
     assert not onepass.out.exists()
+
+
+def sparse_rows(columns: int, empty_for: int) -> tuple[str, list[str]]:
+    """A key, then `columns` columns empty in the first rows, each starting to hold values (whole
+    numbers, money, dates and times in turn) `empty_for` rows after the one before."""
+    shapes = ["{}", "{}.25", "2026-11-{:02d}", "2026-11-01 10:{:02d}:00"]
+    header = ",".join(["Code", *[f"Field {c}" for c in range(columns)]])
+    rows = []
+    for i in range(empty_for * (columns + 1)):
+        values = [
+            shapes[c % 4].format(1 + i % 28) if i >= empty_for * (c + 1) else "" for c in range(columns)
+        ]
+        rows.append(",".join([f"C-{i:05d}", *values]))
+    return header, rows
+
+
+def test_sparse_columns_typed_at_their_first_values_keep_the_typed_file(tmp_path: Path) -> None:
+    """A column with no value in the first chunks has a default kind (text) until its first values:
+    the rows typed so far hold only nulls for it, so they are copied anew with its new type, and
+    the file keeps its one pass: equal, value for value, to pass 2's."""
+    header, rows = sparse_rows(3, 200)
+    path = write(tmp_path, header, rows)
+    with chunks_of(512):
+        plan, onepass, pass_2 = both_ways(path, required=("code",))
+    assert onepass.given_up is None and plan.typed is not None and plan.retyped == ""
+    assert [c.kind for c in plan.columns] == ["text", "integer", "decimal", "date"]
+    typed = pq.read_table(plan.typed.path)
+    assert [(f.name, f.type) for f in plan.typed.schema] == [(f.name, f.type) for f in pass_2.schema]
+    assert typed.num_rows == pass_2.num_rows == len(rows)
+    assert typed.equals(pass_2.cast(typed.schema))
+    assert plan.typed.schema.field("code").nullable is False
+    assert not list(tmp_path.glob("*.retype"))
+
+
+def test_more_sparse_columns_than_copies_allow_fall_back_to_pass_2(tmp_path: Path) -> None:
+    """Each copy reads and writes the rows typed so far: after MAX_RETYPES of them (3), a further
+    column's first values give the typed file up, and pass 2 types the file as before."""
+    header, rows = sparse_rows(5, 150)
+    path = write(tmp_path, header, rows)
+    with chunks_of(512):
+        plan, onepass, pass_2 = both_ways(path)
+    assert plan.typed is None and "field_3" in str(onepass.given_up) and plan.retyped == onepass.given_up
+    assert not onepass.out.exists() and not list(tmp_path.glob("*.retype"))
+    assert pass_2.num_rows == plan.rows == len(rows)

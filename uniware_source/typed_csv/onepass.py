@@ -9,6 +9,9 @@ every value seen so far fits them, this chunk's included), and written to a type
 table's layout. At the end of the file:
 - if no column's type (kind, and scale) ever changed, the typed file is exactly what pass 2
   would write with the file's own plan, and the plan carries it (`FilePlan.typed`);
+- a column with no value so far (its kind only a default) that gets its first values may change
+  type: the rows typed so far hold only nulls for it, so they are copied into a new typed file with
+  the new type (at most MAX_RETYPES times a file);
 - otherwise it is deleted as soon as a type changes, and pass 2 reads the CSV as before.
 
 The loader uses the typed file only when the table's schema is the file's own (one file, or files
@@ -34,12 +37,17 @@ from typing import Protocol
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from uniware_source.typed_csv.convert import table_exprs
 from uniware_source.typed_csv.frames import filtered
 from uniware_source.typed_csv.model import ColumnPlan, FilePlan, TableSchema, TypedFile
 
 logger = logging.getLogger(__name__)
+
+# how many times a file's typed rows may be copied anew for a sparse column's first values: each
+# copy costs a read and a write of the rows typed so far, less than a second pass over the CSV
+MAX_RETYPES = 3
 
 
 class TypedWriter(Protocol):
@@ -79,6 +87,8 @@ class OnePass:
         self._pending: Future[int] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self.given_up: str | None = None  # why, once the typed file is given up
+        self._valueless: set[str] = set()  # the columns without a value so far
+        self._retypes = 0
 
     def add(
         self, path: Path, df: pl.DataFrame, columns: Callable[[], tuple[ColumnPlan, ...]], empty: bool
@@ -93,8 +103,10 @@ class OnePass:
             self._start(plan, types)
         elif types != self._types:
             changed = [a[0] for a, b in zip(self._types, types, strict=True) if a != b]
-            self.give_up(f"the type of {', '.join(changed)} changed after the first rows")
-            return
+            if not self._retype(plan, types, changed):
+                self.give_up(f"the type of {', '.join(changed)} changed after the first rows")
+                return
+        self._valueless = {c.name for c in plan if c.values == 0}
         if empty:
             df = filtered(df, 0, len(plan), (), True)
         self._wait()  # one chunk converting at a time: memory stays at two chunks
@@ -110,8 +122,45 @@ class OnePass:
         if any(name not in names for name in self._required):
             self.give_up("a required column is missing")
             return
-        self._schema = pa.schema([f.with_nullable(False) if f.name in self._required else f for f in schema])
+        self._schema = self._layout(plan)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="uniware-onepass")
+
+    def _retype(
+        self, plan: tuple[ColumnPlan, ...], types: tuple[tuple[str, str, int], ...], changed: list[str]
+    ) -> bool:
+        """Go on with the new types when every column whose type changed had no value in the rows
+        typed so far (a sparse column's first values, after its kind was only a default): those
+        rows are copied into a new typed file with the new types, the columns' nulls as nulls of
+        the new type. At most MAX_RETYPES times a file; False when that cannot be done."""
+        if self._retypes >= MAX_RETYPES or any(name not in self._valueless for name in changed):
+            return False
+        self._wait()
+        if self.given_up is not None:
+            return False
+        old, self._writer = self._writer, None
+        schema = self._layout(plan)
+        if old is not None:
+            old.close(complete=True)
+            moved = self.out.with_name(self.out.name + ".retype")
+            self.out.rename(moved)
+            try:
+                self._writer = self._open_writer(self.out, schema)
+                for batch in pq.ParquetFile(moved).iter_batches():
+                    columns = [
+                        batch.column(f.name) if f.name not in changed else pa.nulls(batch.num_rows, f.type)
+                        for f in schema
+                    ]
+                    self._writer.write(pa.Table.from_arrays(columns, names=schema.names).cast(schema))
+            finally:
+                moved.unlink(missing_ok=True)
+        self._types, self._schema = types, schema
+        self._retypes += 1
+        logger.debug("%s: %s typed anew after their first values", self.out.name, ", ".join(changed))
+        return True
+
+    def _layout(self, plan: tuple[ColumnPlan, ...]) -> pa.Schema:
+        schema = TableSchema(plan).arrow_schema(list(self._constants), views=True)
+        return pa.schema([f.with_nullable(False) if f.name in self._required else f for f in schema])
 
     def _write(self, df: pl.DataFrame, exprs: list[pl.Expr]) -> int:
         assert self._schema is not None
