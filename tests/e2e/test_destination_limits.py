@@ -123,22 +123,53 @@ def test_the_command_keeps_no_copy_of_what_it_loaded(emulator, tmp_path) -> None
     assert _query(tmp_path, "SELECT count(*) FROM uniware_data.sale_orders") == [(500,)]
 
 
-def test_a_dataset_named_as_its_duckdb_file_is_refused_before_anything_is_fetched(emulator, tmp_path) -> None:
-    """DuckDB cannot tell a schema from a database file of the same name (uniware_data.duckdb and
-    the dataset uniware_data): every load would fail with "Ambiguous reference", and its package
-    again on every later run. The run is refused up front, naming both settings, whatever the case
-    of the names; the same pipeline with another dataset then loads, nothing pending."""
+@pytest.mark.parametrize(
+    ("pipeline_name", "dataset", "schema"),
+    [
+        ("shop", "Shop", "Shop"),  # DuckDB compares names without case
+        ("my_shop", "My-Shop", "my_shop"),  # as dlt names the schema
+        ("shop_staging", "shop", "shop_staging"),  # the schema a merge stages its rows in
+    ],
+)
+def test_a_dataset_named_as_its_duckdb_file_is_refused_before_anything_is_fetched(
+    emulator, tmp_path, pipeline_name: str, dataset: str, schema: str
+) -> None:
+    """DuckDB cannot tell a schema from a database file of the same name (shop.duckdb and the
+    dataset shop): every load into it would fail with "Ambiguous reference", and its package
+    again on every later run. The run is refused up front, naming both settings; the same pipeline
+    with another dataset then loads, nothing pending."""
     from uniware_source.emulator import JobSpec
 
     code = emulator.add_job(JobSpec(rows=40, seed=9))
     env = command_env(emulator, tmp_path, [], job_codes=json.dumps([code]))
-    refused = run_command(env, tmp_path, "--pipeline-name", "shop", "--dataset", "Shop")
+    refused = run_command(env, tmp_path, "--pipeline-name", pipeline_name, "--dataset", dataset)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     (line,) = [line for line in refused.stderr.splitlines() if line.startswith("uniware:")]
-    assert "'Shop'" in line and "shop.duckdb" in line and "--dataset" in line
+    assert f"{dataset!r}" in line and f"{schema!r}" in line and f"{pipeline_name}.duckdb" in line
+    assert "--dataset" in line
     assert emulator.jobs[code].status_calls == 0  # refused before the tenant was asked anything
 
-    loaded = run_command(env, tmp_path, "--pipeline-name", "shop", "--dataset", "shop_data")
+    loaded = run_command(env, tmp_path, "--pipeline-name", pipeline_name, "--dataset", "orders_data")
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
-    with duckdb.connect(str(tmp_path / "shop.duckdb"), read_only=True) as db:
-        assert db.sql("SELECT count(*) FROM shop_data.sale_orders").fetchall() == [(40,)]
+    with duckdb.connect(str(tmp_path / f"{pipeline_name}.duckdb"), read_only=True) as db:
+        assert db.sql("SELECT count(*) FROM orders_data.sale_orders").fetchall() == [(40,)]
+
+
+def test_a_dataset_whose_name_dlt_changes_is_told_from_its_file(emulator, tmp_path) -> None:
+    """my-shop.duckdb and the dataset my-shop are two names to DuckDB once dlt has named the
+    schema my_shop: a library user's run goes ahead, and loads."""
+    import dlt
+
+    from tests.conftest import make_source
+    from uniware_source.emulator import JobSpec
+
+    code = emulator.add_job(JobSpec(rows=30, seed=10))
+    pipeline = dlt.pipeline(
+        pipeline_name="shop_orders",
+        destination=dlt.destinations.duckdb(str(tmp_path / "my-shop.duckdb")),
+        dataset_name="my-shop",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    pipeline.run(make_source(emulator, [code]))
+    with duckdb.connect(str(tmp_path / "my-shop.duckdb"), read_only=True) as db:
+        assert db.sql("SELECT count(*) FROM my_shop.sale_orders").fetchall() == [(30,)]

@@ -104,27 +104,33 @@ def typed_file_format(table: str) -> TLoaderFileFormat | None:
 
 
 def check_duckdb_names() -> None:
-    """A DuckDB database file and a dataset of the same name (shop.duckdb, dataset "shop") are
-    one name to DuckDB, catalog and schema, and every load into that dataset fails with
-    "Ambiguous reference to catalog or schema": refuse the run before anything is fetched, naming
-    both settings, rather than leave dlt a package that fails again on every later run."""
+    """A DuckDB database file and a schema of the same name (shop.duckdb, dataset "shop", or its
+    merge staging schema "shop_staging" next to shop_staging.duckdb) are one name to DuckDB,
+    catalog and schema, and every load into that schema fails with "Ambiguous reference to catalog
+    or schema": refuse the run before anything is fetched, naming both settings, rather than leave
+    dlt a package that fails again on every later run. The schemas are named as dlt names them
+    (`my-shop` becomes my_shop), and DuckDB compares names without case."""
     from pathlib import Path
 
     try:
         pipeline = dlt.current.pipeline()
         if pipeline.destination is None or pipeline.destination.destination_type != DUCKDB:
             return
-        database = pipeline.destination_client().config.credentials.database  # type: ignore[attr-defined]
+        client = pipeline.destination_client()
+        database = Path(str(client.config.credentials.database))  # type: ignore[attr-defined]
+        sql = client.sql_client  # type: ignore[attr-defined]
+        schemas = {sql.dataset_name, sql.staging_dataset_name}
     except Exception:  # outside a pipeline, or a destination it cannot describe yet: nothing to tell
         return
-    stem = Path(str(database)).stem
-    if stem.lower() == str(pipeline.dataset_name).lower():
+    clash = [name for name in schemas if name.lower() == database.stem.lower()]
+    if clash:
         from uniware_source.api.errors import ConfigurationError
 
         raise ConfigurationError(
-            f"the dataset {pipeline.dataset_name!r} has the name of its DuckDB database file "
-            f"({Path(str(database)).name}), which DuckDB cannot tell apart: choose another dataset "
-            "(--dataset, or dataset_name in dlt.pipeline) or another pipeline name or database file"
+            f"the dataset {pipeline.dataset_name!r} makes a schema {clash[0]!r} with the name of its "
+            f"DuckDB database file ({database.name}), which DuckDB cannot tell apart: choose another "
+            "dataset (--dataset, or dataset_name in dlt.pipeline) or another pipeline name or "
+            "database file"
         )
 
 
