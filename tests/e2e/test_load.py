@@ -325,3 +325,30 @@ def test_a_job_whose_types_are_not_the_tables_is_read_again(emulator, pipeline, 
         f"'{records[150]['Sale Order Item Code']}'",
     ) == [("to be confirmed",)]
     assert audit(pipeline)[odd]["rows_loaded"] == 300
+
+
+def test_a_file_of_blank_records_decides_no_column_type(emulator, pipeline) -> None:
+    """A file with a header and only blank or empty records loads no row and creates no table: the
+    first file with values types the columns (Delivery Date, typed from its values, is a date)."""
+    header = "Sale Order Item Code,Sale Order Code,Selling Price,Delivery Date\r\n"
+    blank = emulator.add_job(JobSpec(content=(header + "\r\n,,,\r\n\r\n").encode()))
+    pipeline.run(make_source(emulator, [blank]))
+    assert audit(pipeline)[blank]["rows_loaded"] == 0
+    assert "sale_orders" not in pipeline.default_schema.data_table_names()
+
+    full = emulator.add_job(JobSpec(rows=40, seed=12))
+    pipeline.run(make_source(emulator, [full]))
+    assert pipeline.default_schema.tables["sale_orders"]["columns"]["delivery_date"]["data_type"] == "date"
+    assert rows(pipeline, "SELECT count(*) FROM sale_orders") == [(40,)]
+
+
+def test_a_file_column_named_as_the_job_code_column_is_an_invalid_file(emulator, pipeline) -> None:
+    """A column of the file that the job code column would overwrite: the job ends INVALID_FILE,
+    naming the clash, and none of its rows load; the run's other jobs load."""
+    clash = emulator.add_job(JobSpec(content=b"Sale Order Item Code,_job_code\r\nA1,x\r\nA2,y\r\n"))
+    other = emulator.add_job(JobSpec(rows=25, seed=13))
+    pipeline.run(make_source(emulator, [clash, other]))
+    jobs = audit(pipeline)
+    assert jobs[clash]["status"] == "INVALID_FILE" and "clash" in jobs[clash]["message"]
+    assert jobs[other]["status"] == "LOADED"
+    assert rows(pipeline, "SELECT count(*) FROM sale_orders") == [(25,)]

@@ -5,6 +5,7 @@ typed file deleted. The property test (test_property_csv.py) checks the first ov
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,3 +175,27 @@ def test_more_sparse_columns_than_copies_allow_fall_back_to_pass_2(tmp_path: Pat
     assert plan.typed is None and "field_3" in str(onepass.given_up) and plan.retyped == onepass.given_up
     assert not onepass.out.exists() and not list(tmp_path.glob("*.retype"))
     assert pass_2.num_rows == plan.rows == len(rows)
+
+
+@pytest.mark.parametrize("body", ["\r\n", "\r\n\r\n", ",\r\n", ",\r\n\r\n,\r\n"])
+def test_a_body_of_blank_records_keeps_no_typed_file(tmp_path: Path, body: str) -> None:
+    """Blank or all-empty records are no rows: a typed file of none would give the table the
+    default types of columns without values (text) before any file had a say."""
+    path = tmp_path / "export.csv"
+    path.write_bytes(("\ufeffQty,Name\r\n" + body).encode())
+    onepass = OnePass(path.with_suffix(".typed.parquet"), RowGroups, constants=CONSTANTS)
+    plan = plan_file(path, normalize=NORMALIZE, onepass=onepass)
+    assert plan.rows == 0 and plan.typed is None and "no rows" in plan.retyped
+    assert not onepass.out.exists()
+
+
+def test_a_column_named_as_a_constant_leaves_the_file_to_pass_2(tmp_path: Path) -> None:
+    """The typed layout cannot hold a file column named like a constant column (the job code):
+    the one pass gives up, and pass 1 ends as without it, for pass 2 to report the clash."""
+    path = write(tmp_path, "Code,_uniware_job_code", ["A1,x", "A2,y"])
+    onepass = OnePass(path.with_suffix(".typed.parquet"), RowGroups, constants=CONSTANTS)
+    plan = plan_file(path, normalize=NORMALIZE, onepass=onepass)
+    assert plan == dataclasses.replace(plan_file(path, normalize=NORMALIZE), retyped=plan.retyped)
+    assert plan.typed is None and "clash" in plan.retyped and not onepass.out.exists()
+    with pytest.raises(ValueError, match="clash"):
+        list(read_batches(path, plan, unify([plan]), constants=CONSTANTS, views=True))

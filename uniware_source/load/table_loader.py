@@ -197,9 +197,11 @@ class TableLoader:
         """One Arrow schema for every batch of the table, also agreeing with what already landed:
         the destination's columns widened first where a file's values need it (load/widening.py),
         or the job set aside for the quarantine table. A file without the key column cannot be
-        merged: its job ends INVALID_FILE."""
+        merged, nor one with a column named as one the connector adds: its job ends INVALID_FILE,
+        alone."""
         for job in jobs:
             self._check_key_columns(job)
+            self._check_constant_columns(job)
         ready = [job for job in jobs if job.outcome is None and job.plan is not None]
         widened = widen_for(self.schema, self.table, ready, self.settings.timezone, self._quarantine)
         self._quarantined = widened.quarantined
@@ -220,6 +222,22 @@ class TableLoader:
                 Outcome.INVALID_FILE,
                 f"job {job.job_code}: the file has no {', '.join(map(repr, missing))} column, the key of "
                 f"{self.report.name!r}; its columns are {', '.join(c.label for c in job.plan.columns)}",
+            )
+
+    def _check_constant_columns(self, job: ExportJob) -> None:
+        """A file column named as a column every row gets (the job code, a window tag) would be
+        overwritten: that job ends INVALID_FILE, before its columns join the table's."""
+        assert job.plan is not None
+        if job.outcome is not None:
+            return
+        ours = set(self._constants(job))
+        clash = [c.label for c in job.plan.columns if c.name in ours]
+        if clash:
+            job.finish(
+                Outcome.INVALID_FILE,
+                f"job {job.job_code}: the file's column(s) {', '.join(map(repr, clash))} clash with the "
+                f"column(s) the connector adds to every row ({', '.join(sorted(ours))}); none of its "
+                "rows load",
             )
 
     def load(self, job: ExportJob, table_schema: TableSchema) -> Iterator[Any]:

@@ -97,7 +97,12 @@ class OnePass:
         gives after it; `empty`: it holds all-empty records, which are left out as pass 2 does."""
         if self.given_up is not None:
             return
-        plan = columns()
+        try:
+            self._add(df, columns(), empty)
+        except Exception as exc:  # pass 1 and pass 2 meet the file as they always did, and report it
+            self.give_up(f"{type(exc).__name__}: {exc}".splitlines()[0])
+
+    def _add(self, df: pl.DataFrame, plan: tuple[ColumnPlan, ...], empty: bool) -> None:
         types = types_of(plan)
         if self._types is None:
             self._start(plan, types)
@@ -198,7 +203,7 @@ class OnePass:
         if self.given_up is None:
             if plan.skip_records:
                 self.give_up("the file has ragged records, which pass 2 leaves out")
-            elif self._types is None:
+            elif self._types is None or self._rows == 0:
                 self.give_up("the file has no rows")
             elif self._types != types_of(plan.columns):
                 self.give_up("a column's type changed at the end of the file")
