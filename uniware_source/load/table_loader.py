@@ -47,7 +47,6 @@ from uniware_source.load.typed_files import (
     held_or_moved,
     hints_items,
     keep_last,
-    laid_out,
     write_job_file,
 )
 from uniware_source.load.widening import widen_for
@@ -57,7 +56,7 @@ from uniware_source.settings import SourceSettings
 from uniware_source.typed_csv.chunks import Arrival, header_end
 from uniware_source.typed_csv.explain import decision_table, file_notes
 from uniware_source.typed_csv.model import TypedFile
-from uniware_source.typed_csv.onepass import OnePass
+from uniware_source.typed_csv.onepass import OnePass, laid_out
 from uniware_source.typed_csv.reader import (
     FilePlan,
     TableSchema,

@@ -143,17 +143,6 @@ def held_or_moved(typed: Path, schema: pa.Schema, out: Path) -> list[pa.Table]:
     return []
 
 
-def laid_out(typed: Path, layout: pa.Schema, batch_size: int) -> Iterator[pa.Table]:
-    """The rows of a typed file in a table's layout: its columns in the table's order, and a
-    null column for each column of the table it has not (as pass 2 would have written them)."""
-    for batch in pq.ParquetFile(typed).iter_batches(batch_size=batch_size):
-        names = set(batch.schema.names)
-        columns = [
-            batch.column(f.name) if f.name in names else pa.nulls(batch.num_rows, f.type) for f in layout
-        ]
-        yield pa.Table.from_arrays(columns, names=layout.names).cast(layout)
-
-
 def keep_last(files: Sequence[Path], key: Sequence[str], latest: str | None, out: Path) -> int:
     """Write to `out` the rows of `files` (in order) with one row per `key`: of the rows sharing a
     key, the one with the greatest `latest` value if given (nulls count least), else the last one

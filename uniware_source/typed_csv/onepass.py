@@ -30,7 +30,7 @@ padding, Excel guards: none so far means none in this chunk), both expressions g
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -100,7 +100,7 @@ class OnePass:
         try:
             self._add(df, columns(), empty)
         except Exception as exc:  # pass 1 and pass 2 meet the file as they always did, and report it
-            self.give_up(f"{type(exc).__name__}: {exc}".splitlines()[0])
+            self.give_up(_why(exc))
 
     def _add(self, df: pl.DataFrame, plan: tuple[ColumnPlan, ...], empty: bool) -> None:
         types = types_of(plan)
@@ -122,12 +122,10 @@ class OnePass:
 
     def _start(self, plan: tuple[ColumnPlan, ...], types: tuple[tuple[str, str, int], ...]) -> None:
         self._types = types
-        schema = TableSchema(plan).arrow_schema(list(self._constants), views=True)
-        names = set(schema.names)
-        if any(name not in names for name in self._required):
+        self._schema = self._layout(plan)
+        if any(name not in self._schema.names for name in self._required):
             self.give_up("a required column is missing")
             return
-        self._schema = self._layout(plan)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="uniware-onepass")
 
     def _retype(
@@ -150,12 +148,8 @@ class OnePass:
             self.out.rename(moved)
             try:
                 self._writer = self._open_writer(self.out, schema)
-                for batch in pq.ParquetFile(moved).iter_batches():
-                    columns = [
-                        batch.column(f.name) if f.name not in changed else pa.nulls(batch.num_rows, f.type)
-                        for f in schema
-                    ]
-                    self._writer.write(pa.Table.from_arrays(columns, names=schema.names).cast(schema))
+                for batch in laid_out(moved, schema):  # the changed columns' nulls cast to their new type
+                    self._writer.write(batch)
             finally:
                 moved.unlink(missing_ok=True)
         self._types, self._schema = types, schema
@@ -188,7 +182,7 @@ class OnePass:
         except _GiveUp as exc:
             self.give_up(str(exc))
         except Exception as exc:  # pass 2 will meet it again, and report it
-            self.give_up(f"{type(exc).__name__}: {exc}".splitlines()[0])
+            self.give_up(_why(exc))
 
     def give_up(self, why: str) -> None:
         """Delete the typed file: pass 2 reads the CSV."""
@@ -235,3 +229,19 @@ class OnePass:
 
 class _GiveUp(Exception):
     pass
+
+
+def _why(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def laid_out(typed: Path, layout: pa.Schema, batch_size: int = 65_536) -> Iterator[pa.Table]:
+    """The rows of a typed file in `layout`: its columns in the layout's order, each cast to the
+    layout's type (text read back as plain strings; a column of nulls to any type), and a null
+    column for each column of the layout the file has not (as pass 2 would have written them)."""
+    for batch in pq.ParquetFile(typed).iter_batches(batch_size=batch_size):
+        names = set(batch.schema.names)
+        columns = [
+            batch.column(f.name) if f.name in names else pa.nulls(batch.num_rows, f.type) for f in layout
+        ]
+        yield pa.Table.from_arrays(columns, names=layout.names).cast(layout)
