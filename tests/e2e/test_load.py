@@ -12,7 +12,7 @@ from pathlib import Path
 import dlt
 import pyarrow.parquet as pq
 
-from tests.conftest import audit, fetch_export, make_source, parse_export, rows
+from tests.conftest import audit, fetch_export, item_codes, make_source, parse_export, rows
 from uniware_source.emulator import JobSpec
 from uniware_source.load.typed_files import ROW_GROUP_ROWS
 
@@ -352,3 +352,23 @@ def test_a_file_column_named_as_the_job_code_column_is_an_invalid_file(emulator,
     assert jobs[clash]["status"] == "INVALID_FILE" and "clash" in jobs[clash]["message"]
     assert jobs[other]["status"] == "LOADED"
     assert rows(pipeline, "SELECT count(*) FROM sale_orders") == [(25,)]
+
+
+def test_keys_repeated_across_jobs_typed_in_one_pass_are_deduplicated(emulator, pipeline, caplog) -> None:
+    """A job typed while it downloaded hands the key tracker the hashes it took of its keys then
+    (a large job's and a small one's, held for the shared file, alike). A key two such jobs share
+    is seen to repeat: the destination is told to deduplicate, and each order item lands once.
+    (tests/unit/test_onepass.py: those hashes are the ones the tracker takes of rows typed again.)"""
+    caplog.set_level(logging.DEBUG, logger="uniware_source")
+    # one facility: each job's rows start at its first order, so the small job repeats large's keys
+    large = emulator.add_job(JobSpec(rows=60_000, facility="WH-A", seed=3))
+    small = emulator.add_job(JobSpec(rows=900, facility="WH-A", seed=4))
+    info = pipeline.run(make_source(emulator, [large, small]))
+    assert not info.has_failed_jobs
+    assert _typed_in(caplog) == dict.fromkeys([large, small], "one pass")
+    expected = item_codes(emulator, large, small)
+    assert len(expected) < 60_000 + 900
+    assert rows(pipeline, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM sale_orders") == [
+        (len(expected), len(expected))
+    ]
+    assert pipeline.default_schema.tables["sale_orders"]["x-stage-data-deduplicated"] is False

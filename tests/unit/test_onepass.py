@@ -16,6 +16,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from uniware_source.api.errors import CsvFormatError
 from uniware_source.emulator import write_sale_orders_csv
+from uniware_source.load.keys import KeyHashes, key_hashes
 from uniware_source.load.typed_files import RowGroups
 from uniware_source.reports import report_spec
 from uniware_source.typed_csv import chunks as csv_chunks
@@ -45,8 +46,10 @@ def chunks_of(size: int) -> Iterator[None]:
 def both_ways(
     path: Path, hints: dict[str, Kind] | None = None, required: tuple[str, ...] = ()
 ) -> tuple[FilePlan, OnePass, pa.Table]:
-    """The plan with a OnePass, the OnePass, and pass 2's rows of the plan (text as views)."""
-    onepass = OnePass(path.with_suffix(".typed.parquet"), RowGroups, constants=CONSTANTS, required=required)
+    """The plan with a OnePass, the OnePass, and pass 2's rows of the plan (text as views). The
+    `required` columns (a merge key) are hashed as the loader has them hashed."""
+    out = path.with_suffix(".typed.parquet")
+    onepass = OnePass(out, RowGroups, constants=CONSTANTS, required=required, open_keys=KeyHashes)
     plan = plan_file(path, normalize=NORMALIZE, hints=hints, onepass=onepass)
     batches = read_batches(path, plan, unify([plan]), constants=CONSTANTS, views=True)
     schema = unify([plan]).arrow_schema(list(CONSTANTS), views=True)
@@ -72,6 +75,25 @@ def test_a_sale_orders_export_is_typed_in_one_pass_exactly_as_pass_2_types_it(tm
     assert [(f.name, f.type) for f in plan.typed.schema] == [(f.name, f.type) for f in pass_2.schema]
     assert typed.equals(pass_2.cast(typed.schema))
     assert dict(plan.typed.constants) == CONSTANTS
+    assert_keys_hashed(plan, pass_2, ["sale_order_item_code"])
+
+
+def assert_keys_hashed(plan: FilePlan, pass_2: pa.Table, key: list[str]) -> None:
+    """The typed file's key hashes are those the key tracker takes of pass 2's rows, row for row:
+    a key repeated across jobs typed either way is seen to repeat."""
+    assert plan.typed is not None and plan.typed.keys is not None
+    hashes = pq.read_table(plan.typed.keys).column("h").combine_chunks()
+    assert hashes.equals(key_hashes(pass_2.select(key)).cast(pa.uint64()))
+    assert hashes.null_count == 0 and len(hashes) == pass_2.num_rows
+
+
+def test_a_key_of_two_columns_is_hashed_as_the_tracker_hashes_it(tmp_path: Path) -> None:
+    rows = [f"SO-{i % 50},{i // 50},{i}.5" for i in range(400)]
+    with chunks_of(512):
+        plan, onepass, pass_2 = both_ways(write(tmp_path, "Code,Line,Qty", rows), required=("code", "line"))
+    assert onepass.given_up is None
+    assert_keys_hashed(plan, pass_2, ["code", "line"])
+    assert len(set(pq.read_table(plan.typed.keys).column("h").to_pylist())) == 400  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -96,7 +118,7 @@ def test_a_type_that_changes_after_the_first_chunk_falls_back_to_pass_2(
         plan, onepass, pass_2 = both_ways(path, hints)
     assert plan.typed is None and onepass.given_up is not None and why in onepass.given_up
     assert plan.retyped == onepass.given_up  # what the loader tells at -v
-    assert not onepass.out.exists()
+    assert not onepass.out.exists() and not list(tmp_path.glob("*.keys"))
     assert pass_2.num_rows == plan.rows == len(rows)
 
 
@@ -107,6 +129,7 @@ def test_a_ragged_record_or_a_missing_key_falls_back_to_pass_2(tmp_path: Path) -
         assert ragged.typed is None and "ragged" in str(onepass.given_up) and not onepass.out.exists()
         keyless, onepass, _ = both_ways(write(tmp_path, "Code,Qty", [*rows, ",5"]), required=("code",))
         assert keyless.typed is None and "required" in str(onepass.given_up) and not onepass.out.exists()
+        assert not list(tmp_path.glob("*.keys"))  # the hashes of the rows before it are gone too
         missing, onepass, _ = both_ways(write(tmp_path, "Code,Qty", rows), required=("sku",))
         assert missing.typed is None and "required" in str(onepass.given_up)
 
@@ -163,6 +186,7 @@ def test_sparse_columns_typed_at_their_first_values_keep_the_typed_file(tmp_path
     assert typed.equals(pass_2.cast(typed.schema))
     assert plan.typed.schema.field("code").nullable is False
     assert not list(tmp_path.glob("*.retype"))
+    assert_keys_hashed(plan, pass_2, ["code"])  # the copies keep the hashes of the rows they copy
 
 
 def test_more_sparse_columns_than_copies_allow_fall_back_to_pass_2(tmp_path: Path) -> None:

@@ -2,6 +2,10 @@
 
 polars, pyarrow and DuckDB are imported when first needed: a run with nothing new to load never
 needs them.
+
+A job typed in one pass (typed_csv/onepass.py) hashes its keys as it writes its rows, on its own
+thread, into a file of hashes (KeyHashes) that the tracker then takes as it is (`adopt`): the run
+does not read the keys back from the typed file after the download, on its one main thread.
 """
 
 from __future__ import annotations
@@ -17,6 +21,44 @@ if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
 
+def key_hashes(keys: pa.Table) -> pa.Array:
+    """One 64-bit hash per row of the key columns `keys`, the same for the same values wherever
+    they come from (text as strings or string views alike)."""
+    import polars as pl
+
+    frame = pl.from_arrow(keys)
+    assert isinstance(frame, pl.DataFrame)
+    hashed = frame.to_series().hash() if frame.width == 1 else frame.hash_rows()
+    return hashed.to_arrow()
+
+
+def _hash_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([("h", pa.uint64())])
+
+
+class KeyHashes:
+    """A file of the key hashes of rows as they are written (8 bytes a row, nothing held): what
+    KeyTracker.add would have kept of them, for KeyTracker.adopt."""
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = path
+        self._writer = pq.ParquetWriter(path, _hash_schema())
+
+    def write(self, keys: pa.Table) -> None:
+        import pyarrow as pa
+
+        self._writer.write_table(pa.table([key_hashes(keys)], schema=self._writer.schema))
+
+    def close(self, complete: bool = True) -> None:
+        self._writer.close()
+        if not complete:
+            self.path.unlink(missing_ok=True)
+
+
 class KeyTracker:
     """Hashes of the keys yielded per table in one run of the source (shared by its resources).
 
@@ -30,23 +72,26 @@ class KeyTracker:
         self._parts: dict[str, list[Path]] = {}
 
     def add(self, table: str, keys: pa.Table) -> None:
-        import polars as pl
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        frame = pl.from_arrow(keys)
-        assert isinstance(frame, pl.DataFrame)
-        hashed = frame.to_series().hash() if frame.width == 1 else frame.hash_rows()
         writer = self._writers.get(table)
         if writer is None:
-            if self._directory is None:
-                self._directory = Path(tempfile.mkdtemp(prefix="uniware-keys-"))
-                weakref.finalize(self, shutil.rmtree, self._directory, ignore_errors=True)
-            part = self._directory / f"{len(self._parts.get(table, []))}-{abs(hash(table))}.parquet"
-            self._parts.setdefault(table, []).append(part)
-            schema = pa.schema([("h", pa.uint64())])
-            writer = self._writers[table] = pq.ParquetWriter(part, schema)
-        writer.write_table(pa.table([hashed.to_arrow()], schema=writer.schema))
+            writer = self._writers[table] = pq.ParquetWriter(self._new_part(table), _hash_schema())
+        writer.write_table(pa.table([key_hashes(keys)], schema=writer.schema))
+
+    def adopt(self, table: str, hashes: Path) -> None:
+        """Take a closed file of key hashes (KeyHashes) of rows that `table` loads, moving it."""
+        shutil.move(hashes, self._new_part(table))
+
+    def _new_part(self, table: str) -> Path:
+        if self._directory is None:
+            self._directory = Path(tempfile.mkdtemp(prefix="uniware-keys-"))
+            weakref.finalize(self, shutil.rmtree, self._directory, ignore_errors=True)
+        parts = self._parts.setdefault(table, [])
+        part = self._directory / f"{len(parts)}-{abs(hash(table))}.parquet"
+        parts.append(part)
+        return part
 
     def repeats(self, table: str) -> bool:
         """Whether any key hash of `table` occurs twice (a 64-bit collision only costs a dedup)."""

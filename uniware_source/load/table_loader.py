@@ -37,7 +37,7 @@ from uniware_source.load.destination import (
     running_destination_type,
     typed_file_format,
 )
-from uniware_source.load.keys import KeyTracker
+from uniware_source.load.keys import KeyHashes, KeyTracker
 from uniware_source.load.partitions import TABLE_FORMATS, partition_column, table_format, with_partition
 from uniware_source.load.quarantine import quarantine_items, quarantine_table
 from uniware_source.load.rejected import Rejected, rejected_items, without_empty_keys
@@ -186,6 +186,7 @@ class TableLoader:
             constants=self._constants(job),
             required=self.key if self.mode == "key" else (),
             timezone=self.settings.timezone,
+            open_keys=KeyHashes if self.mode == "key" else None,
         )
 
     def _constants(self, job: ExportJob) -> dict[str, str]:
@@ -260,6 +261,8 @@ class TableLoader:
             own.unlink(missing_ok=True)  # dlt holds a hard link (or its own copy) by now
             if job.plan.typed is not None:
                 job.plan.typed.path.unlink(missing_ok=True)
+                if job.plan.typed.keys is not None:
+                    job.plan.typed.keys.unlink(missing_ok=True)
         job.rows_rejected = len(rejected)
         yield from rejected_items(job.job_code, self.table, self.started_at, rejected)
 
@@ -321,13 +324,16 @@ class TableLoader:
 
     def _typed_rows(self, typed: TypedFile, own: Path) -> tuple[int, list[pa.Table]]:
         """The rows typed in pass 1, as write_job_file gives a job's rows (held in memory, or moved
-        to `own`); their keys tracked."""
+        to `own`); their keys tracked, from the hashes pass 1 wrote of them if it did."""
         import pyarrow.parquet as pq
 
         if self._file_schema is None:
             self._file_schema = typed.schema
         if self.mode == "key":
-            self.tracker.add(self.table, pq.read_table(typed.path, columns=self.key))
+            if typed.keys is not None:
+                self.tracker.adopt(self.table, typed.keys)
+            else:
+                self.tracker.add(self.table, pq.read_table(typed.path, columns=self.key))
         return typed.rows, held_or_moved(typed.path, typed.schema, own)
 
     def _load_quarantined(self, job: ExportJob) -> Iterator[Any]:

@@ -42,6 +42,7 @@ class TypedFile:
     schema: pa.Schema  # text as string views; the required columns (a merge key) not null
     rows: int
     constants: tuple[tuple[str, str], ...]
+    keys: Path | None = None  # the hashes of its key columns, row by row (load/keys.KeyHashes)
 
 
 @dataclass(frozen=True)

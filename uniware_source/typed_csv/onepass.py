@@ -14,6 +14,9 @@ table's layout. At the end of the file:
   the new type (at most MAX_RETYPES times a file);
 - otherwise it is deleted as soon as a type changes, and pass 2 reads the CSV as before.
 
+With `open_keys` (a table merged on a key), the key columns of each typed chunk also go, on the same
+thread, to a file of their hashes (`TypedFile.keys`), so that the loader need not read them back.
+
 The loader uses the typed file only when the table's schema is the file's own (one file, or files
 typed alike, and a destination that agrees), with the same constant columns: the conversion is
 then the same, value for value, as pass 2's. A chunk whose conversion fails for any reason, a file
@@ -64,7 +67,8 @@ class OnePass:
     """The typed file of one job, written while pass 1 reads the CSV (see the module's docstring).
 
     `open_writer(path, schema)` opens the file; `constants` are the columns every row gets (the
-    job code, tags), `required` the columns that must have a value in every row (a merge key)."""
+    job code, tags), `required` the columns that must have a value in every row (a merge key);
+    `open_keys(path)`, if given, opens the file their hashes go to (load/keys.KeyHashes)."""
 
     def __init__(
         self,
@@ -74,6 +78,7 @@ class OnePass:
         constants: Mapping[str, str],
         required: Collection[str] = (),
         timezone: str = "Asia/Kolkata",
+        open_keys: Callable[[Path], TypedWriter] | None = None,
     ) -> None:
         self.out = out
         self._open_writer = open_writer
@@ -83,6 +88,8 @@ class OnePass:
         self._types: tuple[tuple[str, str, int], ...] | None = None
         self._schema: pa.Schema | None = None
         self._writer: TypedWriter | None = None
+        self._open_keys = open_keys if required else None
+        self._keys: TypedWriter | None = None
         self._rows = 0
         self._pending: Future[int] | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -170,7 +177,15 @@ class OnePass:
         if self._writer is None:
             self._writer = self._open_writer(self.out, self._schema)
         self._writer.write(batch)
+        if self._open_keys is not None:
+            if self._keys is None:
+                self._keys = self._open_keys(self._keys_path)
+            self._keys.write(batch.select(list(self._required)))
         return batch.num_rows
+
+    @property
+    def _keys_path(self) -> Path:
+        return self.out.with_name(self.out.name + ".keys")
 
     def _wait(self) -> None:
         """The chunk converting, if any, done: its rows counted, or the typed file given up."""
@@ -207,7 +222,8 @@ class OnePass:
             return None
         self._close(complete=True)
         assert self._schema is not None
-        return TypedFile(self.out, self._schema, self._rows, tuple(self._constants.items()))
+        keys = self._keys_path if self._open_keys is not None else None
+        return TypedFile(self.out, self._schema, self._rows, tuple(self._constants.items()), keys)
 
     def _close(self, complete: bool) -> None:
         pending, self._pending = self._pending, None
@@ -217,14 +233,18 @@ class OnePass:
             self._pool.shutdown(wait=True)
             self._pool = None
         writer, self._writer = self._writer, None
-        if writer is not None:
-            try:
+        keys, self._keys = self._keys, None
+        try:
+            if writer is not None:
                 writer.close(complete=complete)
+        finally:
+            try:
+                if keys is not None:
+                    keys.close(complete=complete)
             finally:
                 if not complete:
                     self.out.unlink(missing_ok=True)
-        elif not complete:
-            self.out.unlink(missing_ok=True)
+                    self._keys_path.unlink(missing_ok=True)
 
 
 class _GiveUp(Exception):
