@@ -123,6 +123,15 @@ def test_separators_count_nothing_they_cannot_prove(rows: list[list[str]], quote
         assert counted == sum(max(len(r) - 1, 0) for r in records)  # a blank line reads as []
 
 
+def test_a_chunk_holding_the_checks_markers_is_not_counted() -> None:
+    """NUL and SOH mark the quoted parts in the check: a quoted chunk that holds either proves
+    nothing (a chunk without quotes has only commas to count)."""
+    assert csv_chunks.separators(b'a,"b,c",d\n') == 2
+    assert csv_chunks.separators(b'a,"b\x01,c",d\n') is None
+    assert csv_chunks.separators(b'a,"b\x00,c",d\n') is None
+    assert csv_chunks.separators(b"a,b\x01,c\n") == 2
+
+
 def test_a_stray_quote_does_not_hide_a_short_record(tmp_path: Path) -> None:
     """An inch mark in an unquoted field, then a quoted field with commas, then a short record in
     the same chunk: the commas prove nothing, and the short record is rejected."""
