@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from uniware_source.typed_csv import chunks as csv_chunks
-from uniware_source.typed_csv.frames import frames
+from uniware_source.typed_csv.frames import Commas, frames
 from uniware_source.typed_csv.profile import FileProfile
 from uniware_source.typed_csv.reader import plan_file, read_batches, unify
 
@@ -42,10 +43,11 @@ def shape_of(path: Path) -> tuple[int, int, int]:
     """(records, maybe_short, short_unproven) as pass 1 counts them, commas counted per chunk."""
     cols = ["c0", "c1", "c2", "c3"]
     profile = FileProfile(cols, HEADER.split(","), [None] * 4, set(), "Asia/Kolkata")
-    commas: list[int] = []
+    commas: list[Commas] = []
     for _, df, guard in frames(path, 4, 1 << 10, None, True, [], commas):
         profile.add(path, df, shape=True, guards=guard, commas=commas[-1])
-    return profile.shape.records, profile.shape.maybe_short, profile.shape.short_unproven
+    shape = profile.settle()
+    return shape.records, shape.maybe_short, shape.short_unproven
 
 
 @pytest.fixture
@@ -144,3 +146,23 @@ def test_a_stray_quote_does_not_hide_a_short_record(tmp_path: Path) -> None:
     plan = plan_file(path, normalize=NORMALIZE)
     assert plan.rows == 1
     assert [r.line_number for r in plan.rejected] == [3]
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_commas_are_counted_beside_the_reading_and_a_stopped_read_leaves_no_count_behind(
+    tmp_path: Path,
+) -> None:
+    """The commas of a chunk are counted on a thread of their own (pass 1 needs them only at the
+    end of the file): each chunk's count is there once the reading ends, in the order of the
+    chunks; a reader that stops early does not wait for the counts it no longer needs."""
+    path = write(tmp_path, records(600))
+    commas: list[Commas] = []
+    chunks = list(frames(path, 4, 1 << 10, None, True, [], commas))
+    assert len(commas) == len(chunks) > 5
+    counted = [c.result() if isinstance(c, Future) else c for c in commas]
+    assert all(c == df.height * 3 for c, (_, df, _) in zip(counted, chunks, strict=True) if c)
+    stopped: list[Commas] = []
+    reading = frames(path, 4, 1 << 10, None, True, [], stopped)
+    next(reading)
+    reading.close()
+    assert all(c.done() for c in stopped if isinstance(c, Future))

@@ -22,7 +22,10 @@ How polars' CSV reader is used, and why:
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +86,7 @@ def frames(
     arrival: Arrival | None = None,
     guards: bool = False,
     overfull: list[int] | None = None,
-    commas: list[int | None] | None = None,
+    commas: list[Commas] | None = None,
 ) -> Iterator[tuple[int, pl.DataFrame, bool]]:
     """Every data record (header excluded) as raw String columns c0..cN+1, chunk by chunk, each
     with the 0-based index of its first record and whether a field of it may start with an Excel
@@ -95,22 +98,53 @@ def frames(
     The commas between fields of each chunk (not those inside quoted values; None where its
     quoting does not let them be told apart, 0 where no record has a null last field, which is all
     pass 1 asks of them) are appended to `commas`, if given, before the chunk is yielded (pass 1
-    tells with them that no record is short); they are counted on the worker thread, in the
-    chunk's bytes."""
+    tells with them that no record is short). They are counted in the chunk's bytes on a thread of
+    their own (a Future, then), while the next chunk is read and parsed: the count holds the GIL,
+    and pass 1 needs it only at the end of the file. At most PROVING chunks wait for theirs."""
     offset = 0
-    count = commas is not None
-    for df, guard, over, between in prefetched(_parsed(path, width, first, arrival, guards, count)):
-        if over and overfull is not None:
-            overfull.append(offset)
-        if commas is not None:
-            commas.append(between)
-        yield offset, df, guard
-        offset += df.height
+    with _Proofs() if commas is not None else contextlib.nullcontext() as proofs:
+        for df, guard, over, between in prefetched(_parsed(path, width, first, arrival, guards, proofs)):
+            if over and overfull is not None:
+                overfull.append(offset)
+            if commas is not None:
+                commas.append(between)
+            yield offset, df, guard
+            offset += df.height
+
+
+# chunks whose commas may be waiting to be counted (each holds its bytes until then)
+PROVING = 2
+Commas = int | None | Future[int | None]
+
+
+class _Proofs:
+    """The thread the commas of chunks are counted on, at most PROVING chunks waiting for it."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="uniware-commas")
+        self._slots = threading.BoundedSemaphore(PROVING)
+
+    def __enter__(self) -> _Proofs:
+        return self
+
+    def __exit__(self, failed: type[BaseException] | None, *exc: object) -> None:
+        # every count done, for pass 1 to settle; none still to start if the reading stopped early
+        self._pool.shutdown(wait=True, cancel_futures=failed is not None)
+
+    def count(self, chunk: bytes) -> Future[int | None]:
+        self._slots.acquire()
+        try:
+            future = self._pool.submit(separators, chunk)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
+        return future
 
 
 def _parsed(
-    path: Path, width: int, first: int, arrival: Arrival | None, guards: bool, commas: bool
-) -> Iterator[tuple[pl.DataFrame, bool, bool, int | None]]:
+    path: Path, width: int, first: int, arrival: Arrival | None, guards: bool, proofs: _Proofs | None
+) -> Iterator[tuple[pl.DataFrame, bool, bool, Commas]]:
     # the size is read at each call, not imported: tests shrink CHUNK_BYTES to get many chunks
     size = csv_chunks.chunk_bytes(width)
     for chunk in byte_chunks(path, header_end(path), size, first, arrival):
@@ -119,7 +153,8 @@ def _parsed(
         except pl.exceptions.PolarsError as exc:
             raise unreadable(path, exc) from exc
         # the commas are read only where pass 1 may need them: a record whose last field is null
-        between = separators(chunk) if commas and df.get_column(f"c{width - 1}").null_count() else 0
+        needed = proofs is not None and df.get_column(f"c{width - 1}").null_count()
+        between: Commas = proofs.count(chunk) if proofs is not None and needed else 0
         yield df, may_hold_guard(chunk) if guards else True, overfull, between
 
 

@@ -17,7 +17,7 @@ import polars as pl
 
 from uniware_source.api.errors import CsvFormatError
 from uniware_source.typed_csv.chunks import Arrival, header_end
-from uniware_source.typed_csv.frames import filtered, frames
+from uniware_source.typed_csv.frames import Commas, filtered, frames
 from uniware_source.typed_csv.kinds import KINDS, Kind
 from uniware_source.typed_csv.model import ColumnPlan, FilePlan, RejectedRow
 from uniware_source.typed_csv.onepass import OnePass
@@ -158,7 +158,7 @@ def _profile(
     """One pass over the file (without the records `skip`), in chunks of bounded size, into
     `profile`; each chunk then to `typing`, if given."""
     width = len(profile.cols)
-    commas: list[int | None] = []  # of each chunk so far, in the first pass (which counts the shape)
+    commas: list[Commas] = []  # of each chunk so far, in the first pass (which counts the shape)
     chunks = frames(path, width, FIRST_CHUNK_BYTES, arrival, True, overfull, None if skip else commas)
     for offset, df, guard in chunks:
         if skip or drop_empty:
@@ -167,6 +167,7 @@ def _profile(
         profile.add(path, df, shape=not skip, guards=guard, commas=commas[-1] if commas else None)
         if typing is not None:
             typing.add(path, df, profile, profile.shape.empty > empty)
+    profile.settle()
 
 
 def _rejects(

@@ -19,6 +19,7 @@ equals the one that parsing the whole file with all matched formats would give.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from uniware_source.typed_csv.expressions import (
     typed_count_exprs,
     typed_expr,
 )
-from uniware_source.typed_csv.frames import select_row, unreadable
+from uniware_source.typed_csv.frames import Commas, select_row, unreadable
 from uniware_source.typed_csv.kinds import Kind
 from uniware_source.typed_csv.rules import may_be_boolean, may_be_number, may_be_temporal
 from uniware_source.typed_csv.temporal import ALL_FORMATS, gapless
@@ -161,6 +162,7 @@ class FileProfile:
         self.timezone = timezone
         self.guarded = set(guarded)
         self.shape = ShapeCounts()
+        self._proving: list[tuple[Future[int | None], int, int]] = []  # commas being counted
         self.columns = {c: ColumnCounts() for c in cols}
         hinted = list(zip(cols, labels, forced, strict=True))
         # the columns still profiled for numbers, booleans, dates and times
@@ -169,15 +171,18 @@ class FileProfile:
         self.dates = {c for c, _, kind in hinted if may_be_temporal(kind)}
 
     def add(
-        self, path: Path, df: pl.DataFrame, shape: bool, guards: bool = True, commas: int | None = None
+        self, path: Path, df: pl.DataFrame, shape: bool, guards: bool = True, commas: Commas = None
     ) -> None:
         """Profile one chunk; `shape` counts ragged records, `guards` looks for Excel guards
         (False when no field of the chunk can start with one); `commas`: those between the
         chunk's fields, if counted (see _whole_records)."""
         before = self.shape.maybe_short
         self._count_records(path, df, shape, guards)
-        if self.shape.maybe_short > before and not self._whole_records(df, commas):
-            self.shape.short_unproven += self.shape.maybe_short - before
+        if self.shape.maybe_short > before:
+            if isinstance(commas, Future):  # still being counted: told by settle()
+                self._proving.append((commas, df.height, self.shape.maybe_short - before))
+            elif not self._whole_records(df.height, commas):
+                self.shape.short_unproven += self.shape.maybe_short - before
         profiled = [c for c in self.cols if self._profiled(c)]
         frame = self._typed(path, df, profiled)
         known = {c: self.columns[c].formats() for c in profiled if c in self.dates}
@@ -202,7 +207,15 @@ class FileProfile:
         self.guarded.update(c for c in self.cols if row.get(f"{c}:guards"))
         self.shape.add(row)
 
-    def _whole_records(self, df: pl.DataFrame, commas: int | None) -> bool:
+    def settle(self) -> ShapeCounts:
+        """The file's record counts, once the commas of every chunk added are counted."""
+        proving, self._proving = self._proving, []
+        for commas, records, maybe_short in proving:
+            if not self._whole_records(records, commas.result()):
+                self.shape.short_unproven += maybe_short
+        return self.shape
+
+    def _whole_records(self, records: int, commas: int | None) -> bool:
         """Whether every record of the chunk has all its fields, none missing, told from the
         `commas` between its fields (chunks.separators, in the chunk's bytes): a chunk polars read
         strictly (none has a field too many) has (width - 1) of them in every record exactly when
@@ -211,7 +224,7 @@ class FileProfile:
         polars: a file whose last column is mostly empty no longer needs it."""
         if commas is None:
             return False
-        return commas == df.height * (len(self.cols) - 1)
+        return commas == records * (len(self.cols) - 1)
 
     def _typed(self, path: Path, df: pl.DataFrame, profiled: Sequence[str]) -> pl.DataFrame:
         """The chunk with the typed value (typed_expr) of each profiled column c as tc."""
