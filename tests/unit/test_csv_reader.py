@@ -514,3 +514,18 @@ def test_a_year_zero_date_does_not_break_the_plan(tmp_path: Path) -> None:
     (table,) = read_batches(path, plan, unify([plan]))
     for column in plan.columns:  # whatever the kind, every value is still there
         assert table.column(column.name).null_count == 0, column
+
+
+@pytest.mark.parametrize("digits", ["२", "١٢", "１２", "௫"])  # Devanagari, Arabic-Indic, fullwidth, Tamil
+def test_digits_of_other_scripts_make_a_column_text_as_written(tmp_path: Path, digits: str) -> None:
+    """A number is written in ASCII digits. Regex `\\d` also matches the digits of other scripts,
+    which no cast to a number takes: a column with one of them was typed integer or decimal, and
+    its file then failed to convert as a whole. It is text, every value as written; a column the
+    catalogue calls money says why; an apostrophe before such a digit is no Excel guard."""
+    lines = ["Code,Qty,Amount,Note", "A1,1,10.5,'12", f"A2,{digits},{digits}.5,'{digits}", "A3,3,7,x"]
+    plan, table = load(write(tmp_path, lines), hints={"Amount": "decimal"})
+    assert kinds(plan) == {"code": "text", "qty": "text", "amount": "text", "note": "text"}
+    assert table.column("qty").to_pylist() == ["1", digits, "3"]
+    assert table.column("amount").to_pylist() == ["10.5", f"{digits}.5", "7"]
+    assert table.column("note").to_pylist() == ["12", f"'{digits}", "x"]  # the ASCII one was guarded
+    assert "not every value is one" in next(c.note for c in plan.columns if c.name == "amount")

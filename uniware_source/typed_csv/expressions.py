@@ -24,12 +24,14 @@ from uniware_source.typed_csv.temporal import (
 )
 
 # as Java's BigDecimal.toString() writes numbers: digits, perhaps a fraction, perhaps an exponent
-# (`0E-7`, `1.5E+3`); an exponent of more than 4 digits makes no number that fits a decimal anyway
-_NUMBER_RE = r"^[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d{1,4})?$"
-_NUMBER_PARTS_RE = r"^[+-]?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d{1,4}))?$"
+# (`0E-7`, `1.5E+3`); an exponent of more than 4 digits makes no number that fits a decimal anyway.
+# Digits are ASCII ones: polars' `\d` is Unicode's, and a column of numbers that included `२`
+# (Devanagari two) was typed integer, then failed its conversion, and the whole file with it
+_NUMBER_RE = r"^[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]{1,4})?$"
+_NUMBER_PARTS_RE = r"^[+-]?([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]{1,4}))?$"
 _EXPONENT_RE = r"[eE]"
-_LEADING_ZERO_RE = r"^[+-]?0\d"
-_EXCEL_GUARD_RE = r"^'(\d)"
+_LEADING_ZERO_RE = r"^[+-]?0[0-9]"
+_EXCEL_GUARD_RE = r"^'([0-9])"
 
 
 def _case_variants(words: Iterable[str]) -> list[str]:
