@@ -77,21 +77,30 @@ class KeyTracker:
 
         writer = self._writers.get(table)
         if writer is None:
-            writer = self._writers[table] = pq.ParquetWriter(self._new_part(table), _hash_schema())
+            part = self._part_path(table)
+            writer = pq.ParquetWriter(part, _hash_schema())
+            self._writers[table] = writer
+            self._parts.setdefault(table, []).append(part)
         writer.write_table(pa.table([key_hashes(keys)], schema=writer.schema))
 
     def adopt(self, table: str, hashes: Path) -> None:
-        """Take a closed file of key hashes (KeyHashes) of rows that `table` loads, moving it."""
-        shutil.move(hashes, self._new_part(table))
+        """Take a closed file of key hashes (KeyHashes) of rows that `table` loads, moving it. A
+        move that fails (a full disk, across filesystems) leaves no part behind: the job fails,
+        and the table's other parts are still checked."""
+        part = self._part_path(table)
+        try:
+            shutil.move(hashes, part)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        self._parts.setdefault(table, []).append(part)
 
-    def _new_part(self, table: str) -> Path:
+    def _part_path(self, table: str) -> Path:
+        """A new part's path (taken once it holds hashes: the count of parts names the next)."""
         if self._directory is None:
             self._directory = Path(tempfile.mkdtemp(prefix="uniware-keys-"))
             weakref.finalize(self, shutil.rmtree, self._directory, ignore_errors=True)
-        parts = self._parts.setdefault(table, [])
-        part = self._directory / f"{len(parts)}-{abs(hash(table))}.parquet"
-        parts.append(part)
-        return part
+        return self._directory / f"{len(self._parts.get(table, []))}-{abs(hash(table))}.parquet"
 
     def repeats(self, table: str) -> bool:
         """Whether any key hash of `table` occurs twice (a 64-bit collision only costs a dedup)."""
