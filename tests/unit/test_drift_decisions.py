@@ -222,3 +222,20 @@ def test_the_values_a_note_names_are_those_the_old_type_cannot_hold(tmp_path: Pa
     assert drifted_values(path, plan, "flag", col("boolean")) == ["maybe"]
     assert drifted_values(path, plan, "missing", col("integer")) == []
     assert drifted_values(tmp_path / "gone.csv", plan, "qty", col("integer")) == []
+
+
+@pytest.mark.parametrize(("value", "have"), [("2024-01-1२", "date"), ("1२", "integer"), ("1.२", "decimal")])
+def test_a_value_in_other_scripts_digits_is_shown_as_one_the_column_cannot_hold(
+    tmp_path: Path, value: str, have: Kind
+) -> None:
+    """A value written with Devanagari digits makes its column text (no cast or strptime takes
+    them): the drift note names it among the values the destination's column cannot hold."""
+    path = tmp_path / "f.csv"
+    held = {"date": "2024-01-1{}", "integer": "1{}", "decimal": "1.{}"}[have]  # values the column holds
+    rows = "".join(f"C{i},{held.format(i % 9)}\n" for i in range(20))
+    path.write_text(f"Code,When\n{rows}C99,{value}\n")
+    plan = plan_file(path, normalize=lambda label: label.lower())
+    assert plan.columns[1].kind == "text"
+    formats = ("%Y-%m-%d",) if have == "date" else ()
+    column = ColumnPlan("When", "when", have, 2 if have == "decimal" else 0, formats, 20)
+    assert drifted_values(path, plan, "when", column) == [value]

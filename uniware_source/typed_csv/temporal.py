@@ -42,24 +42,25 @@ AWARE_FORMATS: tuple[str, ...] = (  # an explicit offset or Z wins over the conf
 )
 ALL_FORMATS: tuple[str, ...] = DATE_FORMATS + NAIVE_FORMATS + AWARE_FORMATS
 
-# the shape of a value of any format: a column whose values all have it is worth parsing
+# the shape of a value of any format: a column whose values all have it is worth parsing. Digits
+# are ASCII ones (regex `\d` is Unicode's), as strptime's are
 DATE_SHAPE_RE = (
-    r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[-/]\d{1,2}[-/]\d{4})"
-    r"(?:[ T]\d{1,2}:\d{1,2}(?::\d{1,2}(?:\.\d+)?)?(?:Z|z|[+-]\d{2}:?\d{2})?)?$"
+    r"^(?:[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[-/][0-9]{1,2}[-/][0-9]{4})"
+    r"(?:[ T][0-9]{1,2}:[0-9]{1,2}(?::[0-9]{1,2}(?:\.[0-9]+)?)?(?:Z|z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 )
 
 
 def _format_regex(fmt: str) -> str:
     """A regex accepting at least what polars' strptime accepts for `fmt` (used to pick formats)."""
     parts = {
-        "%Y": r"\d{4}",
-        "%m": r"\d{1,2}",
-        "%d": r"\d{1,2}",
-        "%H": r"\d{1,2}",
-        "%M": r"\d{1,2}",
-        "%S": r"\d{1,2}",
-        "%.f": r"\.\d+",  # strptime also takes no fraction; the shape without one is its own format
-        "%#z": r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)",
+        "%Y": r"[0-9]{4}",
+        "%m": r"[0-9]{1,2}",
+        "%d": r"[0-9]{1,2}",
+        "%H": r"[0-9]{1,2}",
+        "%M": r"[0-9]{1,2}",
+        "%S": r"[0-9]{1,2}",
+        "%.f": r"\.[0-9]+",  # strptime also takes no fraction; the shape without one is its own format
+        "%#z": r"(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)",
     }
     out, i = "^", 0
     while i < len(fmt):
