@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
 
 def key_hashes(keys: pa.Table) -> pa.Array:
@@ -32,21 +31,16 @@ def key_hashes(keys: pa.Table) -> pa.Array:
     return hashed.to_arrow()
 
 
-def _hash_schema() -> pa.Schema:
-    import pyarrow as pa
-
-    return pa.schema([("h", pa.uint64())])
-
-
 class KeyHashes:
-    """A file of the key hashes of rows as they are written (8 bytes a row, nothing held): what
-    KeyTracker.add would have kept of them, for KeyTracker.adopt."""
+    """A file of the key hashes of rows as they are written (8 bytes a row, nothing held): a part
+    KeyTracker.add writes, or one the one pass writes for KeyTracker.adopt."""
 
     def __init__(self, path: Path) -> None:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.path = path
-        self._writer = pq.ParquetWriter(path, _hash_schema())
+        self._writer = pq.ParquetWriter(path, pa.schema([("h", pa.uint64())]))
 
     def write(self, keys: pa.Table) -> None:
         import pyarrow as pa
@@ -68,20 +62,15 @@ class KeyTracker:
 
     def __init__(self) -> None:
         self._directory: Path | None = None
-        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._writers: dict[str, KeyHashes] = {}
         self._parts: dict[str, list[Path]] = {}
 
     def add(self, table: str, keys: pa.Table) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         writer = self._writers.get(table)
         if writer is None:
-            part = self._part_path(table)
-            writer = pq.ParquetWriter(part, _hash_schema())
-            self._writers[table] = writer
-            self._parts.setdefault(table, []).append(part)
-        writer.write_table(pa.table([key_hashes(keys)], schema=writer.schema))
+            writer = self._writers[table] = KeyHashes(self._part_path(table))
+            self._parts.setdefault(table, []).append(writer.path)
+        writer.write(keys)
 
     def adopt(self, table: str, hashes: Path) -> None:
         """Take a closed file of key hashes (KeyHashes) of rows that `table` loads, moving it. A
