@@ -153,8 +153,9 @@ def _parsed(
         except pl.exceptions.PolarsError as exc:
             raise unreadable(path, exc) from exc
         # the commas are read only where pass 1 may need them: a record whose last field is null
-        needed = proofs is not None and df.get_column(f"c{width - 1}").null_count()
-        between: Commas = proofs.count(chunk) if proofs is not None and needed else 0
+        between: Commas = 0
+        if proofs is not None and df.get_column(f"c{width - 1}").null_count():
+            between = proofs.count(chunk)
         yield df, may_hold_guard(chunk) if guards else True, overfull, between
 
 

@@ -162,7 +162,7 @@ class FileProfile:
         self.timezone = timezone
         self.guarded = set(guarded)
         self.shape = ShapeCounts()
-        self._proving: list[tuple[Future[int | None], int, int]] = []  # commas being counted
+        self._proving: list[tuple[Commas, int, int]] = []  # chunks that may have a short record
         self.columns = {c: ColumnCounts() for c in cols}
         hinted = list(zip(cols, labels, forced, strict=True))
         # the columns still profiled for numbers, booleans, dates and times
@@ -178,11 +178,8 @@ class FileProfile:
         chunk's fields, if counted (see _whole_records)."""
         before = self.shape.maybe_short
         self._count_records(path, df, shape, guards)
-        if self.shape.maybe_short > before:
-            if isinstance(commas, Future):  # still being counted: told by settle()
-                self._proving.append((commas, df.height, self.shape.maybe_short - before))
-            elif not self._whole_records(df.height, commas):
-                self.shape.short_unproven += self.shape.maybe_short - before
+        if self.shape.maybe_short > before:  # told by settle(): the commas may still be counted
+            self._proving.append((commas, df.height, self.shape.maybe_short - before))
         profiled = [c for c in self.cols if self._profiled(c)]
         frame = self._typed(path, df, profiled)
         known = {c: self.columns[c].formats() for c in profiled if c in self.dates}
@@ -208,10 +205,12 @@ class FileProfile:
         self.shape.add(row)
 
     def settle(self) -> ShapeCounts:
-        """The file's record counts, once the commas of every chunk added are counted."""
+        """The file's record counts, once the commas of every chunk added are counted: the records
+        that may be short in chunks the commas do not prove whole are `short_unproven`."""
         proving, self._proving = self._proving, []
         for commas, records, maybe_short in proving:
-            if not self._whole_records(records, commas.result()):
+            counted = commas.result() if isinstance(commas, Future) else commas
+            if not self._whole_records(records, counted):
                 self.shape.short_unproven += maybe_short
         return self.shape
 
