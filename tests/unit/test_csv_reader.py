@@ -529,3 +529,52 @@ def test_digits_of_other_scripts_make_a_column_text_as_written(tmp_path: Path, d
     assert table.column("amount").to_pylist() == ["10.5", f"{digits}.5", "7"]
     assert table.column("note").to_pylist() == ["12", f"'{digits}", "x"]  # the ASCII one was guarded
     assert "not every value is one" in next(c.note for c in plan.columns if c.name == "amount")
+
+
+def test_a_quote_inside_a_header_label_ends_with_its_line(tmp_path: Path) -> None:
+    """`Size (in")` is a label with an inch mark, as Python's csv module reads it: the header ends
+    with its line, and every record after it loads (the quote once made the header run on until
+    the next quote, and the records before it were lost)."""
+    lines = ['Key Code,Size (in"),N', "A1,32,1", "A2,40,2", "A3,50,3"]
+    plan, table = load(write(tmp_path, lines))
+    assert [c.label for c in plan.columns] == ["Key Code", 'Size (in")', "N"]
+    assert plan.rows == 3 and plan.rejected == ()
+    assert table.column("key_code").to_pylist() == ["A1", "A2", "A3"]
+    assert table.column(1).to_pylist() == [32, 40, 50]
+
+
+def test_a_quoted_header_label_may_hold_commas_quotes_and_line_breaks(tmp_path: Path) -> None:
+    lines = ['"Note, long","Say ""hi""\nagain",N', "x,y,1"]
+    plan, table = load(write(tmp_path, lines))
+    assert [c.label for c in plan.columns] == ["Note, long", 'Say "hi"\nagain', "N"]
+    assert plan.rows == 1 and table.column(2).to_pylist() == [1]
+
+
+def test_line_ends_of_a_carriage_return_alone_are_refused(tmp_path: Path) -> None:
+    """A file whose lines end in CR alone (or CR CR LF) is refused, naming the line ends: read as
+    LF lines, its whole content would be one header and no row would load."""
+    for data in (b"Code,Qty\r1,2\r3,4\r", b"Code,Qty\r\r\n1,2\r\r\n"):
+        path = tmp_path / "cr.csv"
+        path.write_bytes(data)
+        with pytest.raises(CsvFormatError, match="carriage return that ends no line"):
+            load(path)
+
+
+def test_text_that_starts_with_an_apostrophe_and_a_digit_keeps_it(tmp_path: Path) -> None:
+    """Only a value that is all digits (a code, a number, a date) after the apostrophe has an Excel
+    guard to strip; text such as `'90s Retro Tee` is loaded as written."""
+    lines = ["Item Code,Name,Qty", "'007001,'90s Retro Tee,'5", "'12-34,'2024-01-05 10:30,6"]
+    plan, table = load(write(tmp_path, lines))
+    assert table.column("item_code").to_pylist() == ["007001", "12-34"]
+    assert table.column("name").to_pylist() == ["'90s Retro Tee", "2024-01-05 10:30"]
+    assert table.column("qty").to_pylist() == [5, 6]
+
+
+def test_fractions_of_a_second_beyond_microseconds_are_not_cut(tmp_path: Path) -> None:
+    """A timestamp holds microseconds: a value with nanoseconds would lose three digits, so its
+    column loads as text, exactly as written; microseconds load as a timestamp."""
+    lines = ["Code,At,Micro", "A,2024-03-15 10:20:30.123456789,2024-03-15 10:20:30.123456"]
+    plan, table = load(write(tmp_path, lines))
+    assert kinds(plan)["at"] == "text" and kinds(plan)["micro"] == "timestamp"
+    assert table.column("at").to_pylist() == ["2024-03-15 10:20:30.123456789"]
+    assert table.column("micro").to_pylist() == [dt.datetime(2024, 3, 15, 4, 50, 30, 123456, tzinfo=dt.UTC)]

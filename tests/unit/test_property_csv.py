@@ -67,8 +67,9 @@ def is_null(raw: str) -> bool:
 
 
 def unguard(value: str) -> str:
-    """Without the Excel text guard ('2320617): the reader strips it from any column holding one."""
-    return re.sub(r"^'(\d)", r"\1", value)
+    """Without the Excel text guard ('2320617): the reader strips it from any column holding one,
+    before a value of digits (and the dots, dashes, slashes, colons, spaces of numbers and dates)."""
+    return re.sub(r"^'([0-9][0-9./: -]*)$", r"\1", value)
 
 
 def expected(kind: str, raw: str) -> Any:

@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from uniware_source.api.errors import CsvFormatError
+
 CHUNK_BYTES = 12 << 20
 CHUNK_COLUMNS = 80  # a chunk of CHUNK_BYTES up to this many columns; fewer bytes beyond
 MIN_CHUNK_BYTES = 1 << 20
@@ -91,20 +93,63 @@ def separators(chunk: bytes) -> int | None:
 
 def header_end(path: Path) -> int:
     """Byte offset just after the header record (its line break included); the file size if the
-    header is the only record."""
+    header is the only record. The header is read as Python's csv module reads it (records.py
+    takes its labels that way): a quote opens a quoted label only at the start of a field, so a
+    label such as `Size (in")` ends where its line does. Raises CsvFormatError for a carriage
+    return that ends no line (a file of CR-only line ends): polars would read the whole file as
+    its header."""
     with path.open("rb") as fh:
         buf = b""
         while True:
             data = fh.read(1 << 16)
+            buf += data
+            end = _first_record_end(buf, not data, path)
+            if end is not None:
+                return end
             if not data:
                 return len(buf)
-            start = len(buf)
-            buf += data
-            pos = buf.find(b"\n", start)
-            while pos >= 0:
-                if buf.count(b'"', 0, pos) % 2 == 0:
-                    return pos + 1
-                pos = buf.find(b"\n", pos + 1)
+
+
+_HEADER_SPECIAL = re.compile(rb'[",\r\n]')
+_BOM = b"\xef\xbb\xbf"
+
+
+def _first_record_end(buf: bytes, final: bool, path: Path) -> int | None:
+    """Offset just after the line break that ends the first record of `buf`; None if `buf` does not
+    hold it yet (with `final`, `buf` is the whole file: None means no line break ends it)."""
+    start = len(_BOM) if buf.startswith(_BOM) else 0
+    pos, quoted = start, False
+    while True:
+        if quoted:  # a quote closes the field, unless it is doubled
+            q = buf.find(b'"', pos)
+            if q < 0 or (q + 1 == len(buf) and not final):
+                return None
+            if buf[q + 1 : q + 2] == b'"':
+                pos = q + 2
+            else:
+                pos, quoted = q + 1, False
+            continue
+        found = _HEADER_SPECIAL.search(buf, pos)
+        if found is None:
+            return None
+        i = found.start()
+        byte = buf[i : i + 1]
+        if byte == b'"':
+            quoted = i == start or buf[i - 1 : i] == b","  # else a quote inside a label, as written
+            pos = i + 1
+        elif byte == b",":
+            pos = i + 1
+        elif byte == b"\n":
+            return i + 1
+        elif i + 1 == len(buf):  # \r last: its \n may follow
+            return None if not final else i + 1
+        elif buf[i + 1 : i + 2] == b"\n":
+            return i + 2
+        else:
+            raise CsvFormatError(
+                f"{path}: the header line holds a carriage return that ends no line (byte {i}): "
+                "line ends must be LF or CR LF, not CR alone"
+            )
 
 
 class DownloadAborted(Exception):

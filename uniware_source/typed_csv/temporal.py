@@ -46,7 +46,7 @@ ALL_FORMATS: tuple[str, ...] = DATE_FORMATS + NAIVE_FORMATS + AWARE_FORMATS
 # are ASCII ones (regex `\d` is Unicode's), as strptime's are
 DATE_SHAPE_RE = (
     r"^(?:[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[-/][0-9]{1,2}[-/][0-9]{4})"
-    r"(?:[ T][0-9]{1,2}:[0-9]{1,2}(?::[0-9]{1,2}(?:\.[0-9]+)?)?(?:Z|z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+    r"(?:[ T][0-9]{1,2}:[0-9]{1,2}(?::[0-9]{1,2}(?:\.[0-9]{1,6})?)?(?:Z|z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 )
 
 
@@ -59,7 +59,8 @@ def _format_regex(fmt: str) -> str:
         "%H": r"[0-9]{1,2}",
         "%M": r"[0-9]{1,2}",
         "%S": r"[0-9]{1,2}",
-        "%.f": r"\.[0-9]+",  # strptime also takes no fraction; the shape without one is its own format
+        # up to microseconds, what a timestamp holds: strptime would drop a 7th digit and beyond
+        "%.f": r"\.[0-9]{1,6}",  # strptime also takes no fraction; the shape without one is its own format
         "%#z": r"(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)",
     }
     out, i = "^", 0
