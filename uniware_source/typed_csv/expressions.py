@@ -32,8 +32,8 @@ _NUMBER_PARTS_RE = r"^[+-]?([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]{1,4}))?$"
 _EXPONENT_RE = r"[eE]"
 _LEADING_ZERO_RE = r"^[+-]?0[0-9]"
 # an Excel text guard: an apostrophe before a value that is all digits (with the dots, dashes,
-# slashes, colons and spaces of numbers, codes, dates and times): '2320617, '007001. Text that merely starts with an
-# apostrophe and a digit ('90s Retro Tee) keeps it
+# slashes, colons and spaces of numbers, codes, dates and times): '2320617, '007001. Text that
+# merely starts with an apostrophe and a digit ('90s Retro Tee) keeps it
 _EXCEL_GUARD_RE = r"^'([0-9][0-9./: -]*)$"
 
 
