@@ -16,8 +16,9 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from uniware_source.reports import SALE_ORDER_LABELS, report_spec
 from uniware_source.typed_csv.explain import decision_table, file_notes
 from uniware_source.typed_csv.kinds import Kind
-from uniware_source.typed_csv.model import FilePlan, TableSchema
+from uniware_source.typed_csv.model import ColumnPlan, FilePlan, TableSchema
 from uniware_source.typed_csv.reader import plan_file, read_batches, unify
+from uniware_source.typed_csv.rules import holding
 
 NORMALIZE = NamingConvention().normalize_identifier
 UTC = dt.UTC
@@ -194,6 +195,35 @@ def test_reordered_files_with_an_unknown_column_unify_by_name(tmp_path: Path) ->
         {"invoice_code": "I1", "qty": Decimal(1), "total": Decimal("10.5"), "custom_field_x": None},
         {"invoice_code": "I2", "qty": Decimal(1), "total": Decimal(0), "custom_field_x": "x"},
     ]
+
+
+def test_files_whose_decimals_together_need_too_many_digits_load_as_text(tmp_path: Path) -> None:
+    """A rate of 35 places in one file and 1234.5 in another: one decimal holding both would need
+    39 digits, so the column is text and both files load their values as written (the larger
+    scale alone failed the second file's conversion, in this run and every later one)."""
+    rate = "0.01204819277108433734939759036144578"
+    first = write(tmp_path, "Code,Rate", [f"A1,{rate}"], "a.csv")
+    second = write(tmp_path, "Code,Rate", ["B1,1234.5"], "b.csv")
+    plans = [plan(first), plan(second)]
+    assert [column(p, "rate") for p in plans] == [("decimal", 35), ("decimal", 1)]
+    for ordered in (plans, plans[::-1]):
+        schema = unify(ordered)
+        assert [(c.name, c.kind) for c in schema.columns] == [("code", "text"), ("rate", "text")]
+    schema = unify(plans)
+    loaded = pa.concat_tables([rows(first, plans[0], schema), rows(second, plans[1], schema)])
+    assert loaded.column("rate").to_pylist() == [rate, "1234.5"]
+
+
+def test_a_destination_scale_that_leaves_too_few_digits_is_widened_to_text(tmp_path: Path) -> None:
+    """The destination's column is decimal(38,35): a later file's 1234.5 does not fit it, so the
+    file keeps its own type and the drift widens the destination column to text."""
+    second = write(tmp_path, "Code,Rate", ["B1,1234.5"])
+    file_plan = plan(second)
+    have = ColumnPlan("Rate", "rate", "decimal", 35)
+    schema = unify([file_plan], {"rate": have})
+    assert [(c.name, c.kind, c.scale) for c in schema.columns][1] == ("rate", "decimal", 1)
+    assert holding(have, schema.columns[1]).kind == "text"
+    assert holding(have, ColumnPlan("Rate", "rate", "decimal", 2, values=1, int_digits=3)) == have
 
 
 # -- the catalogue ---------------------------------------------------------------------------------

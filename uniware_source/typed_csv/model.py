@@ -31,6 +31,7 @@ class ColumnPlan:
     null_tokens: int = -1  # values that are null tokens (-, NA, ...) in the file; -1 = not counted
     padded: int = -1  # typed kinds: values that trimming or the guard changes; -1 = not counted
     note: str = ""  # what the file's typing of this column should tell its reader (a fallback, ...)
+    int_digits: int = 0  # numbers: most digits before the point among its values (0: unknown)
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,19 @@ def _columns(
         tokens, padded = counts.null_tokens, counts.padded
         note = "; ".join(n for n in notes if n)
         columns.append(
-            ColumnPlan(label, name, kind, scale, fmts, counts.values, c in guarded, tokens, padded, note)
+            ColumnPlan(
+                label,
+                name,
+                kind,
+                scale,
+                fmts,
+                counts.values,
+                c in guarded,
+                tokens,
+                padded,
+                note,
+                counts.int_digits if kind in ("integer", "decimal") else 0,
+            )
         )
     return tuple(columns)
 

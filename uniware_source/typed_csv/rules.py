@@ -163,16 +163,25 @@ def wider(a: Kind, b: Kind) -> Kind:
 
 
 def widen(a: ColumnPlan, b: ColumnPlan) -> ColumnPlan:
-    """The narrowest column that holds the values of both; a column with no values defers to the other."""
+    """The narrowest column that holds the values of both; a column with no values defers to the
+    other. Decimals whose digits before the point and widest scale together need more than a
+    decimal holds (a rate of 35 places beside 1234.5) make text: a value is never cut to fit."""
     if b.values == 0 and a.values != 0:
         return a
     if a.values == 0 and b.values != 0:
-        return ColumnPlan(a.label, a.name, b.kind, b.scale, b.formats, b.values, b.guarded)
+        return ColumnPlan(
+            a.label, a.name, b.kind, b.scale, b.formats, b.values, b.guarded, int_digits=b.int_digits
+        )
     values = -1 if -1 in (a.values, b.values) else a.values + b.values
     kind = wider(a.kind, b.kind)
     scale = max(a.scale, b.scale) if kind == "decimal" else 0
+    digits = max(a.int_digits, b.int_digits) if kind in ("integer", "decimal") else 0
+    if kind == "decimal" and digits + scale > MAX_PRECISION:
+        kind, scale, digits = "text", 0, 0
     temporal = tuple(dict.fromkeys(a.formats + b.formats)) if kind in ("date", "timestamp") else ()
-    return ColumnPlan(a.label, a.name, kind, scale, temporal, values, a.guarded or b.guarded)
+    return ColumnPlan(
+        a.label, a.name, kind, scale, temporal, values, a.guarded or b.guarded, int_digits=digits
+    )
 
 
 def holding(have: ColumnPlan, col: ColumnPlan, *, dates_to_timestamps: bool = True) -> ColumnPlan:
@@ -187,6 +196,8 @@ def holding(have: ColumnPlan, col: ColumnPlan, *, dates_to_timestamps: bool = Tr
     if kind == "timestamp" and have.kind == "date" and not dates_to_timestamps:
         kind = "text"
     scale = max(have.scale, col.scale) if kind == "decimal" else 0
+    if kind == "decimal" and max(have.int_digits, col.int_digits) + scale > MAX_PRECISION:
+        kind, scale = "text", 0  # the larger scale leaves too few digits before the point
     if (kind, scale) == (have.kind, have.scale):
         return have
     return ColumnPlan(have.label, have.name, kind, scale, values=-1)
@@ -218,6 +229,8 @@ def _reconciled(col: ColumnPlan, have: str | ColumnPlan | None) -> ColumnPlan:
     if kind is None or (col.values != 0 and wider(col.kind, kind) != kind):
         return col
     scale = max(col.scale, have_scale) if kind == "decimal" else 0
+    if kind == "decimal" and col.int_digits + scale > MAX_PRECISION:
+        return col  # the destination's scale leaves too few digits before the point: drift widens it
     if kind == col.kind and scale == col.scale:
         return col
     formats = col.formats if kind in ("date", "timestamp") else ()
