@@ -372,3 +372,31 @@ def test_keys_repeated_across_jobs_typed_in_one_pass_are_deduplicated(emulator, 
         (len(expected), len(expected))
     ]
     assert pipeline.default_schema.tables["sale_orders"]["x-stage-data-deduplicated"] is False
+
+
+def test_a_key_repeated_without_an_updated_column_is_told_with_its_count(emulator, pipeline, caplog) -> None:
+    """Two rows of one file share an order item code and the file has no Updated column to tell
+    which is current: the table keeps one row per key, and the run says, as a warning, how many
+    rows repeat a key and that any one of them may stay. With an Updated column the latest wins,
+    and the count is told at INFO."""
+    caplog.set_level(logging.INFO, logger="uniware_source")
+    plain = b"Sale Order Item Code,Item SKU Code,MRP\nA1,first,1\nA1,second,3\nA2,x,2\nA2,y,2\nA3,z,5\n"
+    code = emulator.add_job(JobSpec(report="Sale Orders", content=plain))
+    assert not pipeline.run(make_source(emulator, [code])).has_failed_jobs
+    assert rows(pipeline, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM sale_orders") == [
+        (3, 3)
+    ]
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING and "repeat the key" in r.message]
+    assert len(warned) == 1 and "2 row(s)" in warned[0].message and "any one of them" in warned[0].message
+    caplog.clear()
+    dated = (
+        b"Sale Order Item Code,Item SKU Code,Updated\n"
+        b"B1,old,2024-03-01 10:00:00\nB1,new,2024-03-02 10:00:00\n"
+    )
+    code = emulator.add_job(JobSpec(report="Sale Orders", content=dated))
+    assert not pipeline.run(make_source(emulator, [code])).has_failed_jobs
+    told = [r for r in caplog.records if "repeat the key" in r.message]
+    assert [r.levelno for r in told] == [logging.INFO] and "the latest by updated" in told[0].message
+    assert rows(pipeline, "SELECT item_sku_code FROM sale_orders WHERE sale_order_item_code = 'B1'") == [
+        ("new",)
+    ]

@@ -28,6 +28,8 @@ def test_added_and_adopted_hashes_are_checked_together(tmp_path: Path) -> None:
     tracker.adopt("t", hashes_file(tmp_path / "two.keys", ["d"]))
     assert tracker.repeats("t") is True
     assert tracker.repeats("other") is False
+    tracker.add("t", pa.table({"k": ["a", "a"]}))
+    assert tracker.repeated("t") == 3  # "d" once more, "a" twice more
 
 
 def test_a_file_that_cannot_be_adopted_leaves_the_table_checkable(tmp_path: Path) -> None:

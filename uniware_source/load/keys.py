@@ -93,12 +93,17 @@ class KeyTracker:
 
     def repeats(self, table: str) -> bool:
         """Whether any key hash of `table` occurs twice (a 64-bit collision only costs a dedup)."""
+        return self.repeated(table) > 0
+
+    def repeated(self, table: str) -> int:
+        """The rows of `table` whose key hash an earlier row of this load has: the rows a merge
+        leaves out, one row per key being kept."""
         writer = self._writers.pop(table, None)
         if writer is not None:
             writer.close()  # a later batch of the same table starts a new part
         parts = self._parts.get(table)
         if not parts or self._directory is None:
-            return False
+            return 0
         import duckdb
 
         files = ", ".join(f"'{part}'" for part in parts)
@@ -110,4 +115,4 @@ class KeyTracker:
                 f"SELECT count(*), count(DISTINCT h) FROM read_parquet([{files}])"
             ).fetchone()
         assert counted is not None
-        return bool(counted[0] != counted[1])
+        return int(counted[0] - counted[1])

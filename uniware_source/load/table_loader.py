@@ -360,17 +360,31 @@ class TableLoader:
         yield from hints_items(self.table, self._final_hints())
 
     def _final_hints(self) -> Any:
-        repeats = self.mode == "key" and self.tracker.repeats(self.table)
+        repeated = self.tracker.repeated(self.table) if self.mode == "key" else 0
         if self.mode == "replace":
             return self.hints
-        if not repeats and self._destination_empty():
+        if not repeated and self._destination_empty():
             logger.info("table %s: first load, rows go straight into the table", self.table)
             return self._hints(deduplicated=True, append=True)
-        if not repeats:
+        if not repeated:
             return self.hints
         sort = self._latest_column()
-        logger.info("table %s: a key repeats within this load; the destination deduplicates", self.table)
+        kept = f"the latest by {sort}" if sort else None
+        self._tell_repeated(repeated, kept, "the destination keeps one row per key")
         return self._hints(deduplicated=False, dedup_sort=sort)
+
+    def _tell_repeated(self, repeated: int, kept: str | None, outcome: str) -> None:
+        """Rows of this load that share a key with another: `kept` says which one stays (INFO: an
+        order exported in two windows is the usual case); None, that the file gives no way to tell
+        (WARNING: no Updated column, and a SQL merge keeps any one of them)."""
+        key = ", ".join(self.report.key)
+        said = (
+            f"table {self.table}: {repeated} row(s) of this load repeat the key ({key}) of another; {outcome}"
+        )
+        if kept:
+            logger.info("%s: %s", said, kept)
+        else:
+            logger.warning("%s, and without an Updated column any one of them may stay", said)
 
     # -- helpers --------------------------------------------------------------------------------
     def _import(self, path: Path, rows: int) -> Iterator[Any]:
@@ -395,12 +409,12 @@ class TableLoader:
         held, self._held = self._held, []
         files = held
         try:
-            if held and self.tracker.repeats(self.table):
+            if held and (repeated := self.tracker.repeated(self.table)):
                 out = held[0][0].with_name(f"{self.table}-one-row-per-key.parquet")
-                files = [(out, keep_last([path for path, _ in held], self.key, self._latest_column(), out))]
-                logger.info(
-                    "table %s: a key repeats within this load; one row per key is upserted", self.table
-                )
+                latest = self._latest_column()
+                files = [(out, keep_last([path for path, _ in held], self.key, latest, out))]
+                kept = f"the latest by {latest}" if latest else "the last exported"
+                self._tell_repeated(repeated, kept, "one row per key is upserted")
             for path, rows in files:
                 import_hints = dlt.mark.make_hints(table_name=self.table)
                 yield dlt.mark.with_file_import(str(path), "parquet", rows, hints=import_hints)
