@@ -578,3 +578,21 @@ def test_fractions_of_a_second_beyond_microseconds_are_not_cut(tmp_path: Path) -
     assert kinds(plan)["at"] == "text" and kinds(plan)["micro"] == "timestamp"
     assert table.column("at").to_pylist() == ["2024-03-15 10:20:30.123456789"]
     assert table.column("micro").to_pylist() == [dt.datetime(2024, 3, 15, 4, 50, 30, 123456, tzinfo=dt.UTC)]
+
+
+def test_a_date_column_with_an_impossible_date_loads_as_text_and_says_so(tmp_path: Path) -> None:
+    """Every value has a date's shape, one is no date (31-02-2024): the column loads as text, as
+    written, and its note (a warning of the load) says why."""
+    lines = [
+        "Invoice Code,Invoice Date,At",
+        "I1,15-03-2024,2024-03-15 10:00:00",
+        "I2,31-02-2024,2024-03-15 25:00:00",
+    ]
+    plan, table = load(write(tmp_path, lines))
+    assert kinds(plan)["invoice_date"] == "text" and kinds(plan)["at"] == "text"
+    assert table.column("invoice_date").to_pylist() == ["15-03-2024", "31-02-2024"]
+    for name in ("invoice_date", "at"):
+        (col,) = [c for c in plan.columns if c.name == name]
+        assert "not every one is a valid one" in col.note
+    (code,) = [c for c in plan.columns if c.name == "invoice_code"]
+    assert code.note == ""
