@@ -12,6 +12,7 @@ import pytest
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from uniware_source.api.errors import CsvFormatError
+from uniware_source.typed_csv.chunks import stray_quote
 from uniware_source.typed_csv.reader import (
     ColumnPlan,
     FilePlan,
@@ -596,3 +597,25 @@ def test_a_date_column_with_an_impossible_date_loads_as_text_and_says_so(tmp_pat
         assert "not every one is a valid one" in col.note
     (code,) = [c for c in plan.columns if c.name == "invoice_code"]
     assert code.note == ""
+
+
+@pytest.mark.parametrize(
+    ("record", "line"),
+    [('A1,32" LED TV,100', 3), ('A1,"abc"def,1', 3), ('A1,"abc" ,1', 3)],
+)
+def test_a_quote_inside_a_field_fails_the_file_naming_its_line(
+    tmp_path: Path, record: str, line: int
+) -> None:
+    """An inch mark in an unquoted field (with no second one to balance it), or text after a
+    closing quote: the file cannot be read as CSV, and the error says which line and why."""
+    path = write(tmp_path, ["Code,Name,N", 'A0,"fine, quoted",1', record, "A2,Plain,2"], bom=False)
+    with pytest.raises(CsvFormatError, match=f"line {line}: a quote inside a field") as raised:
+        load(path)
+    assert record in str(raised.value)
+
+
+def test_stray_quotes_are_told_from_quoting() -> None:
+    assert stray_quote(b'a,"b,c",d\r\n"x""y",""\n') is None
+    assert stray_quote(b'a,b"c,d\n') == 3
+    assert stray_quote(b'a,"b"c,d\n') == 4
+    assert stray_quote(b'a,"b\nc"\nd,e\n') is None  # the quoted field spans the line break

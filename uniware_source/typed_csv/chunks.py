@@ -152,6 +152,36 @@ def _first_record_end(buf: bytes, final: bool, path: Path) -> int | None:
             )
 
 
+def stray_quote(chunk: bytes) -> int | None:
+    """The offset of the first quote of `chunk` (whole records) that neither opens a field, nor
+    closes or doubles one inside a quoted field: an inch mark in an unquoted field (`32" TV`), or
+    text after a closing quote (`"abc"def`). None if there is none. For an error message only."""
+    pos, quoted, start = 0, False, True
+    while True:
+        if quoted:
+            q = chunk.find(b'"', pos)
+            if q < 0:
+                return None
+            after = chunk[q + 1 : q + 2]
+            if after == b'"':
+                pos = q + 2
+            elif after in (b"", b",", b"\r", b"\n"):
+                pos, quoted, start = q + 1, False, False
+            else:
+                return q
+            continue
+        found = _HEADER_SPECIAL.search(chunk, pos)
+        if found is None:
+            return None
+        i = found.start()
+        byte = chunk[i : i + 1]
+        if byte == b'"':
+            if not (start or chunk[i - 1 : i] in (b",", b"\n")):
+                return i
+            quoted = True
+        pos, start = i + 1, False
+
+
 class DownloadAborted(Exception):
     """The file being read was still downloading, and its download failed."""
 

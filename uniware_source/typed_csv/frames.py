@@ -40,14 +40,36 @@ from uniware_source.typed_csv.chunks import (
     may_hold_guard,
     prefetched,
     separators,
+    stray_quote,
 )
 
 _ROW_INDEX = "__record"
 
 
-def unreadable(path: Path, exc: pl.exceptions.PolarsError) -> CsvFormatError:
-    """The error to raise (from `exc`) for a file polars cannot read or profile."""
-    return CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0])
+def unreadable(path: Path, exc: pl.exceptions.PolarsError, where: str = "") -> CsvFormatError:
+    """The error to raise (from `exc`) for a file polars cannot read or profile; `where` names the
+    record that is the likely cause, if known."""
+    return CsvFormatError(f"{path}: {where}not a CSV we can read: {exc}".splitlines()[0])
+
+
+def _stray_quote_line(path: Path, position: int, chunk: bytes) -> str:
+    """Where the chunk at byte `position` of `path` holds a quote inside a field, its line and
+    text, for the error message; "" if it holds none."""
+    at = stray_quote(chunk)
+    if at is None:
+        return ""
+    lines = chunk.count(b"\n", 0, at) + 1
+    with path.open("rb") as fh:
+        left = position
+        while left > 0 and (block := fh.read(min(left, 1 << 20))):
+            lines += block.count(b"\n")
+            left -= len(block)
+    begin = chunk.rfind(b"\n", 0, at) + 1
+    text = chunk[begin : begin + 80].split(b"\n")[0].decode("utf-8", "replace").rstrip("\r")
+    return (
+        f"line {lines}: a quote inside a field that does not start with one ({text!r}); quote the "
+        "field, doubling the quote, as CSV does; "
+    )
 
 
 def _scan(source: bytes, width: int, lenient: bool) -> pl.LazyFrame:
@@ -147,11 +169,13 @@ def _parsed(
 ) -> Iterator[tuple[pl.DataFrame, bool, bool, Commas]]:
     # the size is read at each call, not imported: tests shrink CHUNK_BYTES to get many chunks
     size = csv_chunks.chunk_bytes(width)
-    for chunk in byte_chunks(path, header_end(path), size, first, arrival):
+    position = header_end(path)
+    for chunk in byte_chunks(path, position, size, first, arrival):
         try:
             df, overfull = _read(chunk, width)
         except pl.exceptions.PolarsError as exc:
-            raise unreadable(path, exc) from exc
+            raise unreadable(path, exc, _stray_quote_line(path, position, chunk)) from exc
+        position += len(chunk)
         # the commas are read only where pass 1 may need them: a record whose last field is null
         between: Commas = 0
         if proofs is not None and df.get_column(f"c{width - 1}").null_count():
