@@ -114,30 +114,28 @@ _HEADER_SPECIAL = re.compile(rb'[",\r\n]')
 _BOM = b"\xef\xbb\xbf"
 
 
+def _closing_quote(buf: bytes, pos: int) -> int:
+    """The offset of the quote that closes a quoted field whose text starts at `pos` (a doubled
+    quote is text); -1 if `buf` ends first."""
+    while (q := buf.find(b'"', pos)) >= 0 and buf[q + 1 : q + 2] == b'"':
+        pos = q + 2
+    return q
+
+
 def _first_record_end(buf: bytes, final: bool, path: Path) -> int | None:
     """Offset just after the line break that ends the first record of `buf`; None if `buf` does not
     hold it yet (with `final`, `buf` is the whole file: None means no line break ends it)."""
     start = len(_BOM) if buf.startswith(_BOM) else 0
-    pos, quoted = start, False
-    while True:
-        if quoted:  # a quote closes the field, unless it is doubled
-            q = buf.find(b'"', pos)
-            if q < 0 or (q + 1 == len(buf) and not final):
-                return None
-            if buf[q + 1 : q + 2] == b'"':
-                pos = q + 2
-            else:
-                pos, quoted = q + 1, False
-            continue
-        found = _HEADER_SPECIAL.search(buf, pos)
-        if found is None:
-            return None
+    pos = start
+    while (found := _HEADER_SPECIAL.search(buf, pos)) is not None:
         i = found.start()
         byte = buf[i : i + 1]
-        if byte == b'"':
-            quoted = i == start or buf[i - 1 : i] == b","  # else a quote inside a label, as written
-            pos = i + 1
-        elif byte == b",":
+        if byte == b'"' and (i == start or buf[i - 1 : i] == b","):  # else a quote inside a label
+            q = _closing_quote(buf, i + 1)
+            if q < 0 or (q + 1 == len(buf) and not final):  # the next byte may double it
+                return None
+            pos = q + 1
+        elif byte in (b'"', b","):
             pos = i + 1
         elif byte == b"\n":
             return i + 1
@@ -150,36 +148,27 @@ def _first_record_end(buf: bytes, final: bool, path: Path) -> int | None:
                 f"{path}: the header line holds a carriage return that ends no line (byte {i}): "
                 "line ends must be LF or CR LF, not CR alone"
             )
+    return None
 
 
 def stray_quote(chunk: bytes) -> int | None:
     """The offset of the first quote of `chunk` (whole records) that neither opens a field, nor
     closes or doubles one inside a quoted field: an inch mark in an unquoted field (`32" TV`), or
     text after a closing quote (`"abc"def`). None if there is none. For an error message only."""
-    pos, quoted, start = 0, False, True
-    while True:
-        if quoted:
-            q = chunk.find(b'"', pos)
+    pos = 0
+    while (found := _HEADER_SPECIAL.search(chunk, pos)) is not None:
+        i = found.start()
+        if chunk[i : i + 1] == b'"':
+            if i and chunk[i - 1 : i] not in (b",", b"\n"):
+                return i
+            q = _closing_quote(chunk, i + 1)
             if q < 0:
                 return None
-            after = chunk[q + 1 : q + 2]
-            if after == b'"':
-                pos = q + 2
-            elif after in (b"", b",", b"\r", b"\n"):
-                pos, quoted, start = q + 1, False, False
-            else:
+            if chunk[q + 1 : q + 2] not in (b"", b",", b"\r", b"\n"):
                 return q
-            continue
-        found = _HEADER_SPECIAL.search(chunk, pos)
-        if found is None:
-            return None
-        i = found.start()
-        byte = chunk[i : i + 1]
-        if byte == b'"':
-            if not (start or chunk[i - 1 : i] in (b",", b"\n")):
-                return i
-            quoted = True
-        pos, start = i + 1, False
+            i = q
+        pos = i + 1
+    return None
 
 
 class DownloadAborted(Exception):
