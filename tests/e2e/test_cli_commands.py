@@ -205,7 +205,7 @@ def test_a_second_project_with_the_same_pipeline_name_is_refused_naming_the_opti
 
 def test_the_demo_runs_in_any_directory_and_writes_its_database_there(tmp_path) -> None:
     """The demo starts afresh each time, so a second directory is not a second project: each run
-    loads into the directory it runs in."""
+    loads into the directory it runs in, and prints what loaded."""
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
     second.mkdir()
@@ -213,6 +213,7 @@ def test_the_demo_runs_in_any_directory_and_writes_its_database_there(tmp_path) 
     for where in (first, second, first):
         result = run_command(env, where, "--demo")
         assert result.returncode == 0, result.stdout + result.stderr
+        assert "LOADED" in result.stdout and "sale_orders=" in result.stdout
         with duckdb.connect(str(where / "uniware_demo.duckdb"), read_only=True) as db:
             statuses = db.sql("SELECT DISTINCT status FROM uniware_data.export_jobs").fetchall()
         assert statuses == [("LOADED",)]

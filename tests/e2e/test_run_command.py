@@ -79,14 +79,6 @@ def test_plain_http_to_a_remote_host_is_refused(tmp_path) -> None:
     assert "https" in result.stderr and "base_url" in result.stderr
 
 
-def test_demo_runs_and_prints_what_loaded(tmp_path) -> None:
-    result = _run(tmp_path, "--demo")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "LOADED" in result.stdout
-    assert "sale_orders=" in result.stdout
-    assert (tmp_path / "uniware_demo.duckdb").exists()
-
-
 def test_the_package_loads_without_polars_pyarrow_or_duckdb() -> None:
     """A run with nothing new to load never types a file: those imports (over half a second on
     this machine) wait until a file is there."""
