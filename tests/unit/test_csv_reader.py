@@ -619,3 +619,17 @@ def test_stray_quotes_are_told_from_quoting() -> None:
     assert stray_quote(b'a,b"c,d\n') == 3
     assert stray_quote(b'a,"b"c,d\n') == 4
     assert stray_quote(b'a,"b\nc"\nd,e\n') is None  # the quoted field spans the line break
+
+
+def test_a_contact_number_keeps_its_plus_sign(tmp_path: Path) -> None:
+    """A column labelled as a contact (`Contact`, `Telephone`) is an identifier, as a
+    phone or mobile one is: `+919876543210` keeps its plus sign. A signed decimal is a number."""
+    lines = [
+        "Code,Contact,Telephone,Delta",
+        "A,+919812345678,+14155550100,+7.25",
+        "B,9876543210,+919876543210,-1.5",
+    ]
+    plan, table = load(write(tmp_path, lines))
+    assert kinds(plan) == {"code": "text", "contact": "text", "telephone": "text", "delta": "decimal"}
+    assert table.column("contact").to_pylist() == ["+919812345678", "9876543210"]
+    assert table.column("telephone").to_pylist() == ["+14155550100", "+919876543210"]
