@@ -60,6 +60,12 @@ def may_be_temporal(forced: Kind | None) -> bool:
     return forced in (None, "date", "timestamp")
 
 
+def too_wide(int_digits: int, scale: int) -> bool:
+    """Whether numbers of `int_digits` before the point and `scale` after it need more digits than
+    a decimal holds (MAX_PRECISION): such a column loads as text, never cut to fit."""
+    return int_digits + scale > MAX_PRECISION
+
+
 # -- deciding a column's kind -------------------------------------------------------------------------
 class Counts(Protocol):
     """What the rules read of a column's counts over the whole file (profile.ColumnCounts). A
@@ -111,7 +117,7 @@ def hinted_scale(p: Counts) -> int | None:
     more places, so that every file of a report gets the same type whatever its values' places;
     less only where HINT_SCALE would leave too few digits before the point. None: the values need
     more than MAX_PRECISION digits in all (the column then loads as text, with a note)."""
-    if p.int_digits + p.scale > MAX_PRECISION:
+    if too_wide(p.int_digits, p.scale):
         return None
     return max(p.scale, min(HINT_SCALE, MAX_PRECISION - p.int_digits))
 
@@ -130,7 +136,7 @@ def _whole_kind(p: Counts, forced: Kind | None) -> tuple[Kind, int] | None:
 
 def _fraction_kind(p: Counts, forced: Kind | None) -> tuple[Kind, int] | None:
     """Of a column of numbers, some with a decimal point."""
-    if forced not in (None, "decimal") or p.int_digits + p.scale > MAX_PRECISION:
+    if forced not in (None, "decimal") or too_wide(p.int_digits, p.scale):
         return None
     if forced == "decimal":
         scale = hinted_scale(p)
@@ -176,7 +182,7 @@ def widen(a: ColumnPlan, b: ColumnPlan) -> ColumnPlan:
     kind = wider(a.kind, b.kind)
     scale = max(a.scale, b.scale) if kind == "decimal" else 0
     digits = max(a.int_digits, b.int_digits) if kind in ("integer", "decimal") else 0
-    if kind == "decimal" and digits + scale > MAX_PRECISION:
+    if kind == "decimal" and too_wide(digits, scale):
         kind, scale, digits = "text", 0, 0
     temporal = tuple(dict.fromkeys(a.formats + b.formats)) if kind in ("date", "timestamp") else ()
     return ColumnPlan(
@@ -196,7 +202,7 @@ def holding(have: ColumnPlan, col: ColumnPlan, *, dates_to_timestamps: bool = Tr
     if kind == "timestamp" and have.kind == "date" and not dates_to_timestamps:
         kind = "text"
     scale = max(have.scale, col.scale) if kind == "decimal" else 0
-    if kind == "decimal" and max(have.int_digits, col.int_digits) + scale > MAX_PRECISION:
+    if kind == "decimal" and too_wide(max(have.int_digits, col.int_digits), scale):
         kind, scale = "text", 0  # the larger scale leaves too few digits before the point
     if (kind, scale) == (have.kind, have.scale):
         return have
@@ -229,7 +235,7 @@ def _reconciled(col: ColumnPlan, have: str | ColumnPlan | None) -> ColumnPlan:
     if kind is None or (col.values != 0 and wider(col.kind, kind) != kind):
         return col
     scale = max(col.scale, have_scale) if kind == "decimal" else 0
-    if kind == "decimal" and col.int_digits + scale > MAX_PRECISION:
+    if kind == "decimal" and too_wide(col.int_digits, scale):
         return col  # the destination's scale leaves too few digits before the point: drift widens it
     if kind == col.kind and scale == col.scale:
         return col
@@ -247,7 +253,7 @@ def fallback_note(p: Counts, forced: Kind | None, kind: Kind) -> str:
     if kind != "text" or p.values == 0 or forced == "text":
         return ""
     numeric = p.numbers == p.values and (p.dotted > 0 or forced in ("integer", "decimal"))
-    if numeric and p.int_digits + p.scale > MAX_PRECISION:
+    if numeric and too_wide(p.int_digits, p.scale):
         return (
             f"its numbers need {p.int_digits + p.scale} digits ({p.int_digits} before the point, "
             f"{p.scale} after), more than a decimal holds ({MAX_PRECISION}): loads as text, as written"
