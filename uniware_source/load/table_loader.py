@@ -369,18 +369,18 @@ class TableLoader:
         if not repeated:
             return self.hints
         sort = self._latest_column()
-        kept = f"the latest by {sort}" if sort else None
-        self._tell_repeated(repeated, kept, "the destination keeps one row per key")
+        self._tell_repeated(repeated, "the destination keeps one row per key", sort)
         return self._hints(deduplicated=False, dedup_sort=sort)
 
-    def _tell_repeated(self, repeated: int, kept: str | None, outcome: str) -> None:
-        """Rows of this load that share a key with another: `kept` says which one stays (INFO: an
-        order exported in two windows is the usual case); None, that the file gives no way to tell
-        (WARNING: no Updated column, and a SQL merge keeps any one of them)."""
+    def _tell_repeated(self, repeated: int, outcome: str, latest: str | None, otherwise: str = "") -> None:
+        """Rows of this load that share a key with another. The row that stays is the latest by
+        `latest` (INFO: an order exported in two windows is the usual case), else as `otherwise`
+        says; with neither, the file gives no way to tell (WARNING: a SQL merge keeps any one)."""
         key = ", ".join(self.report.key)
         said = (
             f"table {self.table}: {repeated} row(s) of this load repeat the key ({key}) of another; {outcome}"
         )
+        kept = f"the latest by {latest}" if latest else otherwise
         if kept:
             logger.info("%s: %s", said, kept)
         else:
@@ -413,8 +413,7 @@ class TableLoader:
                 out = held[0][0].with_name(f"{self.table}-one-row-per-key.parquet")
                 latest = self._latest_column()
                 files = [(out, keep_last([path for path, _ in held], self.key, latest, out))]
-                kept = f"the latest by {latest}" if latest else "the last exported"
-                self._tell_repeated(repeated, kept, "one row per key is upserted")
+                self._tell_repeated(repeated, "one row per key is upserted", latest, "the last exported")
             for path, rows in files:
                 import_hints = dlt.mark.make_hints(table_name=self.table)
                 yield dlt.mark.with_file_import(str(path), "parquet", rows, hints=import_hints)
