@@ -101,7 +101,7 @@ def header_end(path: Path) -> int:
     with path.open("rb") as fh:
         buf = b""
         while True:
-            data = fh.read(1 << 16)
+            data = fh.read(max(1 << 16, len(buf)))  # doubling: each look starts again at the top
             buf += data
             end = _first_record_end(buf, not data, path)
             if end is not None:
