@@ -633,3 +633,11 @@ def test_a_contact_number_keeps_its_plus_sign(tmp_path: Path) -> None:
     assert kinds(plan) == {"code": "text", "contact": "text", "telephone": "text", "delta": "decimal"}
     assert table.column("contact").to_pylist() == ["+919812345678", "9876543210"]
     assert table.column("telephone").to_pylist() == ["+14155550100", "+919876543210"]
+
+
+def test_a_hinted_time_column_with_an_impossible_time_says_so_once(tmp_path: Path) -> None:
+    lines = ["Code,Created", "A,2024-03-15 10:00:00", "B,2024-03-15 25:00:00"]
+    plan, _ = load(write(tmp_path, lines), hints={"Created": "timestamp"})
+    (created,) = [c for c in plan.columns if c.name == "created"]
+    assert created.kind == "text"
+    assert created.note == "hinted timestamp, but not every value is one: loads as text, as written"

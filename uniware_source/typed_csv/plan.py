@@ -204,7 +204,7 @@ def _columns(
         if needs_check and c in formats:
             kind, fmts = classify_temporal(formats[c], hint)
         notes = [fallback_note(counts, hint, kind)]
-        if needs_check and c not in formats:  # every value looks like a date or time; some are none
+        if needs_check and c not in formats and hint is None:  # a hinted one has its fallback note
             notes.append(
                 "every value has the shape of a date or time, but not every one is a valid one "
                 "(a 31-02, a 25:00): loads as text, as written"
