@@ -12,7 +12,6 @@ import pytest
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from uniware_source.api.errors import CsvFormatError
-from uniware_source.typed_csv.chunks import stray_quote
 from uniware_source.typed_csv.reader import (
     ColumnPlan,
     FilePlan,
@@ -22,6 +21,7 @@ from uniware_source.typed_csv.reader import (
     read_batches,
     unify,
 )
+from uniware_source.typed_csv.records import stray_quote
 
 NORMALIZE = NamingConvention().normalize_identifier
 UTC = dt.UTC

@@ -53,7 +53,7 @@ from uniware_source.load.widening import widen_for
 from uniware_source.process_settings import fit_duckdb_threads, row_footprint
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
-from uniware_source.typed_csv.chunks import Arrival, header_end
+from uniware_source.typed_csv.chunks import Arrival
 from uniware_source.typed_csv.explain import decision_table, file_notes
 from uniware_source.typed_csv.model import TypedFile
 from uniware_source.typed_csv.onepass import OnePass, laid_out
@@ -65,6 +65,7 @@ from uniware_source.typed_csv.reader import (
     read_batches,
     unify,
 )
+from uniware_source.typed_csv.records import header_end
 
 logger = logging.getLogger(__name__)
 

@@ -28,8 +28,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from uniware_source.api.errors import CsvFormatError
-
 CHUNK_BYTES = 12 << 20
 CHUNK_COLUMNS = 80  # a chunk of CHUNK_BYTES up to this many columns; fewer bytes beyond
 MIN_CHUNK_BYTES = 1 << 20
@@ -89,86 +87,6 @@ def separators(chunk: bytes) -> int | None:
     if _QUOTE_THEN_TEXT.search(outside) or _TEXT_THEN_QUOTE.search(outside):
         return None
     return outside.count(b",")
-
-
-def header_end(path: Path) -> int:
-    """Byte offset just after the header record (its line break included); the file size if the
-    header is the only record. The header is read as Python's csv module reads it (records.py
-    takes its labels that way): a quote opens a quoted label only at the start of a field, so a
-    label such as `Size (in")` ends where its line does. Raises CsvFormatError for a carriage
-    return that ends no line (a file of CR-only line ends): polars would read the whole file as
-    its header."""
-    with path.open("rb") as fh:
-        buf = b""
-        while True:
-            data = fh.read(max(1 << 16, len(buf)))  # doubling: each look starts again at the top
-            buf += data
-            end = _first_record_end(buf, not data, path)
-            if end is not None:
-                return end
-            if not data:
-                return len(buf)
-
-
-_HEADER_SPECIAL = re.compile(rb'[",\r\n]')
-_BOM = b"\xef\xbb\xbf"
-
-
-def _closing_quote(buf: bytes, pos: int) -> int:
-    """The offset of the quote that closes a quoted field whose text starts at `pos` (a doubled
-    quote is text); -1 if `buf` ends first."""
-    while (q := buf.find(b'"', pos)) >= 0 and buf[q + 1 : q + 2] == b'"':
-        pos = q + 2
-    return q
-
-
-def _first_record_end(buf: bytes, final: bool, path: Path) -> int | None:
-    """Offset just after the line break that ends the first record of `buf`; None if `buf` does not
-    hold it yet (with `final`, `buf` is the whole file: None means no line break ends it)."""
-    start = len(_BOM) if buf.startswith(_BOM) else 0
-    pos = start
-    while (found := _HEADER_SPECIAL.search(buf, pos)) is not None:
-        i = found.start()
-        byte = buf[i : i + 1]
-        if byte == b'"' and (i == start or buf[i - 1 : i] == b","):  # else a quote inside a label
-            q = _closing_quote(buf, i + 1)
-            if q < 0 or (q + 1 == len(buf) and not final):  # the next byte may double it
-                return None
-            pos = q + 1
-        elif byte in (b'"', b","):
-            pos = i + 1
-        elif byte == b"\n":
-            return i + 1
-        elif i + 1 == len(buf):  # \r last: its \n may follow
-            return None if not final else i + 1
-        elif buf[i + 1 : i + 2] == b"\n":
-            return i + 2
-        else:
-            raise CsvFormatError(
-                f"{path}: the header line holds a carriage return that ends no line (byte {i}): "
-                "line ends must be LF or CR LF, not CR alone"
-            )
-    return None
-
-
-def stray_quote(chunk: bytes) -> int | None:
-    """The offset of the first quote of `chunk` (whole records) that neither opens a field, nor
-    closes or doubles one inside a quoted field: an inch mark in an unquoted field (`32" TV`), or
-    text after a closing quote (`"abc"def`). None if there is none. For an error message only."""
-    pos = 0
-    while (found := _HEADER_SPECIAL.search(chunk, pos)) is not None:
-        i = found.start()
-        if chunk[i : i + 1] == b'"':
-            if i and chunk[i - 1 : i] not in (b",", b"\n"):
-                return i
-            q = _closing_quote(chunk, i + 1)
-            if q < 0:
-                return None
-            if chunk[q + 1 : q + 2] not in (b"", b",", b"\r", b"\n"):
-                return q
-            i = q
-        pos = i + 1
-    return None
 
 
 class DownloadAborted(Exception):

@@ -36,12 +36,11 @@ from uniware_source.typed_csv import chunks as csv_chunks
 from uniware_source.typed_csv.chunks import (
     Arrival,
     byte_chunks,
-    header_end,
     may_hold_guard,
     prefetched,
     separators,
-    stray_quote,
 )
+from uniware_source.typed_csv.records import header_end, stray_quote
 
 _ROW_INDEX = "__record"
 

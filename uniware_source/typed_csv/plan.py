@@ -16,13 +16,19 @@ from pathlib import Path
 import polars as pl
 
 from uniware_source.api.errors import CsvFormatError
-from uniware_source.typed_csv.chunks import Arrival, header_end
+from uniware_source.typed_csv.chunks import Arrival
 from uniware_source.typed_csv.frames import Commas, filtered, frames
 from uniware_source.typed_csv.kinds import KINDS, Kind
 from uniware_source.typed_csv.model import ColumnPlan, FilePlan, RejectedRow
 from uniware_source.typed_csv.onepass import OnePass
 from uniware_source.typed_csv.profile import FileProfile, ShapeCounts
-from uniware_source.typed_csv.records import check_separator, check_text, locate_rejects, read_header
+from uniware_source.typed_csv.records import (
+    check_separator,
+    check_text,
+    header_end,
+    locate_rejects,
+    read_header,
+)
 from uniware_source.typed_csv.rules import classify, classify_temporal, date_only_note, fallback_note
 from uniware_source.typed_csv.temporal import ALL_FORMATS, DATE_FORMATS
 

@@ -1,5 +1,7 @@
 """A file's records read exactly, with Python's `csv` module: the header, the checks that the file is
-UTF-8 text and comma-separated, and where the ragged records are (physical line, raw text).
+UTF-8 text and comma-separated, and where the ragged records are (physical line, raw text). Also,
+read the same way, where the header ends in bytes (`header_end`, where the chunks of data start)
+and the first quote inside a field of a chunk (`stray_quote`, for an error message).
 
 Far slower than polars, so a file is read this way in full only when polars saw ragged records,
 which is rare.
@@ -28,6 +30,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +52,86 @@ def check_text(path: Path) -> None:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _SNIFF_BYTES)
     except UnicodeDecodeError as exc:
         raise CsvFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def header_end(path: Path) -> int:
+    """Byte offset just after the header record (its line break included); the file size if the
+    header is the only record. The header is read as Python's csv module reads it (records.py
+    takes its labels that way): a quote opens a quoted label only at the start of a field, so a
+    label such as `Size (in")` ends where its line does. Raises CsvFormatError for a carriage
+    return that ends no line (a file of CR-only line ends): polars would read the whole file as
+    its header."""
+    with path.open("rb") as fh:
+        buf = b""
+        while True:
+            data = fh.read(max(1 << 16, len(buf)))  # doubling: each look starts again at the top
+            buf += data
+            end = _first_record_end(buf, not data, path)
+            if end is not None:
+                return end
+            if not data:
+                return len(buf)
+
+
+_HEADER_SPECIAL = re.compile(rb'[",\r\n]')
+_BOM = b"\xef\xbb\xbf"
+
+
+def _closing_quote(buf: bytes, pos: int) -> int:
+    """The offset of the quote that closes a quoted field whose text starts at `pos` (a doubled
+    quote is text); -1 if `buf` ends first."""
+    while (q := buf.find(b'"', pos)) >= 0 and buf[q + 1 : q + 2] == b'"':
+        pos = q + 2
+    return q
+
+
+def _first_record_end(buf: bytes, final: bool, path: Path) -> int | None:
+    """Offset just after the line break that ends the first record of `buf`; None if `buf` does not
+    hold it yet (with `final`, `buf` is the whole file: None means no line break ends it)."""
+    start = len(_BOM) if buf.startswith(_BOM) else 0
+    pos = start
+    while (found := _HEADER_SPECIAL.search(buf, pos)) is not None:
+        i = found.start()
+        byte = buf[i : i + 1]
+        if byte == b'"' and (i == start or buf[i - 1 : i] == b","):  # else a quote inside a label
+            q = _closing_quote(buf, i + 1)
+            if q < 0 or (q + 1 == len(buf) and not final):  # the next byte may double it
+                return None
+            pos = q + 1
+        elif byte in (b'"', b","):
+            pos = i + 1
+        elif byte == b"\n":
+            return i + 1
+        elif i + 1 == len(buf):  # \r last: its \n may follow
+            return None if not final else i + 1
+        elif buf[i + 1 : i + 2] == b"\n":
+            return i + 2
+        else:
+            raise CsvFormatError(
+                f"{path}: the header line holds a carriage return that ends no line (byte {i}): "
+                "line ends must be LF or CR LF, not CR alone"
+            )
+    return None
+
+
+def stray_quote(chunk: bytes) -> int | None:
+    """The offset of the first quote of `chunk` (whole records) that neither opens a field, nor
+    closes or doubles one inside a quoted field: an inch mark in an unquoted field (`32" TV`), or
+    text after a closing quote (`"abc"def`). None if there is none. For an error message only."""
+    pos = 0
+    while (found := _HEADER_SPECIAL.search(chunk, pos)) is not None:
+        i = found.start()
+        if chunk[i : i + 1] == b'"':
+            if i and chunk[i - 1 : i] not in (b",", b"\n"):
+                return i
+            q = _closing_quote(chunk, i + 1)
+            if q < 0:
+                return None
+            if chunk[q + 1 : q + 2] not in (b"", b",", b"\r", b"\n"):
+                return q
+            i = q
+        pos = i + 1
+    return None
 
 
 def records(path: Path) -> Iterator[tuple[int, int, str]]:
