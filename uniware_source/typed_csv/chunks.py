@@ -11,8 +11,11 @@ proportion beyond (`chunk_bytes`). Measured on a 139-column export (about 1 kB a
 field): 12 MB chunks peaked at 426 MB in the two passes, 4 MB ones at 275 MB. Each chunk also
 costs a fixed time, polars' planning of pass 1's aggregations (about 10 ms per thousand of them,
 and a 139-column file has about 600): at 300k rows of that file, 3.5 MB chunks took pass 1 4.0-4.5 s,
-7 MB ones 3.7 s and 14 MB ones 3.1 s, at 250, 312 and 442 MB. The 7 MB of CHUNK_COLUMNS = 80
-keep pass 1 below what the load itself peaks at (540 MB there, DuckDB included).
+7 MB ones 3.7 s and 14 MB ones 3.1 s, at 250, 312 and 442 MB. The 7 MB that 139 columns get
+keep pass 1 below what the load itself peaks at (540 MB there, DuckDB included). At 21 and 29
+columns, 12 MB chunks peaked at 588-652 MB over the whole run and 8 MB ones at 525-578 MB (the
+load's own peak then), in the same CPU time within the machine's noise (1M rows, two runs of
+each file and way in).
 
 A chunk ends after a line break that is outside any quoted field: with RFC 4180 quoting (a quote
 inside a quoted field is doubled) that is a line break preceded by an even number of quote
@@ -28,8 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
-CHUNK_BYTES = 12 << 20
-CHUNK_COLUMNS = 80  # a chunk of CHUNK_BYTES up to this many columns; fewer bytes beyond
+CHUNK_BYTES = 8 << 20
+CHUNK_COLUMNS = 120  # a chunk of CHUNK_BYTES up to this many columns; fewer bytes beyond
 MIN_CHUNK_BYTES = 1 << 20
 T = TypeVar("T")
 
