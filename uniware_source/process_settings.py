@@ -200,7 +200,7 @@ def duckdb_note(global_config: Mapping[str, Any] | None) -> str | None:
     """What to tell a library user whose DuckDB destination has no memory limit (`global_config`:
     its credentials' global_config); None if it has one."""
     config = {str(k).lower(): v for k, v in (global_config or {}).items()}
-    if "memory_limit" in config or "max_memory" in config:
+    if not duckdb_memory_unbounded(config):
         return None
     return (
         "the DuckDB destination has no memory_limit, so DuckDB may hold up to 80% of the machine's "
@@ -211,17 +211,46 @@ def duckdb_note(global_config: Mapping[str, Any] | None) -> str | None:
     )
 
 
-def _duckdb_note_of_running_pipeline() -> str | None:
-    """duckdb_note for the running pipeline's destination, if that is DuckDB. Asks nothing of
-    the database itself; a pipeline it cannot read is left alone."""
+def running_duckdb_config() -> tuple[bool, Mapping[str, Any]]:
+    """(whether the running pipeline loads into DuckDB, its credentials' global_config, with
+    lower-case names). Asks nothing of the database itself; a pipeline it cannot read counts as
+    not DuckDB."""
     import dlt
 
     try:
         pipeline = dlt.current.pipeline()
         if pipeline.destination is None or pipeline.destination.destination_type != "dlt.destinations.duckdb":
-            return None
+            return False, {}
         credentials = pipeline.destination_client().config.credentials
-        return duckdb_note(getattr(credentials, "global_config", None))
+        config = getattr(credentials, "global_config", None) or {}
     except Exception as exc:  # no pipeline, or one dlt cannot configure: dlt's to report, not ours
         logger.debug("could not read the DuckDB destination's settings (%s)", type(exc).__name__)
-        return None
+        return False, {}
+    return True, {str(k).lower(): v for k, v in config.items()}
+
+
+def duckdb_memory_unbounded(config: Mapping[str, Any]) -> bool:
+    """Whether a DuckDB global_config sets no memory limit (DuckDB then holds up to 80% of the
+    machine's memory)."""
+    return "memory_limit" not in config and "max_memory" not in config
+
+
+def duckdb_defaults_in_load() -> bool:
+    """Whether the running pipeline loads into DuckDB with its defaults for an insert
+    (`insert_defaults`): a library user's, unless they configured it."""
+    duckdb, config = running_duckdb_config()
+    return duckdb and insert_defaults(config)
+
+
+def insert_defaults(config: Mapping[str, Any]) -> bool:
+    """Whether a DuckDB global_config (lower-case names) leaves DuckDB's defaults for an insert: no
+    memory limit, insertion order kept. Such an insert is fastest and smallest from row groups of
+    DuckDB's own size, at any width (load/typed_files.py)."""
+    keeps_order = str(config.get("preserve_insertion_order", True)).lower() not in ("false", "0")
+    return duckdb_memory_unbounded(config) and keeps_order
+
+
+def _duckdb_note_of_running_pipeline() -> str | None:
+    """duckdb_note for the running pipeline's destination, if that is DuckDB."""
+    duckdb, config = running_duckdb_config()
+    return duckdb_note(config) if duckdb else None

@@ -13,8 +13,9 @@ import dlt
 import pyarrow.parquet as pq
 
 from tests.conftest import audit, fetch_export, item_codes, make_source, parse_export, rows
-from uniware_source.emulator import JobSpec
-from uniware_source.load.typed_files import ROW_GROUP_ROWS
+from uniware_source.emulator import ALL_SALE_ORDER_KEYS, DEFAULT_SALE_ORDER_COLUMNS, JobSpec
+from uniware_source.load.typed_files import ROW_GROUP_COLUMNS, ROW_GROUP_ROWS
+from uniware_source.process_settings import DUCKDB_CONFIG_VARIABLE
 
 NULLS = {"", "-", "NA", "N/A", "null", "None", "NULL"}
 IST = timedelta(hours=5, minutes=30)
@@ -140,6 +141,41 @@ def test_typed_files_reach_the_load_package_as_written(emulator, pipeline, caplo
     assert sizes == [2000, 60_000]
     assert len(schemas) == 1, schemas
     assert "sale_order_item_code: string not null" in schemas.pop()
+
+
+def test_a_wide_tables_row_groups_follow_duckdbs_memory_setting(emulator, tmp_path, monkeypatch) -> None:
+    """Beyond 32 columns, a destination with DuckDB's defaults (no memory limit, insertion order
+    kept, as a library user has them) gets row groups of DuckDB's own size, which it inserts
+    fastest and in the least memory; one with a memory limit gets a row group a batch, which its
+    parquet reader holds per thread (tests/unit/test_typed_files.py). Two small jobs share one
+    file: one row group for both, or one each. The rows are the same either way."""
+    extra = [key for key in ALL_SALE_ORDER_KEYS if key not in DEFAULT_SALE_ORDER_COLUMNS][:12]
+    columns = [*DEFAULT_SALE_ORDER_COLUMNS, *extra]
+    codes = [emulator.add_job(JobSpec(rows=800, seed=n, columns=columns)) for n in (1, 2)]
+    groups, landed = {}, {}
+    for name, config in (("defaults", None), ("bounded", '{"memory_limit": "1GB"}')):
+        if config is not None:
+            monkeypatch.setenv(DUCKDB_CONFIG_VARIABLE, config)
+        pipeline = dlt.pipeline(
+            pipeline_name=f"row_groups_{name}",
+            destination=dlt.destinations.duckdb(str(tmp_path / f"{name}.duckdb")),
+            dataset_name="uniware",
+            pipelines_dir=str(tmp_path / name),
+        )
+        pipeline.extract(make_source(emulator, codes))
+        pipeline.normalize()
+        (load_id,) = pipeline.list_normalized_load_packages()
+        jobs = pipeline.get_load_package_info(load_id).jobs["new_jobs"]
+        (path,) = [Path(job.file_path) for job in jobs if job.job_file_info.table_name == "sale_orders"]
+        meta = pq.ParquetFile(path).metadata
+        assert meta.num_columns > ROW_GROUP_COLUMNS
+        groups[name] = [meta.row_group(group).num_rows for group in range(meta.num_row_groups)]
+        pipeline.load()
+        landed[name] = rows(
+            pipeline, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM sale_orders"
+        )
+    assert groups == {"defaults": [1600], "bounded": [800, 800]}
+    assert landed["defaults"] == landed["bounded"] and landed["defaults"][0][0] > 800
 
 
 def test_rejected_rows_are_visible_and_the_rest_loads(emulator, pipeline) -> None:

@@ -16,6 +16,7 @@ from uniware_source.process_settings import (
     DUCKDB_CONFIG_VARIABLE,
     DUCKDB_DEFAULTS,
     duckdb_note,
+    insert_defaults,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +95,14 @@ def test_duckdb_note_names_the_setting_only_without_a_limit() -> None:
     assert duckdb_note({"preserve_insertion_order": False}) is not None
     assert duckdb_note({"memory_limit": "1GB"}) is None
     assert duckdb_note({"MAX_MEMORY": "1GB"}) is None
+
+
+def test_duckdbs_insert_defaults_are_no_limit_and_insertion_order_kept() -> None:
+    assert insert_defaults({}) and insert_defaults({"threads": 4, "preserve_insertion_order": True})
+    assert not insert_defaults({"memory_limit": "4GB"}) and not insert_defaults({"max_memory": "4GB"})
+    for off in (False, "false", "False", 0, "0"):
+        assert not insert_defaults({"preserve_insertion_order": off})
+    assert not insert_defaults(DUCKDB_DEFAULTS)  # the command's own config
 
 
 THREADS = """

@@ -7,22 +7,21 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from uniware_source.load.typed_files import ROW_GROUP_ROWS, RowGroups
+from uniware_source.load.typed_files import ROW_GROUP_COLUMNS, ROW_GROUP_ROWS, RowGroups
 
 
-def batches(sizes: list[int]) -> list[pa.Table]:
+def batches(sizes: list[int], columns: int = 2) -> list[pa.Table]:
     out, start = [], 0
     for n in sizes:
-        out.append(
-            pa.table({"n": pa.array(range(start, start + n), pa.int64()), "s": [f"v{i}" for i in range(n)]})
-        )
+        text = {f"s{c}": [f"v{i}" for i in range(n)] for c in range(columns - 1)}
+        out.append(pa.table({"n": pa.array(range(start, start + n), pa.int64()), **text}))
         start += n
     return out
 
 
-def write(path: Path, sizes: list[int], **options: int) -> list[int]:
-    given = batches(sizes)
-    writer = RowGroups(path, given[0].schema, **options)
+def write(path: Path, sizes: list[int], columns: int = 2, whole_groups: bool = False) -> list[int]:
+    given = batches(sizes, columns)
+    writer = RowGroups(path, given[0].schema, whole_groups)
     for batch in given:
         writer.write(batch)
     writer.close()
@@ -35,8 +34,17 @@ def test_row_groups_hold_duckdbs_row_group_whatever_the_batches(tmp_path: Path) 
     assert write(tmp_path / "a.parquet", [38_383] * 8) == [ROW_GROUP_ROWS, ROW_GROUP_ROWS, 61_304]
     assert write(tmp_path / "b.parquet", [300_000, 7]) == [ROW_GROUP_ROWS, ROW_GROUP_ROWS, 54_247]
     assert write(tmp_path / "c.parquet", [5]) == [5]
+    at_the_limit = ROW_GROUP_COLUMNS
+    assert write(tmp_path / "d.parquet", [100_000, 30_000], at_the_limit) == [ROW_GROUP_ROWS, 7_120]
 
 
 def test_a_wide_tables_row_groups_are_its_batches(tmp_path: Path) -> None:
-    # two columns, as if wider than max_columns: a row group a batch, none held
-    assert write(tmp_path / "w.parquet", [10_000, 7, 30_000], max_columns=1) == [10_000, 7, 30_000]
+    wide = ROW_GROUP_COLUMNS + 1  # a row group a batch, none held
+    assert write(tmp_path / "w.parquet", [10_000, 7, 30_000], wide) == [10_000, 7, 30_000]
+
+
+def test_a_wide_table_gets_whole_row_groups_when_asked(tmp_path: Path) -> None:
+    """For DuckDB's defaults (no memory limit, insertion order kept), whatever the width."""
+    wide = ROW_GROUP_COLUMNS + 1
+    sizes = [10_000, 7, 30_000, 90_000, 1]
+    assert write(tmp_path / "w.parquet", sizes, wide, whole_groups=True) == [ROW_GROUP_ROWS, 7_128]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ from uniware_source.load.typed_files import (
     write_job_file,
 )
 from uniware_source.load.widening import widen_for
-from uniware_source.process_settings import fit_duckdb_threads, row_footprint
+from uniware_source.process_settings import duckdb_defaults_in_load, fit_duckdb_threads, row_footprint
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
 from uniware_source.typed_csv.chunks import Arrival
@@ -105,6 +106,8 @@ class TableLoader:
         self.mode = "replace" if replace else "key" if self.key else "tag"
         self.file_format = typed_file_format(self.table)  # "parquet" for PostgreSQL with ADBC
         self._duckdb = running_destination_type() == DUCKDB
+        # whole row groups at any width, for DuckDB's defaults (load/typed_files.py)
+        self._whole_groups = self._duckdb and duckdb_defaults_in_load()
         self.strategy = merge_strategy(self.table)  # "upsert" for Delta and Iceberg tables
         # the IST day of the report's main timestamp, for tables kept as Delta or Iceberg files
         self.partition = (
@@ -114,7 +117,7 @@ class TableLoader:
         self._file_schema: pa.Schema | None = None  # of the typed files: text as string views
         self._empty_destination: bool | None = None
         self._imported = False  # some rows handed to dlt (after the table's columns and hints)
-        self._shared = SharedFile(self.table)  # small jobs' rows, to import together
+        self._shared = SharedFile(self.table, self._whole_groups)  # small jobs' rows, to import together
         self._held: list[tuple[Path, int]] = []  # files held back until every key is known (upsert)
         self._quarantine = quarantine_table(self.table, self.naming)
         self._quarantined: set[str] = set()  # job codes whose rows go to the quarantine table
@@ -183,7 +186,7 @@ class TableLoader:
             return None
         return OnePass(
             path.with_name(path.name + ".typed.parquet"),
-            RowGroups,
+            partial(RowGroups, whole_groups=self._whole_groups),
             constants=self._constants(job),
             required=self.key if self.mode == "key" else (),
             timezone=self.settings.timezone,
@@ -282,7 +285,9 @@ class TableLoader:
                     rows, held = self._typed_rows(typed, own)
                 else:  # the table has columns the file has not, or in another order
                     batches = laid_out(typed.path, layout, self.settings.batch_size)
-                    rows, held = write_job_file(batches, own, lambda batch: self._keyed(batch, rejected))
+                    rows, held = write_job_file(
+                        batches, own, lambda batch: self._keyed(batch, rejected), self._whole_groups
+                    )
             elif job.plan.columns:
                 if typed is not None:
                     logger.info("job %s: typed again: the table's types are not its file's", job.job_code)
@@ -297,7 +302,9 @@ class TableLoader:
                     constants=constants,
                     views=True,
                 )
-                rows, held = write_job_file(batches, own, lambda batch: self._keyed(batch, rejected))
+                rows, held = write_job_file(
+                    batches, own, lambda batch: self._keyed(batch, rejected), self._whole_groups
+                )
         except Exception as exc:  # this job's file only: the other jobs still load
             if not isinstance(exc, UniwareError):
                 logger.exception("job %s: unexpected failure while reading its file", job.job_code)

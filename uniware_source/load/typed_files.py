@@ -37,20 +37,25 @@ PARQUET_OPTIONS: dict[str, Any] = {
 # which a library user has): at 1M rows of 29 columns, 1.7 s and 322 MB, against 2.6 s and 686 MB
 # for row groups of one chunk each (38,383 rows), and 3.0 s and 579 MB for half its size. A row
 # group is held in memory until it is whole, which costs little up to ROW_GROUP_COLUMNS. A wider
-# table's row groups stay one batch each: DuckDB's parquet reader holds a whole row group of every
-# column per thread, and 49,000-row groups of 80 columns ran a one-thread insert out of its 250 MB.
+# table's row groups stay one batch each where DuckDB's memory is bounded (the command's 250 MB):
+# its parquet reader holds a whole row group of every column per thread, and 49,000-row groups of
+# 80 columns ran a one-thread insert out of its 250 MB. With DuckDB's defaults (no memory limit,
+# insertion order kept: `whole_groups`), every width gets whole row groups: at 300k rows of 139
+# columns, DuckDB inserted them in 4.2-4.7 s at a peak of 725-738 MB, against 7.3-7.6 s and
+# 974-1,022 MB for one batch each; our side then holds a row group until it is whole (192 MB
+# there), below DuckDB's own peak.
 ROW_GROUP_ROWS = 122_880
 ROW_GROUP_COLUMNS = 32
 
 
 class RowGroups:
     """A parquet writer whose row groups hold ROW_GROUP_ROWS rows (the last one fewer) for a table
-    of up to ROW_GROUP_COLUMNS columns, whatever the sizes of the batches written; a row group a
-    batch for a wider one."""
+    of up to ROW_GROUP_COLUMNS columns, or of any width with `whole_groups`, whatever the sizes of
+    the batches written; a row group a batch otherwise."""
 
-    def __init__(self, path: Path, schema: pa.Schema, max_columns: int = ROW_GROUP_COLUMNS) -> None:
+    def __init__(self, path: Path, schema: pa.Schema, whole_groups: bool = False) -> None:
         self._writer = pq.ParquetWriter(path, schema, **PARQUET_OPTIONS)
-        self._max_rows = ROW_GROUP_ROWS if len(schema) <= max_columns else 0
+        self._max_rows = ROW_GROUP_ROWS if whole_groups or len(schema) <= ROW_GROUP_COLUMNS else 0
         self._pending: list[pa.Table] = []
         self._rows = 0
 
@@ -96,7 +101,7 @@ def hints_items(table: str, hints: Any, schema: pa.Schema | None = None) -> Iter
 
 
 def write_job_file(
-    batches: Iterator[pa.Table], out: Path, each: Callable[[pa.Table], pa.Table]
+    batches: Iterator[pa.Table], out: Path, each: Callable[[pa.Table], pa.Table], whole_groups: bool = False
 ) -> tuple[int, list[pa.Table]]:
     """Write a job's typed batches, each through `each` first: (rows, batches held). A job of at
     most SMALL_JOB_BYTES is held in memory, for the shared file, and nothing is written; a
@@ -116,7 +121,7 @@ def write_job_file(
                 held.append(batch)
                 continue
             if writer is None:
-                writer = RowGroups(out, batch.schema)
+                writer = RowGroups(out, batch.schema, whole_groups)
                 for earlier in held:
                     writer.write(earlier)
                 held = []
@@ -164,8 +169,9 @@ class SharedFile:
     """The small jobs of one table, gathered in one file: one load job for the many small exports
     of a scheduled run, instead of one each."""
 
-    def __init__(self, directory_name: str) -> None:
+    def __init__(self, directory_name: str, whole_groups: bool = False) -> None:
         self._name = directory_name
+        self._whole_groups = whole_groups
         self._open: tuple[Path, RowGroups] | None = None
         self._rows = 0
         self._count = 0
@@ -175,7 +181,7 @@ class SharedFile:
         if self._open is None:
             self._count += 1
             path = directory / f"{self._name}-shared-{self._count}.parquet"
-            self._open = (path, RowGroups(path, held[0].schema))
+            self._open = (path, RowGroups(path, held[0].schema, self._whole_groups))
             self._rows = 0
         for batch in held:
             self._open[1].write(batch)
