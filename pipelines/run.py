@@ -6,9 +6,7 @@ python pipelines/run.py --backfill 2024-04-01 2024-04-30   # a past range; curso
 python pipelines/run.py --demo                # against an in-process Uniware emulator
 """
 
-import sys
-
-from uniware_source.cli import main
+from uniware_source.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

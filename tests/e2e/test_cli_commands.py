@@ -52,6 +52,30 @@ def test_help_lists_commands_exit_codes_and_configuration(capsys) -> None:
         assert word in out, word
 
 
+@pytest.mark.parametrize("way", ["pipelines/run.py", "-m uniware_source", "uniware script"])
+def test_every_way_to_start_the_command_exits_with_its_code(emulator, tmp_path, way) -> None:
+    """The three process entries (cli.entry) run the command and exit with its code: 0 when the job
+    loaded, 2 when the run cannot start (a wrong password)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    program = {
+        "pipelines/run.py": [sys.executable, str(root / "pipelines" / "run.py")],
+        "-m uniware_source": [sys.executable, "-m", "uniware_source"],
+        "uniware script": [str(Path(sys.executable).with_name("uniware"))],
+    }[way]
+    for password, expected in ((PASSWORD, 0), ("wrong", 2)):
+        code = emulator.add_job(JobSpec(rows=50, seed=3))
+        env = command_env(emulator, tmp_path, [], job_codes=f'["{code}"]')
+        env["SOURCES__UNIWARE__CREDENTIALS__PASSWORD"] = password
+        done = subprocess.run(program, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == expected, done.stdout + done.stderr
+        if expected == 0:
+            assert "LOADED" in done.stdout, done.stdout
+
+
 def test_status_reset_and_a_fresh_machine_sees_the_reset(emulator, tmp_path) -> None:
     env = command_env(emulator, tmp_path, _exports(days_back=3))
     first = run_command(env, tmp_path)
