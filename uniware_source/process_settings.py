@@ -21,10 +21,12 @@ Two kinds, applied in two ways:
   row's footprint (each thread fills row groups of its own, 122,880 rows of every column at
   once), while two threads take half the time of one. Measured under the 250 MB limit, inserting
   900k rows: 29 columns of 330 bytes, 1.7 s with two threads against 3.2 s with one; 80 columns
-  of 620 bytes, 4.8 s against about 8 s; 139 columns of 1 kB ran out of memory with two threads
-  and took 120 MB with one. A row's footprint is its CSV bytes plus 16 bytes a column (DuckDB's
-  string header): two threads up to TWO_THREADS_FOOTPRINT (the 80 columns' 1.9 kB, where 139
-  columns are 3.2 kB), one beyond. The limit set first is one thread, for packages whose files
+  of 620 bytes, 4.8 s against about 8 s. With DuckDB 1.5, 1M rows of 139 columns of 1 kB: 16.0 s
+  with two threads against 28.1 s with one, at a peak of 382 MB against 355 MB (the whole
+  process); files of the same rows with more columns loaded with two threads at 150 columns and
+  ran out of memory from 160 on. A row's footprint is its CSV bytes plus 16 bytes a column
+  (DuckDB's string header): 3.25 kB at 139 columns, 3.5 kB at 150, 3.7 kB at 160. Two threads up
+  to TWO_THREADS_FOOTPRINT, one beyond. The limit set first is one thread, for packages whose files
   were typed by an earlier run; a load that still runs out of memory with two threads is loaded
   again with one (`fewer_duckdb_threads`, from load/unattended.py).
 """
@@ -55,7 +57,7 @@ _told = False
 # the command's DuckDB global_config, while the environment still holds what it set
 _own_duckdb: dict[str, Any] | None = None
 _THREADS = frozenset({"threads", "worker_threads"})  # DuckDB's two names for the setting
-TWO_THREADS_FOOTPRINT = 2_000  # bytes of a row in DuckDB's insert (see the module's docstring)
+TWO_THREADS_FOOTPRINT = 3_400  # bytes of a row in DuckDB's insert (see the module's docstring)
 _widest_footprint = 0.0
 _duckdb_lock = threading.Lock()  # files are planned on worker threads
 

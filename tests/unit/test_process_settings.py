@@ -110,7 +110,7 @@ import json, os
 from uniware_source import process_settings as ps
 ps.apply_duckdb_defaults()
 seen = [json.loads(os.environ["DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"]).get("threads")]
-for columns, csv_bytes in ((29, 330), (21, 312), (139, 1000), (29, 330)):
+for columns, csv_bytes in ((29, 330), (21, 312), (139, 1000), (175, 1300), (29, 330)):
     seen.append(ps.fit_duckdb_threads(ps.row_footprint(csv_bytes * 1000, 1000, columns)))
 seen.append(ps.fewer_duckdb_threads())
 print(json.dumps({"seen": seen, "config": os.environ["DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"]}))
@@ -122,15 +122,15 @@ TWO = 2 if (os.cpu_count() or 1) > 1 else 1  # one core: one thread, whatever th
 
 def test_the_command_gives_duckdb_two_threads_until_a_wide_row_comes() -> None:
     seen = run_python(THREADS)
-    # one thread before any file, two for 29 and 21 columns, one from the first 139-column file on
-    assert seen["seen"] == [1, TWO, TWO, 1, 1, False]
+    # one thread before any file, two for 29, 21 and 139 columns, one from the first 175-column file on
+    assert seen["seen"] == [1, TWO, TWO, TWO, 1, 1, False]
     assert json.loads(str(seen["config"])) == {**DUCKDB_DEFAULTS, "threads": 1}
 
 
 def test_a_users_config_without_threads_keeps_its_settings_and_gets_threads_chosen() -> None:
     mine = json.dumps({"memory_limit": "1GB"})
     seen = run_python(THREADS, **{DUCKDB_CONFIG_VARIABLE: mine})
-    assert seen["seen"] == [1, TWO, TWO, 1, 1, False]
+    assert seen["seen"] == [1, TWO, TWO, TWO, 1, 1, False]
     assert json.loads(str(seen["config"])) == {"memory_limit": "1GB", "threads": 1}
 
 
@@ -138,7 +138,7 @@ def test_a_users_threads_are_never_changed() -> None:
     for name in ("threads", "worker_threads"):  # DuckDB's two names for it
         mine = json.dumps({"memory_limit": "1GB", name: 4})
         seen = run_python(THREADS, **{DUCKDB_CONFIG_VARIABLE: mine})
-        assert seen["seen"][1:] == [None, None, None, None, False]
+        assert seen["seen"][1:] == [None, None, None, None, None, False]
         assert seen["config"] == mine
 
 
