@@ -56,6 +56,7 @@ class JobRun:
     def __enter__(self) -> JobRun:
         check_duckdb_names()  # a load into the dataset would fail, and fail again on every later run
         process_settings.tell_once()  # what a library user may want to set, once per process
+        process_settings.freeze_at_exit()  # the interpreter's last collections, skipped
         self._directory = Path(tempfile.mkdtemp(prefix="uniware-", dir=self.settings.download_dir))
         return self
 
