@@ -436,3 +436,25 @@ def test_a_key_repeated_without_an_updated_column_is_told_with_its_count(emulato
     assert rows(pipeline, "SELECT item_sku_code FROM sale_orders WHERE sale_order_item_code = 'B1'") == [
         ("new",)
     ]
+
+
+def test_an_updated_column_loaded_as_text_does_not_pick_the_row_that_stays(
+    emulator, pipeline, caplog
+) -> None:
+    """One value of Updated is no time (31 February), so the column loads as text: ordered as text,
+    '2024-03-10 ...' would beat '20-03-2024 ...' and the older row would stay, said to be the
+    latest. Instead the run warns that Updated cannot tell, naming the column."""
+    caplog.set_level(logging.INFO, logger="uniware_source")
+    older = b"Sale Order Item Code,Selling Price,Updated\nSOI-9,100.00,2024-03-10 10:00:00\n"
+    newer = (
+        b"Sale Order Item Code,Selling Price,Updated\n"
+        b"SOI-9,200.00,20-03-2024 10:00\nSOI-8,1,31-02-2024 10:00\n"
+    )
+    codes = [emulator.add_job(JobSpec(report="Sale Orders", content=body)) for body in (older, newer)]
+    assert not pipeline.run(make_source(emulator, codes)).has_failed_jobs
+    assert rows(pipeline, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM sale_orders") == [
+        (2, 2)
+    ]
+    told = [r for r in caplog.records if "repeat the key" in r.message]
+    assert [r.levelno for r in told] == [logging.WARNING], [r.message for r in told]
+    assert "updated loaded as string" in told[0].message and "latest by" not in told[0].message

@@ -376,14 +376,17 @@ class TableLoader:
             return self._hints(deduplicated=True, append=True)
         if not repeated:
             return self.hints
-        sort = self._latest_column()
-        self._tell_repeated(repeated, "the destination keeps one row per key", sort)
+        sort, why_not = self._latest_column()
+        self._tell_repeated(repeated, "the destination keeps one row per key", sort, why_not=why_not)
         return self._hints(deduplicated=False, dedup_sort=sort)
 
-    def _tell_repeated(self, repeated: int, outcome: str, latest: str | None, otherwise: str = "") -> None:
+    def _tell_repeated(
+        self, repeated: int, outcome: str, latest: str | None, otherwise: str = "", why_not: str = ""
+    ) -> None:
         """Rows of this load that share a key with another. The row that stays is the latest by
         `latest` (INFO: an order exported in two windows is the usual case), else as `otherwise`
-        says; with neither, the file gives no way to tell (WARNING: a SQL merge keeps any one)."""
+        says; with neither, the file gives no way to tell (WARNING: a SQL merge keeps any one,
+        and `why_not` says why the Updated column cannot tell)."""
         key = ", ".join(self.report.key)
         said = (
             f"table {self.table}: {repeated} row(s) of this load repeat the key ({key}) of another; {outcome}"
@@ -392,7 +395,9 @@ class TableLoader:
         if kept:
             logger.info("%s: %s", said, kept)
         else:
-            logger.warning("%s, and without an Updated column any one of them may stay", said)
+            logger.warning(
+                "%s, and %s any one of them may stay", said, why_not or "without an Updated column"
+            )
 
     # -- helpers --------------------------------------------------------------------------------
     def _import(self, path: Path, rows: int) -> Iterator[Any]:
@@ -419,7 +424,7 @@ class TableLoader:
         try:
             if held and (repeated := self.tracker.repeated(self.table)):
                 out = held[0][0].with_name(f"{self.table}-one-row-per-key.parquet")
-                latest = self._latest_column()
+                latest, _ = self._latest_column()
                 files = [(out, keep_last([path for path, _ in held], self.key, latest, out))]
                 self._tell_repeated(repeated, "one row per key is upserted", latest, "the last exported")
             for path, rows in files:
@@ -429,10 +434,18 @@ class TableLoader:
             for path, _ in [*held, *files]:
                 path.unlink(missing_ok=True)
 
-    def _latest_column(self) -> str | None:
+    def _latest_column(self) -> tuple[str | None, str]:
+        """The column that tells the latest of rows sharing a key: Updated, where it holds times.
+        An Updated column loaded as text (a value that is no time) would order rows by their
+        spelling ('2024-03-10' after '20-03-2024'): none then, and the reason why."""
         assert self._file_schema is not None
         updated = self.naming.normalize_identifier("Updated")
-        return updated if updated in self._file_schema.names else None
+        if updated not in self._file_schema.names:
+            return None, ""
+        kind = self._file_schema.field(updated).type
+        if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            return updated, ""
+        return None, f"with its column {updated} loaded as {kind} (a value in it is no time),"
 
     def _import_shared(self) -> Iterator[Any]:
         for path, rows in self._shared.close():
