@@ -84,7 +84,7 @@ def test_code_numeric_for_40k_rows_then_text(tmp_path: Path) -> None:
 
 
 def test_decimals_exact(tmp_path: Path) -> None:
-    lines = ["Price,Rate,Whole", "158400.000,12.0000,3", "-50.0000,3.0,-4", "0.1,-0.00005,+7"]
+    lines = ["Price,Rate,Whole", "158400.000,12.0000,3", "-50.0000,3.0,-4", "0.1,-0.00005,7"]
     plan, table = load(write(tmp_path, lines))
     by = {c.name: c for c in plan.columns}
     assert (by["price"].kind, by["price"].scale) == ("decimal", 4)
@@ -94,6 +94,26 @@ def test_decimals_exact(tmp_path: Path) -> None:
     assert table.column("price").to_pylist() == [Decimal("158400"), Decimal("-50"), Decimal("0.1")]
     assert table.column("rate").to_pylist() == [Decimal("12"), Decimal("3"), Decimal("-0.00005")]
     assert table.column("whole").to_pylist() == [3, -4, 7]
+
+
+def test_values_no_program_writes_as_numbers_stay_text(tmp_path: Path) -> None:
+    """Java writes no plus sign before a number, and an exponent only after one digit: signed
+    (BigDecimal's 1.5E+3) or after a fraction (Double's 1.0E10). A phone under a label that does
+    not say so, and codes that look like exponents, keep every character."""
+    lines = [
+        "WhatsApp,Style,Delta,Double,Guarded",
+        "+919810012345,2E10,+5,1.0E10,'-7",
+        "9810012347,24E1,3,2.5E-3,'1.5E+3",
+    ]
+    plan, table = load(write(tmp_path, lines))
+    assert kinds(plan) == {
+        "whats_app": "text", "style": "text", "delta": "text", "double": "decimal", "guarded": "decimal"
+    }  # fmt: skip
+    assert table.column("whats_app").to_pylist() == ["+919810012345", "9810012347"]
+    assert table.column("style").to_pylist() == ["2E10", "24E1"]
+    assert table.column("delta").to_pylist() == ["+5", "3"]
+    assert table.column("double").to_pylist() == [Decimal("1.0E10"), Decimal("0.0025")]
+    assert table.column("guarded").to_pylist() == [Decimal("-7"), Decimal("1500")]
 
 
 def test_mixed_timestamp_formats_to_utc(tmp_path: Path) -> None:
@@ -621,16 +641,34 @@ def test_stray_quotes_are_told_from_quoting() -> None:
     assert stray_quote(b'a,"b\nc"\nd,e\n') is None  # the quoted field spans the line break
 
 
+def test_product_and_shipment_numbers_are_identifiers(tmp_path: Path) -> None:
+    lines = [
+        "GTIN,Waybill,Consignment,ISBN,Weight",
+        "8901234567890,123456789012,123456789012345,9780306406157,2",
+    ]
+    plan, table = load(write(tmp_path, lines))
+    assert kinds(plan) == {
+        "gtin": "text",
+        "waybill": "text",
+        "consignment": "text",
+        "isbn": "text",
+        "weight": "integer",
+    }
+    assert table.column("consignment").to_pylist() == ["123456789012345"]
+
+
 def test_a_contact_number_keeps_its_plus_sign(tmp_path: Path) -> None:
     """A column labelled as a contact (`Contact`, `Telephone`) is an identifier, as a
-    phone or mobile one is: `+919876543210` keeps its plus sign. A signed decimal is a number."""
+    phone or mobile one is: `+919876543210` keeps its plus sign. So does any value written with
+    one: no program writes a number so."""
     lines = [
         "Code,Contact,Telephone,Delta",
         "A,+919812345678,+14155550100,+7.25",
         "B,9876543210,+919876543210,-1.5",
     ]
     plan, table = load(write(tmp_path, lines))
-    assert kinds(plan) == {"code": "text", "contact": "text", "telephone": "text", "delta": "decimal"}
+    assert kinds(plan) == {"code": "text", "contact": "text", "telephone": "text", "delta": "text"}
+    assert table.column("delta").to_pylist() == ["+7.25", "-1.5"]
     assert table.column("contact").to_pylist() == ["+919812345678", "9876543210"]
     assert table.column("telephone").to_pylist() == ["+14155550100", "+919876543210"]
 

@@ -67,9 +67,17 @@ def is_null(raw: str) -> bool:
 
 
 def unguard(value: str) -> str:
-    """Without the Excel text guard ('2320617): the reader strips it from any column holding one,
-    before a value of digits (and the dots, dashes, slashes, colons, spaces of numbers and dates)."""
-    return re.sub(r"^'([0-9][0-9./: -]*)$", r"\1", value)
+    """Without the Excel text guard ('2320617, '-7, '1.5E+3): the reader strips it from any column
+    holding one, before a value of digits (and the dots, dashes, slashes, colons, spaces of numbers
+    and dates), perhaps signed, or before a number with an exponent."""
+    if not value.startswith("'"):
+        return value
+    guarded = value[1:]
+    body = guarded[1:] if guarded[:1] in ("+", "-") else guarded
+    if not body or body[0] not in "0123456789":
+        return value
+    plain = set(body) <= set("0123456789./: -")
+    return guarded if plain or re.fullmatch(r"[0-9](\.[0-9]+)?[eE][+-]?[0-9]{1,4}", body) else value
 
 
 def expected(kind: str, raw: str) -> Any:
@@ -185,12 +193,11 @@ def spoiler(draw: st.DrawFn, values: list[str]) -> str | None:
 
 @st.composite
 def gen_integer(draw: st.DrawFn, rows: int) -> Col:
-    """Whole numbers, signed, padded, some with an Excel guard; one of 16+ digits or with a
-    leading zero makes the column text (an identifier, whatever its label)."""
+    """Whole numbers, negative ones, padded, some with an Excel guard; one of 16+ digits, with a
+    leading zero or with a plus sign makes the column text (an identifier, whatever its label)."""
     number = st.integers(-(10**15) + 1, 10**15 - 1)
-    value = st.one_of(number.map(str), number.map(lambda n: f"+{n}" if n >= 0 else str(n)),
-                      st.integers(0, 10**6).map("'{}".format))  # fmt: skip
-    anchor = spoiler(draw, ["1000000000000000", "98765432109876543210", "007001", "-01"])
+    value = st.one_of(number.map(str), st.integers(-(10**6), 10**6).map("'{}".format))
+    anchor = spoiler(draw, ["1000000000000000", "98765432109876543210", "007001", "-01", "+7"])
     values = tuple(draw(column_values(rows, padded(value), anchor)))
     return Col(draw(labelled(MEASURES, LABEL_CHARS)), values, ("text",) if anchor else ("integer",))
 
@@ -202,9 +209,13 @@ def gen_decimal(draw: st.DrawFn, rows: int) -> Col:
     numbers), never an integer. A leading zero or a stray point makes the column text."""
     whole = st.integers(-(10**12), 10**12)
     decimal = st.builds(lambda n, s: f"{Decimal(n).scaleb(-s):f}", whole, st.integers(0, 8))
-    value = st.one_of(decimal, decimal, st.sampled_from(["-0.00", "0.0", "+7.25", "'12.50", "3"]))
-    exponent = draw(st.sampled_from(["0E-7", "1.5E+3", "-2.50E-2", "1E+2"])) if draw(st.booleans()) else None
-    spoil = spoiler(draw, ["00.5", "1.2.3", "12.", ".5", "1,234.50"])
+    value = st.one_of(decimal, decimal, st.sampled_from(["-0.00", "0.0", "'-7.25", "'12.50", "3"]))
+    exponent = (
+        draw(st.sampled_from(["0E-7", "1.5E+3", "-2.50E-2", "1E+2", "1.0E10"]))
+        if draw(st.booleans())
+        else None
+    )
+    spoil = spoiler(draw, ["00.5", "1.2.3", "12.", ".5", "1,234.50", "+7.25", "2E10", "24E1"])
     values = tuple(draw(column_values(rows, padded(value), spoil or exponent)))
     if spoil or exponent:
         kinds: tuple[str, ...] = ("text",) if spoil else ("decimal",)

@@ -84,7 +84,7 @@ def test_eighteen_zeros_in_exponent_form_among_decimals_load_as_decimal(tmp_path
         (["0E-7"], ("decimal", 7)),
         (["0E+3", "4"], ("decimal", 0)),
         (["-1.23E-5"], ("decimal", 7)),
-        (["1.5e3", "+2.25E-1"], ("decimal", 3)),  # lower-case e and a plus sign too
+        (["1.5e3", "-2.25E-1"], ("decimal", 3)),  # lower-case e, and Double's unsigned exponent
         (["1E+37"], ("decimal", 0)),  # 38 digits: the widest decimal still holds it
     ],
 )

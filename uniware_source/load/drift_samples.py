@@ -51,9 +51,9 @@ def _read(path: Path, plan: FilePlan, index: int, have: ColumnPlan) -> list[str]
 
 def _held(v: pl.Expr, have: ColumnPlan) -> pl.Expr:
     if have.kind == "integer":
-        return v.str.contains(r"^[+-]?[0-9]+$")  # ASCII digits: what a number column takes
+        return v.str.contains(r"^-?[0-9]+$")  # ASCII digits, no plus sign: what a number column takes
     if have.kind == "decimal":
-        return v.str.contains(rf"^[+-]?[0-9]+(?:\.[0-9]{{0,{have.scale}}})?$")
+        return v.str.contains(rf"^-?[0-9]+(?:\.[0-9]{{0,{have.scale}}})?$")
     if have.kind == "boolean":
         return v.str.to_lowercase().is_in(pl.Series(TRUE_TOKENS + FALSE_TOKENS).implode())
     if have.kind in ("date", "timestamp"):

@@ -23,18 +23,22 @@ from uniware_source.typed_csv.temporal import (
     temporal_expr,
 )
 
-# as Java's BigDecimal.toString() writes numbers: digits, perhaps a fraction, perhaps an exponent
-# (`0E-7`, `1.5E+3`); an exponent of more than 4 digits makes no number that fits a decimal anyway.
+# as Java writes numbers (BigDecimal.toString(), and Double's): digits, perhaps a fraction, or one
+# digit, perhaps a fraction and an exponent: a signed one (BigDecimal: `0E-7`, `1.5E+3`) or, after a
+# fraction, an unsigned one (Double: `1.0E10`). Nothing that writes numbers writes a plus sign
+# before one, or `2E10` or `24E1`: such values are a phone (`+919810012345`) or a code, text as
+# written. An exponent of more than 4 digits makes no number that fits a decimal anyway.
 # Digits are ASCII ones: polars' `\d` is Unicode's, and a column of numbers that included `२`
 # (Devanagari two) was typed integer, then failed its conversion, and the whole file with it
-_NUMBER_RE = r"^[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]{1,4})?$"
+_NUMBER_RE = r"^-?(?:[0-9]+(?:\.[0-9]+)?|[0-9](?:\.[0-9]+)?[eE][+-][0-9]{1,4}|[0-9]\.[0-9]+[eE][0-9]{1,4})$"
 _NUMBER_PARTS_RE = r"^[+-]?([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]{1,4}))?$"
 _EXPONENT_RE = r"[eE]"
 _LEADING_ZERO_RE = r"^[+-]?0[0-9]"
 # an Excel text guard: an apostrophe before a value that is all digits (with the dots, dashes,
-# slashes, colons and spaces of numbers, codes, dates and times): '2320617, '007001. Text that
-# merely starts with an apostrophe and a digit ('90s Retro Tee) keeps it
-_EXCEL_GUARD_RE = r"^'([0-9][0-9./: -]*)$"
+# slashes, colons and spaces of numbers, codes, dates and times), perhaps signed or a number with
+# an exponent: '2320617, '007001, '-7, '+919810012345, '1.5E+3. Text that merely starts with an
+# apostrophe and a digit ('90s Retro Tee) keeps it
+_EXCEL_GUARD_RE = r"^'([+-]?[0-9][0-9./: -]*|[+-]?[0-9](?:\.[0-9]+)?[eE][+-]?[0-9]{1,4})$"
 
 
 def _case_variants(words: Iterable[str]) -> list[str]:

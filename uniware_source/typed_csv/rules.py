@@ -24,7 +24,8 @@ HINT_SCALE = 9
 _ID_WORDS = frozenset([
     "code", "codes", "id", "ids", "number", "no", "nos", "num", "phone", "mobile", "pincode", "pin", "zip",
     "zipcode", "postcode", "postal", "sku", "skus", "awb", "tracking", "gstin", "gst", "invoice", "reference",
-    "ref", "ean", "upc", "hsn", "barcode", "imei", "serial", "contact", "telephone",
+    "ref", "ean", "upc", "hsn", "barcode", "imei", "serial", "contact", "telephone", "gtin", "isbn", "asin",
+    "fsn", "waybill", "consignment", "docket",
 ])  # fmt: skip
 # a label that also names a measure ("Invoice Amount", "No of Items" stays numeric only via a hint) is a value
 _MEASURE_WORDS = frozenset([
