@@ -497,6 +497,23 @@ def default_table_name(report: str) -> str:
     return _naming.normalize_table_identifier(report)
 
 
+# the tables the connector keeps beside the reports' (load/audit.py, jobs/ledger.py)
+OWN_TABLES = frozenset({"export_jobs", "rejected_rows", "_uniware_job_ledger"})
+
+
+def table_name_problem(table: str) -> str | None:
+    """Why a report's rows cannot go to `table` (a report name or table_name, as dlt names it):
+    a table the connector or dlt keeps for itself. Loaded there, a report's rows would land among
+    the audit's or rejects' rows, or fail the load on every later run."""
+    name = default_table_name(table)
+    if name in OWN_TABLES or name.startswith("_dlt"):
+        return (
+            f"its rows would go to table {name!r}, which the connector or dlt keeps for itself: "
+            "set table_name to another table"
+        )
+    return None
+
+
 def report_spec(report: str) -> ReportSpec:
     """The catalogue entry for `report` (case-insensitive), or a bare spec for any other name."""
     name = report.strip()

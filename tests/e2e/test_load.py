@@ -379,13 +379,16 @@ def test_a_file_of_blank_records_decides_no_column_type(emulator, pipeline) -> N
 
 
 def test_a_file_column_named_as_the_job_code_column_is_an_invalid_file(emulator, pipeline) -> None:
-    """A column of the file that the job code column would overwrite: the job ends INVALID_FILE,
-    naming the clash, and none of its rows load; the run's other jobs load."""
+    """A column of the file that the job code column would overwrite, or that would take over one
+    of dlt's own: the job ends INVALID_FILE, naming the clash, and none of its rows load; the
+    run's other jobs load."""
     clash = emulator.add_job(JobSpec(content=b"Sale Order Item Code,_job_code\r\nA1,x\r\nA2,y\r\n"))
+    dlts = emulator.add_job(JobSpec(content=b"Sale Order Item Code,_dlt_load_id,_DLT_ID\nA1,x,y\n"))
     other = emulator.add_job(JobSpec(rows=25, seed=13))
-    pipeline.run(make_source(emulator, [clash, other]))
+    pipeline.run(make_source(emulator, [clash, dlts, other]))
     jobs = audit(pipeline)
     assert jobs[clash]["status"] == "INVALID_FILE" and "clash" in jobs[clash]["message"]
+    assert jobs[dlts]["status"] == "INVALID_FILE" and "'_dlt_load_id', '_DLT_ID'" in jobs[dlts]["message"]
     assert jobs[other]["status"] == "LOADED"
     assert rows(pipeline, "SELECT count(*) FROM sale_orders") == [(25,)]
 

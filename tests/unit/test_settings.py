@@ -143,6 +143,37 @@ def test_a_report_name_close_to_the_catalogue_warns_naming_both(caplog: pytest.L
     assert not [r for r in caplog.records if "sources.uniware.report" in r.getMessage()]
 
 
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"report": "Export Jobs"}, "sources.uniware.report 'Export Jobs'"),
+        ({"report": "Rejected Rows"}, "sources.uniware.report"),
+        ({"report": "Invoice", "table_name": "_uniware_job_ledger"}, "sources.uniware.table_name"),
+        ({"report": "Invoice", "table_name": "_dlt_loads"}, "sources.uniware.table_name"),
+        ({"exports": [_export(table_name="export_jobs")], "job_codes": None}, "sources.uniware.exports[0]"),
+        ({"exports": [{"report": "Rejected Rows", "columns": ["a"]}], "job_codes": None}, "exports[0]"),
+    ],
+)  # fmt: skip
+def test_a_table_the_connector_keeps_for_itself_is_refused_naming_the_setting(
+    settings: dict[str, Any], named: str
+) -> None:
+    """A report whose rows would land in the audit table, the rejects, the ledger or dlt's own
+    tables: refused before anything is contacted (loaded, they would mix with the audit's rows, or
+    fail every later load)."""
+    with pytest.raises(Exception) as error:
+        _source(**settings)
+    message = _message(error.value)
+    assert named in message and "keeps for itself" in message, message
+
+
+def test_from_the_catalogue_the_connectors_own_tables_are_the_ones_it_writes() -> None:
+    from uniware_source.jobs.ledger import LEDGER_TABLE
+    from uniware_source.load.audit import AUDIT_TABLE, REJECTED_TABLE
+    from uniware_source.reports import OWN_TABLES
+
+    assert {AUDIT_TABLE, REJECTED_TABLE, LEDGER_TABLE} == OWN_TABLES
+
+
 def test_a_backfill_without_exports_names_the_missing_exports() -> None:
     with pytest.raises(Exception) as error:
         _source(backfill_start="2024-04-01", backfill_end="2024-04-02")

@@ -229,19 +229,20 @@ class TableLoader:
             )
 
     def _check_constant_columns(self, job: ExportJob) -> None:
-        """A file column named as a column every row gets (the job code, a window tag) would be
-        overwritten: that job ends INVALID_FILE, before its columns join the table's."""
+        """A file column named as a column every row gets (the job code, a window tag, dlt's own
+        `_dlt_id`, `_dlt_load_id`, ...) would be overwritten, or would overwrite it: that job ends
+        INVALID_FILE, before its columns join the table's."""
         assert job.plan is not None
         if job.outcome is not None:
             return
         ours = set(self._constants(job))
-        clash = [c.label for c in job.plan.columns if c.name in ours]
+        clash = [c.label for c in job.plan.columns if c.name in ours or c.name.startswith("_dlt")]
         if clash:
             job.finish(
                 Outcome.INVALID_FILE,
                 f"job {job.job_code}: the file's column(s) {', '.join(map(repr, clash))} clash with the "
-                f"column(s) the connector adds to every row ({', '.join(sorted(ours))}); none of its "
-                "rows load",
+                f"column(s) the connector adds to every row ({', '.join(sorted(ours))}) or dlt's "
+                "(_dlt_...); none of its rows load",
             )
 
     def load(self, job: ExportJob, table_schema: TableSchema) -> Iterator[Any]:
