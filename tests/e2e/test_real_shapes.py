@@ -196,3 +196,45 @@ def test_a_small_and_a_large_job_of_a_report_share_one_table(
     jobs = audit(pipeline)
     assert jobs[small]["status"] == jobs[large]["status"] == "LOADED"
     _check_invoices(pipeline)
+
+
+COLLIDING = b"Code,Tax %,Tax#,Gift Wrap,gift wrap,Gift Wrap\nA1,18,GSTX,WRAP,RED PAPER,BOW\n"
+
+
+@pytest.mark.parametrize("fresh_machine", [False, True])
+def test_labels_that_name_one_column_alike_keep_their_own_columns_in_every_file(
+    emulator: Any, pipeline: dlt.Pipeline, tmp_path: Path, fresh_machine: bool
+) -> None:
+    """`Tax %` and `Tax#` both normalise to `taxx`, `Gift Wrap` and `gift wrap` to `gift_wrap`: one
+    file has them all (and `Gift Wrap` twice), the others some, in another order. Each label's
+    values stay in one column of its own, in the same run and in a later one, on the same machine
+    or on a fresh one that knows the table only from the destination. (Which of two such labels
+    gets the plain name depends on which file is typed first.)"""
+    report = "Adv Collide"
+    first = emulator.add_job(JobSpec(report=report, content=COLLIDING))
+    second = emulator.add_job(JobSpec(report=report, content=b"Code,gift wrap,Tax#\nA2,BLUE PAPER,GSTY\n"))
+    assert not pipeline.run(make_source(emulator, [first, second], report=report)).has_failed_jobs
+    later = pipeline
+    if fresh_machine:
+        later = dlt.pipeline(
+            pipeline_name=pipeline.pipeline_name,
+            destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
+            dataset_name=pipeline.dataset_name,
+            pipelines_dir=str(tmp_path / "elsewhere"),
+        )
+    third = emulator.add_job(
+        JobSpec(report=report, content=b"Gift Wrap,Code,Tax#,Gift Wrap\nGREEN,A3,GSTZ,KNOT\n")
+    )
+    assert not later.run(make_source(emulator, [third], report=report)).has_failed_jobs
+    columns = later.default_schema.tables["adv_collide"]["columns"]
+    column_of = {c["x-uniware-label"]: name for name, c in columns.items() if "x-uniware-label" in c}
+    assert len(set(column_of.values())) == len(column_of) == 6  # Code, 2 x Tax, 3 x Gift Wrap
+
+    def values(label: str) -> list[tuple[Any, ...]]:
+        return rows(later, f"SELECT code, {column_of[label]} FROM adv_collide ORDER BY code")
+
+    assert values("Tax %") == [("A1", 18), ("A2", None), ("A3", None)]
+    assert values("Tax#") == [("A1", "GSTX"), ("A2", "GSTY"), ("A3", "GSTZ")]
+    assert values("gift wrap") == [("A1", "RED PAPER"), ("A2", "BLUE PAPER"), ("A3", None)]
+    assert values("Gift Wrap") == [("A1", "WRAP"), ("A2", None), ("A3", "GREEN")]
+    assert values("Gift Wrap\n2") == [("A1", "BOW"), ("A2", None), ("A3", "KNOT")]

@@ -17,6 +17,7 @@ copy of all of them (DuckDB: copy into the staging table, then insert from it).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from functools import partial
@@ -43,6 +44,7 @@ from uniware_source.load.partitions import TABLE_FORMATS, partition_column, tabl
 from uniware_source.load.quarantine import quarantine_items, quarantine_table
 from uniware_source.load.rejected import Rejected, rejected_items, without_empty_keys
 from uniware_source.load.typed_files import (
+    LABEL_HINT,
     RowGroups,
     SharedFile,
     held_or_moved,
@@ -58,6 +60,7 @@ from uniware_source.typed_csv.chunks import Arrival
 from uniware_source.typed_csv.explain import decision_table, file_notes
 from uniware_source.typed_csv.model import TypedFile
 from uniware_source.typed_csv.onepass import OnePass, laid_out
+from uniware_source.typed_csv.plan import label_keys
 from uniware_source.typed_csv.reader import (
     FilePlan,
     TableSchema,
@@ -121,6 +124,8 @@ class TableLoader:
         self._held: list[tuple[Path, int]] = []  # files held back until every key is known (upsert)
         self._quarantine = quarantine_table(self.table, self.naming)
         self._quarantined: set[str] = set()  # job codes whose rows go to the quarantine table
+        self._names: dict[str, str] | None = None  # label key -> column name, of every file so far
+        self._names_lock = threading.Lock()  # files are planned on a worker thread
 
     def _hints(self, *, deduplicated: bool, dedup_sort: str | None = None, append: bool = False) -> Any:
         """The table's hints. `append` keeps the merge keys (later runs merge on them) but loads
@@ -170,7 +175,9 @@ class TableLoader:
             timezone=self.settings.timezone,
             arrival=arrival,
             onepass=self._onepass(job, path),
+            known=self._known_names(),
         )
+        self._learn_names(plan)
         for note in file_notes(plan):
             logger.warning("job %s, table %s: %s", job.job_code, self.table, note)
         if plan.rows and self._duckdb:
@@ -178,6 +185,27 @@ class TableLoader:
             data_bytes = path.stat().st_size - header_end(path)
             fit_duckdb_threads(row_footprint(data_bytes, plan.rows, len(plan.columns)))
         return plan
+
+    def _known_names(self) -> dict[str, str]:
+        """The column name of each label the table has had, in earlier runs (LABEL_HINT in the
+        dlt schema) and in this run's files planned so far."""
+        with self._names_lock:
+            if self._names is None:
+                columns: dict[str, Any] = self.schema.tables.get(self.table, {}).get("columns", {})
+                self._names = {c[LABEL_HINT]: name for name, c in columns.items() if c.get(LABEL_HINT)}
+            return dict(self._names)
+
+    def _learn_names(self, plan: FilePlan) -> None:
+        keys = label_keys([column.label for column in plan.columns])
+        with self._names_lock:
+            assert self._names is not None
+            for key, column in zip(keys, plan.columns, strict=True):
+                self._names.setdefault(key, column.name)
+
+    def _labels(self) -> dict[str, str]:
+        """Column name -> label key, for the schema (LABEL_HINT)."""
+        with self._names_lock:
+            return {name: key for key, name in (self._names or {}).items()}
 
     def _onepass(self, job: ExportJob, path: Path) -> OnePass | None:
         """The typing of the job's rows during pass 1 (typed_csv/onepass.py), into the file that
@@ -406,7 +434,7 @@ class TableLoader:
         assert self._file_schema is not None
         if not self._imported:  # the table's columns, from the Arrow schema, and its hints
             self._imported = True
-            yield from hints_items(self.table, self.hints, plain_strings(self._file_schema))
+            yield from hints_items(self.table, self.hints, plain_strings(self._file_schema), self._labels())
         if self.mode == "key" and self.strategy == "upsert":  # held: its keys may come again
             held = path.with_name(f"{path.name}.held")
             path.rename(held)

@@ -9,7 +9,7 @@ written from polars' string views and read back, by dlt and by a destination, as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,9 @@ PARQUET_OPTIONS: dict[str, Any] = {
 # Arrow there as plain strings, as the string views of the typed chunks about 290 MB more at the
 # typing's peak), below DuckDB's own peak.
 ROW_GROUP_ROWS = 122_880
+# a column's CSV label (typed_csv/plan.label_keys), kept in the dlt schema: a label keeps its
+# column in every later file and run, also where two labels normalise to one name
+LABEL_HINT = "x-uniware-label"
 ROW_GROUP_COLUMNS = 32
 
 
@@ -85,17 +88,23 @@ class RowGroups:
             self._writer.close()
 
 
-def hints_items(table: str, hints: Any, schema: pa.Schema | None = None) -> Iterator[Any]:
+def hints_items(
+    table: str, hints: Any, schema: pa.Schema | None = None, labels: Mapping[str, str] | None = None
+) -> Iterator[Any]:
     """A table's hints for dlt, after the columns dlt derives from the Arrow `schema` of its files
     if given, with no rows: dlt writes no file for them. (An empty Arrow table would carry them as
     well, but becomes an empty parquet file in the load package, which dlt's ADBC copy into
-    PostgreSQL fails on: `Must pass schema, or at least one RecordBatch`.)"""
+    PostgreSQL fails on: `Must pass schema, or at least one RecordBatch`.) `labels`: a column's
+    CSV label, kept in its schema as LABEL_HINT."""
     if schema is not None:
         from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
 
         from uniware_source.load.destination import fit_columns, running_destination_type
 
         columns = fit_columns(py_arrow_to_table_schema_columns(schema), running_destination_type())
+        for name, label in (labels or {}).items():
+            if name in columns:
+                columns[name][LABEL_HINT] = label  # type: ignore[literal-required]
         columns_hints = dlt.mark.make_hints(table_name=table, columns=columns)
         yield dlt.mark.with_hints([], columns_hints, create_table_variant=True)
     yield dlt.mark.with_hints([], hints, create_table_variant=True)

@@ -30,7 +30,6 @@ from uniware_source.typed_csv.records import (
     read_header,
 )
 from uniware_source.typed_csv.rules import classify, classify_temporal, date_only_note, fallback_note
-from uniware_source.typed_csv.temporal import ALL_FORMATS, DATE_FORMATS
 
 # the first chunk is small: most columns show there that they can only be text, and are
 # profiled cheaply from then on
@@ -45,6 +44,7 @@ def plan_file(
     timezone: str = "Asia/Kolkata",
     arrival: Arrival | None = None,
     onepass: OnePass | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> FilePlan:
     """Pass 1 over the whole file: the kind of every column, the rows that will load, the rejects.
 
@@ -52,14 +52,15 @@ def plan_file(
     cannot satisfy falls back to text. With `arrival`, the file is still downloading: the pass
     reads it as it arrives, and ends once the download has (DownloadAborted if that fails). With
     `onepass`, the rows are typed as they are profiled, and the plan carries the typed file if
-    no column's type changed on the way (onepass.py)."""
+    no column's type changed on the way (onepass.py). `known`: the names that labels got in the
+    table's earlier files (column_names)."""
     path = Path(path)
     if arrival is not None:
         _wait_for_start(path, arrival)
     if path.stat().st_size == 0:
         return FilePlan(path, (), 0, ())
     labels = _labels(path)
-    names = column_names(labels, normalize)
+    names = column_names(labels, normalize, known)
     hints = {label.strip(): kind for label, kind in (hints or {}).items()}
     forced = [_forced(hints, label, name) for label, name in zip(labels, names, strict=True)]
     cols = [f"c{i}" for i in range(len(labels))]
@@ -126,16 +127,38 @@ def _labels(path: Path) -> list[str]:
     return labels
 
 
-def column_names(labels: Sequence[str], normalize: Callable[[str], str]) -> list[str]:
-    """Normalised, unique names: a later label that normalises to a taken name gets _2, _3, ..."""
+def label_keys(labels: Sequence[str]) -> list[str]:
+    """What identifies each label across files: the label without surrounding spaces, and for the
+    n-th repeat of a label in its file, the label and n on a line of their own ("Delivery Time",
+    "Delivery Time\n2")."""
+    seen: dict[str, int] = {}
+    keys = []
+    for label in labels:
+        key = label.strip()
+        seen[key] = seen.get(key, 0) + 1
+        keys.append(key if seen[key] == 1 else f"{key}\n{seen[key]}")
+    return keys
+
+
+def column_names(
+    labels: Sequence[str], normalize: Callable[[str], str], known: Mapping[str, str] | None = None
+) -> list[str]:
+    """Normalised, unique names. A label keeps the name it got in the table's earlier files
+    (`known`, by label_keys); any other gets its normalised label, or, where that name is taken in
+    this file or belongs to another label of the table, _2, _3, ... So two labels that normalise
+    alike (`Tax %` and `Tax#`, both `taxx`) keep their own columns whichever of them a file has."""
+    known = known or {}
+    owner = {name: key for key, name in known.items()}
     taken: set[str] = set()
     out: list[str] = []
-    for i, label in enumerate(labels):
-        base = normalize(label if label.strip() else f"column_{i + 1}")
-        name, n = base, 1
-        while name in taken:
-            n += 1
-            name = f"{base}_{n}"
+    for i, (label, key) in enumerate(zip(labels, label_keys(labels), strict=True)):
+        name = known.get(key)
+        if name is None or name in taken:
+            base = normalize(label if label.strip() else f"column_{i + 1}")
+            name, n = base, 1
+            while name in taken or owner.get(name, key) != key:
+                n += 1
+                name = f"{base}_{n}"
         taken.add(name)
         out.append(name)
     return out
@@ -215,7 +238,7 @@ def _columns(
                 "every value has the shape of a date or time, but not every one is a valid one "
                 "(a 31-02, a 25:00): loads as text, as written"
             )
-        if kind == "timestamp" and (dates := _date_only(counts.shapes)):
+        if kind == "timestamp" and (dates := counts.date_only):
             notes.append(date_only_note(dates, counts.values, profile.timezone))
         if (seen := first.setdefault(label.strip(), i)) != i:
             notes.append(f"the label repeats column {seen + 1}'s: this column {i + 1} loads as {name!r}")
@@ -237,8 +260,3 @@ def _columns(
             )
         )
     return tuple(columns)
-
-
-def _date_only(shapes: Sequence[int]) -> int:
-    """Of a column's counts of each format's shape (in the order of ALL_FORMATS), the dates."""
-    return sum(n for f, n in zip(ALL_FORMATS, shapes, strict=True) if f in DATE_FORMATS)
