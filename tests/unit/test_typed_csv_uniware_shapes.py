@@ -144,6 +144,19 @@ def test_dates_among_times_are_ist_midnight_and_said_once(tmp_path: Path) -> Non
     ]
 
 
+@pytest.mark.parametrize("first_time", [0, 150_000, 299_999])
+def test_the_count_of_dates_among_times_is_exact_over_many_chunks(tmp_path: Path, first_time: int) -> None:
+    """300,000 values in chunks of their own: dates, and times at three rows (the first time in
+    the first chunk, in the middle or on the last row). The note counts every date, whichever
+    chunks held them and whichever formats were known when each was read."""
+    times = {first_time, 200_000, 299_999}
+    values = ["2024-03-16 10:20:30" if i in times else "15-03-2024" for i in range(300_000)]
+    file_plan = plan(write(tmp_path, "Invoice Created", values))
+    assert column(file_plan, "invoice_created") == ("timestamp", 0)
+    (note,) = file_notes(file_plan)
+    assert f"{300_000 - len(times)} of its 300000 values are dates without a time" in note, note
+
+
 def test_utc_midnights_rendered_in_ist_beside_plain_midnights_keep_their_instants(tmp_path: Path) -> None:
     path = write(tmp_path, "Updated", ["2024-03-15 05:30:00", "2024-03-16 00:00:00"])
     file_plan = plan(path)

@@ -211,11 +211,11 @@ def format_match_exprs(col: str, typed: str) -> tuple[pl.Expr, ...]:
 
 
 @_cached
-def any_format_expr(col: str, typed: str, formats: Sequence[str]) -> pl.Expr:
+def any_format_expr(col: str, typed: str, formats: Sequence[str], count: str = "known") -> pl.Expr:
     """How many values have the shape of one of `formats` (the shapes of the formats exclude each
-    other, so this is the sum of their format_match_exprs counts)."""
+    other, so this is the sum of their format_match_exprs counts), as `{col}:{count}`."""
     pattern = "|".join(f"(?:{FORMAT_REGEXES[f]})" for f in formats)
-    return pl.col(typed).str.contains(pattern).sum().alias(f"{col}:known")
+    return pl.col(typed).str.contains(pattern).sum().alias(f"{col}:{count}")
 
 
 @_cached

@@ -45,7 +45,7 @@ from uniware_source.typed_csv.expressions import (
 from uniware_source.typed_csv.frames import Commas, select_row, unreadable
 from uniware_source.typed_csv.kinds import Kind
 from uniware_source.typed_csv.rules import may_be_boolean, may_be_number, may_be_temporal
-from uniware_source.typed_csv.temporal import ALL_FORMATS, gapless
+from uniware_source.typed_csv.temporal import ALL_FORMATS, DATE_FORMATS, gapless
 
 Row = Mapping[str, Any]  # one row of aggregations, by name (see expressions)
 Formats = tuple[str, ...]
@@ -91,6 +91,7 @@ class ColumnCounts:
     dateish: int = 0
     shapes: list[int] = field(default_factory=_zeros)  # values with the shape of each of ALL_FORMATS
     matched: int = 0  # values with the shape of some format
+    date_only: int = 0  # of those, values with the shape of a date without a time
     parsed: int = 0  # values that parse with the formats seen (and exist in the zone)
 
     def add(self, row: Row, col: str, typed: bool) -> None:
@@ -119,11 +120,18 @@ class ColumnCounts:
         format_match_exprs) if the chunk was recounted, else with the one regex of the formats
         known before it (any_format_expr; none if it knew none)."""
         if shapes is None:
-            self.matched += int(row.get(f"{col}:known") or 0)
+            matched = int(row.get(f"{col}:known") or 0)
+            self.matched += matched
+            known = self.formats()
+            if all(f in DATE_FORMATS for f in known):  # (none known: nothing matched)
+                self.date_only += matched
+            elif any(f in DATE_FORMATS for f in known):  # dates and times: counted apart
+                self.date_only += int(row.get(f"{col}:known_dates") or 0)
             return
         counts = [int(shapes.get(f"{col}:f{i}") or 0) for i in range(len(ALL_FORMATS))]
         self.shapes = [a + b for a, b in zip(self.shapes, counts, strict=True)]
         self.matched += sum(counts)
+        self.date_only += sum(n for f, n in zip(ALL_FORMATS, counts, strict=True) if f in DATE_FORMATS)
 
     def formats(self) -> Formats:
         """The formats whose shape some value has, in the order of ALL_FORMATS."""
@@ -254,6 +262,9 @@ class FileProfile:
             exprs.append(date_shape_expr(c, f"t{c}"))
         if known:
             exprs.append(any_format_expr(c, f"t{c}", known))
+            dates = tuple(f for f in known if f in DATE_FORMATS)
+            if dates and len(dates) < len(known):  # a column of dates and times: its dates apart
+                exprs.append(any_format_expr(c, f"t{c}", dates, "known_dates"))
         return exprs
 
     def _exact_widths(self, path: Path, frame: pl.DataFrame, row: Row) -> Row:
