@@ -326,6 +326,11 @@ Channel Entry: money
 Total: money
 Narration: text
 """)
+# Its sister report of returns: the same voucher columns as far as known, but `Channel Entry` names
+# the channel (a code), so the two reports load into tables of their own with their own types
+TALLY_RETURN_GST_LABELS = tuple(
+    (label, ID if label == "Channel Entry" else role) for label, role in TALLY_GST_LABELS
+)
 
 
 def hints_of(columns: ReportColumns) -> dict[str, Kind]:
@@ -488,6 +493,11 @@ CATALOGUE: dict[str, ReportSpec] = {
         # Its date filter and export keys are not confirmed: a user names them (as a snapshot, a
         # job code, or with date_filter and columns).
         ReportSpec("Tally GST Report", hints=_with_codes(TALLY_GST_LABELS), labels=TALLY_GST_LABELS),
+        ReportSpec(
+            "Tally Return GST Report",
+            hints=_with_codes(TALLY_RETURN_GST_LABELS),
+            labels=TALLY_RETURN_GST_LABELS,
+        ),
     )
 }
 

@@ -179,6 +179,18 @@ def test_a_label_with_a_trailing_space_takes_its_hint_and_loads_by_name(tmp_path
     ]
 
 
+def test_a_label_means_what_its_report_says_in_sister_reports(tmp_path: Path) -> None:
+    """`Channel Entry` is money in the Tally GST Report and a channel's code in its sister report of
+    returns, which the catalogue knows too (no 'did you mean' for it): `0012` stays as written."""
+    path = write(tmp_path, "Channel Entry,Total", ["12.5,0E-7", "0012,1.5E+3"])
+    sales = plan(path, report_spec("Tally GST Report").hints)
+    returns = plan(path, report_spec("Tally Return GST Report").hints)
+    assert column(sales, "channel_entry") == ("decimal", 9)
+    assert column(returns, "channel_entry") == ("text", 0) and file_notes(returns) == []
+    assert column(returns, "total") == ("decimal", 9)
+    assert rows(path, returns).column("channel_entry").to_pylist() == ["12.5", "0012"]
+
+
 def test_a_repeated_label_loads_both_columns_and_warns(tmp_path: Path) -> None:
     path = write(tmp_path, "Sale Order Item Code,Delivery Time,Delivery Time", ["A1,10:00-12:00,slot 3"])
     file_plan = plan(path, report_spec("Sale Orders").hints)
