@@ -238,3 +238,25 @@ def test_labels_that_name_one_column_alike_keep_their_own_columns_in_every_file(
     assert values("gift wrap") == [("A1", "RED PAPER"), ("A2", "BLUE PAPER"), ("A3", None)]
     assert values("Gift Wrap") == [("A1", "WRAP"), ("A2", None), ("A3", "GREEN")]
     assert values("Gift Wrap\n2") == [("A1", "BOW"), ("A2", None), ("A3", "KNOT")]
+
+
+def test_a_file_that_reads_two_ways_fails_its_job_saying_where_and_why(
+    emulator: Any, pipeline: dlt.Pipeline
+) -> None:
+    """An inch mark in an unquoted field, and a bare carriage return in one beside a ragged
+    record: each job is INVALID_FILE, and its audit message names the line or the cause, in the
+    audit's words (neither polars' nor the deleted download's path)."""
+    inch = emulator.add_job(JobSpec(report="Adv", content=b'Code,Name,Amt\nA1,5" screen,1.5\nA2,y,2\n'))
+    bare_cr = emulator.add_job(
+        JobSpec(report="Adv", content=b"Code,Name,Amt\nA1,p,1\nA2,x\ry,2\nA3,t,3,extra\n")
+    )
+    pipeline.run(make_source(emulator, [inch, bare_cr], report="Adv"))
+    jobs = audit(pipeline)
+    assert jobs[inch]["status"] == jobs[bare_cr]["status"] == "INVALID_FILE"
+    assert jobs[inch]["message"].startswith(
+        f"job {inch}: line 2: a quote inside a field that does not start with one ('A1,5\" screen,1.5')"
+    )
+    assert jobs[bare_cr]["message"].startswith(f"job {bare_cr}: record boundaries are ambiguous")
+    assert "carriage return" in jobs[bare_cr]["message"]
+    for job in (inch, bare_cr):
+        assert "uniware-" not in jobs[job]["message"] and "malformed" not in jobs[job]["message"]

@@ -102,7 +102,9 @@ def _planned(job: ExportJob, dest: Path, result: DownloadResult, planning: Futur
         job.plan = planning.result()
     except CsvFormatError as exc:
         dest.unlink(missing_ok=True)
-        return job.finish(Outcome.INVALID_FILE, f"job {job.job_code}: {exc}")
+        # the download's path, deleted with it, says nothing to the reader of the audit
+        reason = str(exc).removeprefix(f"{dest}: ")
+        return job.finish(Outcome.INVALID_FILE, f"job {job.job_code}: {reason}")
     return job  # outcome decided when its rows have been handed to dlt
 
 

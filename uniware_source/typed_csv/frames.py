@@ -47,8 +47,12 @@ _ROW_INDEX = "__record"
 
 def unreadable(path: Path, exc: pl.exceptions.PolarsError, where: str = "") -> CsvFormatError:
     """The error to raise (from `exc`) for a file polars cannot read or profile; `where` names the
-    record that is the likely cause, if known."""
-    return CsvFormatError(f"{path}: {where}not a CSV we can read: {exc}".splitlines()[0])
+    record that is the likely cause, if known (then polars' own words are left out)."""
+    if where:
+        return CsvFormatError(
+            f"{path}: {where}: not a CSV we can read (CSV quotes a field holding a quote, and doubles it)"
+        )
+    return CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0])
 
 
 def _stray_quote_line(path: Path, position: int, chunk: bytes) -> str:
@@ -65,10 +69,7 @@ def _stray_quote_line(path: Path, position: int, chunk: bytes) -> str:
             left -= len(block)
     begin = chunk.rfind(b"\n", 0, at) + 1
     text = chunk[begin : begin + 80].split(b"\n")[0].decode("utf-8", "replace").rstrip("\r")
-    return (
-        f"line {lines}: a quote inside a field that does not start with one ({text!r}); quote the "
-        "field, doubling the quote, as CSV does; "
-    )
+    return f"line {lines}: a quote inside a field that does not start with one ({text!r})"
 
 
 def _scan(source: bytes, width: int, lenient: bool) -> pl.LazyFrame:

@@ -209,8 +209,8 @@ def _rejects(
     rejected, skip, seen = locate_rejects(path, width)
     if seen != shape.records:
         raise CsvFormatError(
-            f"{path}: record boundaries are ambiguous ({shape.records} records by polars, {seen} by csv); "
-            "check the quoting"
+            f"{path}: record boundaries are ambiguous ({shape.records} records by polars, {seen} by csv): "
+            "a carriage return or a quote inside a field that is not quoted reads two ways"
         )
     return rejected, skip
 
