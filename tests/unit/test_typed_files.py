@@ -7,7 +7,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from uniware_source.load.typed_files import ROW_GROUP_COLUMNS, ROW_GROUP_ROWS, RowGroups
+from uniware_source.load.typed_files import (
+    GROUP_BYTES_UNBOUNDED,
+    ROW_GROUP_BYTES,
+    ROW_GROUP_COLUMNS,
+    ROW_GROUP_ROWS,
+    RowGroups,
+    group_rows,
+)
 
 
 def batches(sizes: list[int], columns: int = 2) -> list[pa.Table]:
@@ -48,3 +55,30 @@ def test_a_wide_table_gets_whole_row_groups_when_asked(tmp_path: Path) -> None:
     wide = ROW_GROUP_COLUMNS + 1
     sizes = [10_000, 7, 30_000, 90_000, 1]
     assert write(tmp_path / "w.parquet", sizes, wide, whole_groups=True) == [ROW_GROUP_ROWS, 7_128]
+
+
+def long_rows(rows: int, width: int, views: bool = False) -> pa.Table:
+    text = pa.array(["x" * width] * rows, pa.string_view() if views else pa.string())
+    return pa.table({"n": pa.array(range(rows), pa.int64()), "note": text})
+
+
+def test_a_row_group_of_long_rows_stays_within_its_bytes() -> None:
+    """Rows of 2 kB of text (as plain strings or as polars' string views alike) make row groups of
+    the bytes a row group of the usual rows has, not of its rows; short rows keep whole groups."""
+    for views in (False, True):
+        two_kb = long_rows(1_000, 2_000, views)
+        per_row = 2_000 + 4 + 8
+        assert group_rows(two_kb, ROW_GROUP_BYTES) == ROW_GROUP_BYTES // per_row // 2_048 * 2_048 == 32_768
+        assert group_rows(two_kb, GROUP_BYTES_UNBOUNDED) == GROUP_BYTES_UNBOUNDED // per_row // 2_048 * 2_048
+        assert group_rows(long_rows(1_000, 300, views), ROW_GROUP_BYTES) == ROW_GROUP_ROWS
+        assert group_rows(long_rows(10, 10_000_000, views), ROW_GROUP_BYTES) == 2_048  # never less
+
+
+def test_row_groups_of_long_rows_are_written_within_their_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "long.parquet"
+    batch = long_rows(6_000, 20_000, views=True)  # 120 MB of text: 3,276 rows in 64 MB
+    writer = RowGroups(path, batch.schema)
+    writer.write(batch)
+    writer.close()
+    meta = pq.ParquetFile(path).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [2_048, 2_048, 1_904]

@@ -15,6 +15,7 @@ from typing import Any
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from uniware_source.typed_csv.chunks import prefetched
@@ -45,28 +46,61 @@ PARQUET_OPTIONS: dict[str, Any] = {
 # 974-1,022 MB for one batch each; our side then holds a row group until it is whole (192 MB of
 # Arrow there as plain strings, as the string views of the typed chunks about 290 MB more at the
 # typing's peak), below DuckDB's own peak.
+# Those row counts assume rows of the usual size. A row group of long rows (a few columns of 2 kB
+# text, one multi-line field of 7 kB) held 250-600 MB: our side peaked at 707-956 MB, and the
+# command's DuckDB, reading such a group whole on each of two threads, ran out of its 250 MB again
+# and again (dlt's retries got the load through, or not). So a row group also holds at most
+# ROW_GROUP_BYTES of Arrow data as plain strings (GROUP_BYTES_UNBOUNDED with DuckDB's defaults,
+# which keeps the 139 columns of a real tenant's export at whole groups), fewer rows if need be.
 ROW_GROUP_ROWS = 122_880
+ROW_GROUP_COLUMNS = 32
+ROW_GROUP_BYTES = 64 << 20
+GROUP_BYTES_UNBOUNDED = 200 << 20
 # a column's CSV label (typed_csv/plan.label_keys), kept in the dlt schema: a label keeps its
 # column in every later file and run, also where two labels normalise to one name
 LABEL_HINT = "x-uniware-label"
-ROW_GROUP_COLUMNS = 32
+
+
+def group_rows(batch: pa.Table, budget: int) -> int:
+    """The rows of a row group of `batch`'s rows within `budget` bytes of Arrow data (text counted
+    as plain strings: its bytes, not its views), at most ROW_GROUP_ROWS, in whole 2,048-row vectors
+    of DuckDB's."""
+    if not batch.num_rows:
+        return ROW_GROUP_ROWS
+    size = 0
+    for column in batch.columns:
+        if pa.types.is_string_view(column.type):  # its data buffers (a string of 12 bytes or
+            for chunk in column.chunks:  # fewer is kept in its view, and not counted)
+                size += sum(b.size for b in chunk.buffers()[2:] if b is not None) + 4 * len(chunk)
+        elif pa.types.is_string(column.type):
+            size += (pc.sum(pc.binary_length(column)).as_py() or 0) + 4 * len(column)
+        else:
+            size += column.nbytes
+    rows = budget * batch.num_rows // max(size, 1)
+    return max(2_048, min(ROW_GROUP_ROWS, rows // 2_048 * 2_048))
 
 
 class RowGroups:
-    """A parquet writer whose row groups hold ROW_GROUP_ROWS rows (the last one fewer) for a table
-    of up to ROW_GROUP_COLUMNS columns, or of any width with `whole_groups`, whatever the sizes of
-    the batches written; a row group a batch otherwise."""
+    """A parquet writer whose row groups hold ROW_GROUP_ROWS rows (the last one fewer), or fewer
+    within ROW_GROUP_BYTES (group_rows, by the first batch), for a table of up to
+    ROW_GROUP_COLUMNS columns, or of any width with `whole_groups` (then within
+    GROUP_BYTES_UNBOUNDED), whatever the sizes of the batches written; a row group a batch
+    otherwise."""
 
     def __init__(self, path: Path, schema: pa.Schema, whole_groups: bool = False) -> None:
         self._writer = pq.ParquetWriter(path, schema, **PARQUET_OPTIONS)
-        self._max_rows = ROW_GROUP_ROWS if whole_groups or len(schema) <= ROW_GROUP_COLUMNS else 0
+        self._grouped = whole_groups or len(schema) <= ROW_GROUP_COLUMNS
+        self._budget = GROUP_BYTES_UNBOUNDED if whole_groups else ROW_GROUP_BYTES
+        self._max_rows = 0  # decided by the first batch
         self._pending: list[pa.Table] = []
         self._rows = 0
 
     def write(self, batch: pa.Table) -> None:
-        if not self._max_rows:  # a wide table: the batch as it comes
+        if not self._grouped:  # a wide table: the batch as it comes
             self._writer.write_table(batch, row_group_size=max(batch.num_rows, 1))
             return
+        if not self._max_rows:
+            self._max_rows = group_rows(batch, self._budget)
         self._pending.append(batch)
         self._rows += batch.num_rows
         if self._rows >= self._max_rows:
@@ -82,7 +116,8 @@ class RowGroups:
         dropped) and close the file."""
         try:
             if self._pending and complete:
-                self._writer.write_table(pa.concat_tables(self._pending), row_group_size=self._max_rows)
+                rows = self._max_rows or ROW_GROUP_ROWS
+                self._writer.write_table(pa.concat_tables(self._pending), row_group_size=rows)
         finally:
             self._pending = []
             self._writer.close()
