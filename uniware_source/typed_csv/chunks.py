@@ -70,8 +70,19 @@ _QUOTE_THEN_TEXT = re.compile(rb"\x01[^,\r\n\x00]")
 _TEXT_THEN_QUOTE = re.compile(rb"\x00(?<=[^,\n\x01]\x00)")
 
 
-def separators(chunk: bytes) -> int | None:
-    """The commas of `chunk` (whole records) that separate fields: those outside quoted fields.
+_BLANK_AFTER = re.compile(rb"\n(?=\r?\n)")
+
+
+def _blank_lines(text: bytes) -> int:
+    """The blank lines of `text` (whole records, none in quotes): polars reads each as a record
+    whose every field is null, as if it held all its commas."""
+    return len(_BLANK_AFTER.findall(text)) + text.startswith((b"\n", b"\r\n"))
+
+
+def separators(chunk: bytes, blank_as: int = 0) -> int | None:
+    """The commas of `chunk` (whole records) that separate fields: those outside quoted fields,
+    and `blank_as` for each blank line (the commas of a record of the header's width: polars reads
+    a blank line as such a record, of nulls, which pass 1 drops as empty).
     The chunk starts outside any quote, so splitting it at its quote characters leaves the quoted
     text in every other piece (a doubled quote only splits a field in two).
 
@@ -82,14 +93,14 @@ def separators(chunk: bytes) -> int | None:
     nothing from the commas. On the reader thread, holding the GIL: about 5 ms a MB of a file
     quoted in every record."""
     if b'"' not in chunk:
-        return chunk.count(b",")
+        return chunk.count(b",") + (blank_as and blank_as * _blank_lines(chunk))
     parts = chunk.split(b'"')
     if len(parts) % 2 == 0 or b"\x00" in chunk or b"\x01" in chunk:
         return None
     outside = b"\x00\x01".join(parts[0::2])
     if _QUOTE_THEN_TEXT.search(outside) or _TEXT_THEN_QUOTE.search(outside):
         return None
-    return outside.count(b",")
+    return outside.count(b",") + (blank_as and blank_as * _blank_lines(outside))
 
 
 class DownloadAborted(Exception):

@@ -153,10 +153,10 @@ class _Proofs:
         # every count done, for pass 1 to settle; none still to start if the reading stopped early
         self._pool.shutdown(wait=True, cancel_futures=failed is not None)
 
-    def count(self, chunk: bytes) -> Future[int | None]:
+    def count(self, chunk: bytes, width: int) -> Future[int | None]:
         self._slots.acquire()
         try:
-            future = self._pool.submit(separators, chunk)
+            future = self._pool.submit(separators, chunk, width - 1)
         except BaseException:
             self._slots.release()
             raise
@@ -179,7 +179,7 @@ def _parsed(
         # the commas are read only where pass 1 may need them: a record whose last field is null
         between: Commas = 0
         if proofs is not None and df.get_column(f"c{width - 1}").null_count():
-            between = proofs.count(chunk)
+            between = proofs.count(chunk, width)
         yield df, may_hold_guard(chunk) if guards else True, overfull, between
 
 
