@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
+from uniware_source.api.errors import ConfigurationError
+
 if TYPE_CHECKING:
     from uniware_source.typed_csv.kinds import Kind
 
@@ -511,17 +513,17 @@ def default_table_name(report: str) -> str:
 OWN_TABLES = frozenset({"export_jobs", "rejected_rows", "_uniware_job_ledger"})
 
 
-def table_name_problem(table: str) -> str | None:
-    """Why a report's rows cannot go to `table` (a report name or table_name, as dlt names it):
-    a table the connector or dlt keeps for itself. Loaded there, a report's rows would land among
-    the audit's or rejects' rows, or fail the load on every later run."""
+def check_table_name(table: str, where: str) -> None:
+    """Raise ConfigurationError, naming the setting `where`, if a report's rows would go to a table
+    the connector or dlt keeps for itself (`table`: a report name or table_name, as dlt names it).
+    Loaded there, a report's rows would land among the audit's or rejects' rows, or fail the load
+    on every later run."""
     name = default_table_name(table)
     if name in OWN_TABLES or name.startswith("_dlt"):
-        return (
-            f"its rows would go to table {name!r}, which the connector or dlt keeps for itself: "
-            "set table_name to another table"
+        raise ConfigurationError(
+            f"{where}: its rows would go to table {name!r}, which the connector or dlt keeps for "
+            "itself: set table_name to another table"
         )
-    return None
 
 
 def report_spec(report: str) -> ReportSpec:

@@ -30,7 +30,7 @@ from uniware_source.api.client import UniwareClient, resolve_base_url
 from uniware_source.api.errors import ConfigurationError
 from uniware_source.incremental.specs import ExportSpec, column_types, parse_exports
 from uniware_source.jobs import Backoff, PollSettings
-from uniware_source.reports import CATALOGUE, default_table_name, table_name_problem
+from uniware_source.reports import CATALOGUE, check_table_name, default_table_name
 from uniware_source.typed_csv.kinds import Kind
 
 logger = logging.getLogger(__name__)
@@ -94,11 +94,8 @@ class UniwareSourceConfiguration(BaseConfiguration):
         self.job_codes = job_code_list(self.job_codes)
         self.settings()  # builds everything once: whatever is wrong raises, naming the setting
         if self.job_codes:
-            if problem := table_name_problem(self.table_name or self.report):
-                setting = "table_name" if self.table_name else "report"
-                raise ConfigurationError(
-                    f"sources.uniware.{setting} {self.table_name or self.report!r}: {problem}"
-                )
+            table, setting = (self.table_name, "table_name") if self.table_name else (self.report, "report")
+            check_table_name(table, f"sources.uniware.{setting} {table!r}")
             warn_unknown_report(self.report, self.table_name)
 
     def settings(self) -> tuple[SourceSettings, SyncSettings, list[ExportSpec]]:

@@ -31,7 +31,7 @@ from dlt.common.validation import validate_dict
 from typing_extensions import TypedDict
 
 from uniware_source.api.errors import ConfigurationError
-from uniware_source.reports import ReportSpec, default_table_name, report_spec, table_name_problem
+from uniware_source.reports import ReportSpec, check_table_name, default_table_name, report_spec
 from uniware_source.typed_csv.kinds import KINDS, Kind
 
 _Number = Union[int, float]  # noqa: UP007
@@ -103,8 +103,7 @@ def parse_exports(
     seen: dict[str, int] = {}
     for index, spec in enumerate(specs):
         name = default_table_name(spec.table_name)  # as dlt names the table
-        if problem := table_name_problem(spec.table_name):
-            raise ConfigurationError(f"sources.uniware.exports[{index}] ({spec.report.name}): {problem}")
+        check_table_name(spec.table_name, f"sources.uniware.exports[{index}] ({spec.report.name})")
         if name in seen:
             raise ConfigurationError(
                 f"sources.uniware.exports[{index}] loads into table {name!r} like "

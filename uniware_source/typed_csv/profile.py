@@ -123,9 +123,10 @@ class ColumnCounts:
             matched = int(row.get(f"{col}:known") or 0)
             self.matched += matched
             known = self.formats()
-            if all(f in DATE_FORMATS for f in known):  # (none known: nothing matched)
+            dates = date_formats(known)
+            if len(dates) == len(known):  # (none known: nothing matched)
                 self.date_only += matched
-            elif any(f in DATE_FORMATS for f in known):  # dates and times: counted apart
+            elif dates:  # dates and times: counted apart (FileProfile._kind_exprs)
                 self.date_only += int(row.get(f"{col}:known_dates") or 0)
             return
         counts = [int(shapes.get(f"{col}:f{i}") or 0) for i in range(len(ALL_FORMATS))]
@@ -148,6 +149,11 @@ class ColumnCounts:
 
     def all_parsed(self) -> bool:
         return self.matched >= self.values and self.parsed == self.values
+
+
+def date_formats(formats: Formats) -> Formats:
+    """Of `formats`, those of a date without a time."""
+    return tuple(f for f in formats if f in DATE_FORMATS)
 
 
 def _unknown_shapes(row: Row, col: str) -> bool:
@@ -262,7 +268,7 @@ class FileProfile:
             exprs.append(date_shape_expr(c, f"t{c}"))
         if known:
             exprs.append(any_format_expr(c, f"t{c}", known))
-            dates = tuple(f for f in known if f in DATE_FORMATS)
+            dates = date_formats(known)
             if dates and len(dates) < len(known):  # a column of dates and times: its dates apart
                 exprs.append(any_format_expr(c, f"t{c}", dates, "known_dates"))
         return exprs
