@@ -85,7 +85,14 @@ def typed_expr(col: str, guarded: bool = True) -> pl.Expr:
     """The value the typed kinds parse: trimmed, null tokens -> null, Excel guard stripped.
 
     The guard regex costs as much as the rest, so it is applied only to columns known to hold one."""
-    trimmed = pl.col(col).str.strip_chars()
+    return typed_from_trimmed(pl.col(col).str.strip_chars(), guarded)
+
+
+def typed_from_trimmed(trimmed: pl.Expr, guarded: bool = True) -> pl.Expr:
+    """typed_expr of a value already trimmed. An eager select computes a subexpression as often
+    as it occurs (the lazy one's elimination of common subexpressions is off): typed_expr there
+    trims every value twice, which cost 0.4 ms of CPU a MB of a chunk of 13 such columns. A
+    column trimmed first, then this, trims once."""
     value = _unguard(trimmed) if guarded else trimmed
     return pl.when(trimmed.is_in(_NULL_SERIES)).then(None).otherwise(value)
 

@@ -40,7 +40,7 @@ from uniware_source.typed_csv.expressions import (
     span_exprs,
     temporal_parse_expr,
     typed_count_exprs,
-    typed_expr,
+    typed_from_trimmed,
 )
 from uniware_source.typed_csv.frames import Commas, select_row, unreadable
 from uniware_source.typed_csv.kinds import Kind
@@ -240,9 +240,13 @@ class FileProfile:
         return commas == records * (len(self.cols) - 1)
 
     def _typed(self, path: Path, df: pl.DataFrame, profiled: Sequence[str]) -> pl.DataFrame:
-        """The chunk with the typed value (typed_expr) of each profiled column c as tc."""
+        """The chunk with the typed value (typed_expr) of each profiled column c as tc, trimmed
+        first (see typed_from_trimmed)."""
         try:
-            return df.with_columns([typed_expr(c, c in self.guarded).alias(f"t{c}") for c in profiled])
+            trimmed = df.with_columns([pl.col(c).str.strip_chars().alias(f"t{c}") for c in profiled])
+            return trimmed.with_columns(
+                [typed_from_trimmed(pl.col(f"t{c}"), c in self.guarded).alias(f"t{c}") for c in profiled]
+            )
         except pl.exceptions.PolarsError as exc:
             raise unreadable(path, exc) from exc
 
