@@ -244,6 +244,16 @@ def span_exprs(cols: Iterable[str]) -> list[pl.Expr]:
 
 
 @_cached
+def parsed_count_exprs(cols: tuple[str, ...], in_span: bool) -> tuple[pl.Expr, ...]:
+    """Of date-like columns parsed as pc (profile.FileProfile._typed): how many values parsed
+    (`{c}:parsed`); `in_span`: and whether any lies outside GAPLESS_FROM..GAPLESS_TO (`{c}:outside`,
+    see span_exprs)."""
+    exprs = span_exprs(f"p{c}" for c in cols) if in_span else [pl.col(f"p{c}").count() for c in cols]
+    names = [f"{c}:parsed" for c in cols] + ([f"{c}:outside" for c in cols] if in_span else [])
+    return tuple(e.alias(name) for e, name in zip(exprs, names, strict=True))
+
+
+@_cached
 def temporal_parse_expr(col: str, typed: str, formats: Sequence[str], timezone: str) -> pl.Expr:
     """How many values parse (and exist in the zone) with the formats their shapes matched."""
     return temporal_expr(pl.col(typed), formats, "timestamp", timezone).count().alias(f"{col}:parsed")

@@ -1,0 +1,83 @@
+"""Date-like columns profiled chunk by chunk: once a column has shown its formats, a chunk whose
+values all parse with them is taken without counting their shapes; whatever a later chunk holds
+(a new format, a date that does not exist, a time before 1970, a local time a zone skips), the
+plan is the one the whole file read as one chunk gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+from uniware_source.typed_csv import chunks as csv_chunks
+from uniware_source.typed_csv import plan as csv_plan
+from uniware_source.typed_csv.reader import FilePlan, plan_file
+
+NORMALIZE = NamingConvention().normalize_identifier
+ROWS = 3000  # about 90 kB: some 20 chunks of 4 kB
+
+
+def plan_of(path: Path, chunk: int | None, timezone: str) -> FilePlan:
+    saved = csv_chunks.CHUNK_BYTES, csv_plan.FIRST_CHUNK_BYTES
+    if chunk:
+        csv_chunks.CHUNK_BYTES = csv_plan.FIRST_CHUNK_BYTES = chunk
+    try:
+        return plan_file(path, normalize=NORMALIZE, timezone=timezone)
+    finally:
+        csv_chunks.CHUNK_BYTES, csv_plan.FIRST_CHUNK_BYTES = saved
+
+
+def summary(plan: FilePlan) -> list[tuple[str, str, tuple[str, ...], int, int]]:
+    return [(c.name, c.kind, c.formats, c.values, c.null_tokens) for c in plan.columns]
+
+
+LATE = {
+    "nothing new": None,
+    "a new format": "15/08/2024 10:30:00",
+    "a date that does not exist": "2024-02-31 10:30:00",
+    "a time before 1970": "1965-03-01 10:30:00",
+    "a time after 2100": "2101-03-01 10:30:00",
+    "a value of no date's shape": "soon",
+    "Kathmandu's skipped quarter hour": "1986-01-01 00:10:00",
+}
+EXPECTED = {  # (timezone -> kind of the column with the late value)
+    "nothing new": {"Asia/Kolkata": "timestamp", "Asia/Kathmandu": "timestamp"},
+    "a new format": {"Asia/Kolkata": "timestamp", "Asia/Kathmandu": "timestamp"},
+    "a date that does not exist": {"Asia/Kolkata": "text", "Asia/Kathmandu": "text"},
+    "a time before 1970": {"Asia/Kolkata": "timestamp", "Asia/Kathmandu": "timestamp"},
+    "a time after 2100": {"Asia/Kolkata": "timestamp", "Asia/Kathmandu": "timestamp"},
+    "a value of no date's shape": {"Asia/Kolkata": "text", "Asia/Kathmandu": "text"},
+    "Kathmandu's skipped quarter hour": {"Asia/Kolkata": "timestamp", "Asia/Kathmandu": "text"},
+}
+
+
+@pytest.mark.parametrize("timezone", ["Asia/Kolkata", "Asia/Kathmandu"])
+@pytest.mark.parametrize("late", sorted(LATE))
+def test_a_late_value_types_the_column_as_the_whole_file_does(
+    tmp_path: Path, late: str, timezone: str
+) -> None:
+    lines = ["Code,Created,Mixed,Shipped On"]
+    for i in range(ROWS):
+        created = f"2024-{1 + i % 12:02d}-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:00"
+        mixed = created if i % 3 else f"{1 + i % 28:02d}-{1 + i % 12:02d}-2024"
+        shipped = "-" if i % 7 == 0 else f"{1 + i % 28:02d}-{1 + i % 12:02d}-2024"
+        lines.append(f"C{i},{created},{mixed},{shipped}")
+    if LATE[late] is not None:
+        code, created, mixed, shipped = lines[ROWS - 10].split(",")
+        lines[ROWS - 10] = f"{code},{LATE[late]},{mixed},{shipped}"
+    path = tmp_path / "f.csv"
+    path.write_bytes(("\ufeff" + "".join(line + "\r\n" for line in lines)).encode())
+
+    whole = plan_of(path, 1 << 30, timezone)
+    chunked = plan_of(path, 4 << 10, timezone)
+    assert summary(chunked) == summary(whole)
+    kinds = {c.name: c.kind for c in chunked.columns}
+    assert kinds == {
+        "code": "text",
+        "created": EXPECTED[late][timezone],
+        "mixed": "timestamp",
+        "shipped_on": "date",
+    }
+    mixed = next(c for c in chunked.columns if c.name == "mixed")
+    assert mixed.note.startswith("1000 of its 3000 values are dates without a time")
