@@ -141,16 +141,24 @@ def typed_count_exprs(col: str, typed: str) -> tuple[pl.Expr, ...]:
     )
 
 
+def dot_expr(typed: str) -> pl.Expr:
+    """Where the first dot of each value of `typed` is (null where there is none), for
+    numeric_exprs: taken once into a column of its own, since an eager select finds it again for
+    each aggregation that uses it (0.36 ms of CPU a MB of six columns)."""
+    return pl.col(typed).str.find(".", literal=True)
+
+
 @_cached
-def numeric_exprs(col: str, typed: str) -> tuple[pl.Expr, ...]:
-    """Aggregations deciding integer / decimal; `typed` is the column already through typed_expr.
+def numeric_exprs(col: str, typed: str, dots: str) -> tuple[pl.Expr, ...]:
+    """Aggregations deciding integer / decimal; `typed` is the column already through typed_expr,
+    `dots` its dot_expr.
 
     Widths are taken on the value as written, less one for a sign: for a value that is a number
     (one sign at most) that is the width of its digits; for any other value the widths do not
     matter, since the column is then no number at all. (Stripping the sign first cost twice as
     much: a new string per value.)"""
     t = pl.col(typed)
-    dot = t.str.find(".", literal=True)
+    dot = pl.col(dots)
     length = t.str.len_bytes()
     signed = (t.str.starts_with("-") | t.str.starts_with("+")).cast(pl.Int64)
     return (

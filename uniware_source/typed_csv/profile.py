@@ -32,6 +32,7 @@ from uniware_source.typed_csv.expressions import (
     boolean_exprs,
     count_exprs,
     date_shape_expr,
+    dot_expr,
     exponent_width_exprs,
     format_match_exprs,
     guard_expr,
@@ -252,21 +253,18 @@ class FileProfile:
         """The chunk with the typed value (typed_expr) of each profiled column c as tc, trimmed
         first (see typed_from_trimmed); and the value of each date-like column of `parse` parsed
         with its formats so far as pc (naive ones as if in UTC in a gapless zone, else in the
-        zone), for _parsed_with_known."""
+        zone), for _parsed_with_known; and where the dot of each numeric one is (dot_expr), as dc."""
         try:
             trimmed = df.with_columns([pl.col(c).str.strip_chars().alias(f"t{c}") for c in profiled])
             typed = trimmed.with_columns(
                 [typed_from_trimmed(pl.col(f"t{c}"), c in self.guarded).alias(f"t{c}") for c in profiled]
             )
-            if not parse:
-                return typed
             zone = "UTC" if gapless(self.timezone) else self.timezone
-            return typed.with_columns(
-                [
-                    temporal_expr(pl.col(f"t{c}"), f, "timestamp", zone).alias(f"p{c}")
-                    for c, f in parse.items()
-                ]
-            )
+            more = [
+                temporal_expr(pl.col(f"t{c}"), f, "timestamp", zone).alias(f"p{c}") for c, f in parse.items()
+            ]
+            more += [dot_expr(f"t{c}").alias(f"d{c}") for c in self.numeric]
+            return typed.with_columns(more) if more else typed
         except pl.exceptions.PolarsError as exc:
             raise unreadable(path, exc) from exc
 
@@ -311,7 +309,7 @@ class FileProfile:
         formats so far, if it is date-like."""
         exprs: list[pl.Expr] = []
         if c in self.numeric:
-            exprs += numeric_exprs(c, f"t{c}")
+            exprs += numeric_exprs(c, f"t{c}", f"d{c}")
         if c in self.boolish:
             exprs += boolean_exprs(c, f"t{c}")
         if known == ():  # no formats seen yet (with formats, _parsed_with_known counts the shapes)
