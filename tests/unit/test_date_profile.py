@@ -12,7 +12,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from uniware_source.typed_csv import chunks as csv_chunks
 from uniware_source.typed_csv import plan as csv_plan
-from uniware_source.typed_csv.reader import FilePlan, plan_file
+from uniware_source.typed_csv.reader import FilePlan, plan_file, read_batches, unify
 
 NORMALIZE = NamingConvention().normalize_identifier
 ROWS = 3000  # about 90 kB: some 20 chunks of 4 kB
@@ -81,3 +81,49 @@ def test_a_late_value_types_the_column_as_the_whole_file_does(
     }
     mixed = next(c for c in chunked.columns if c.name == "mixed")
     assert mixed.note.startswith("1000 of its 3000 values are dates without a time")
+
+
+@pytest.mark.parametrize("timezone", ["Asia/Kolkata", "Asia/Kathmandu", "America/New_York"])
+def test_times_converted_in_one_pass_are_the_zones_instants_in_and_out_of_1970_2100(
+    tmp_path: Path, timezone: str
+) -> None:
+    """The one pass converts a naive time by the zone's fixed offset in a chunk whose times pass 1
+    found all in 1970-2100 (Asia/Kolkata: 5:30), by the zone's rules elsewhere: 1943 in Kolkata
+    was 6:30 ahead (war time), 1900 its local mean time. Every value is the instant Python's
+    zoneinfo gives, whether the zone has one offset (Kolkata) or not (Kathmandu: 5:45 since 1986;
+    New York: daylight saving)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    import pyarrow.parquet as pq
+
+    from uniware_source.load.typed_files import RowGroups
+    from uniware_source.typed_csv.onepass import OnePass
+
+    # at hours of the day that no zone skips or repeats
+    values = [
+        f"20{10 + i % 15}-{1 + i % 12:02d}-{1 + i % 28:02d} {10 + i % 10}:{i % 60:02d}:00"
+        for i in range(ROWS)
+    ]
+    values[ROWS - 40] = "1943-01-01 10:00:00"
+    values[ROWS - 20] = "1900-06-01 10:00:00"
+    values[ROWS - 5] = "2150-06-01 10:00:00"
+    path = tmp_path / "f.csv"
+    path.write_bytes(("Code,Created\r\n" + "".join(f"C{i},{v}\r\n" for i, v in enumerate(values))).encode())
+    onepass = OnePass(tmp_path / "f.typed.parquet", RowGroups, constants={}, timezone=timezone)
+    saved = csv_chunks.CHUNK_BYTES, csv_plan.FIRST_CHUNK_BYTES
+    csv_chunks.CHUNK_BYTES = csv_plan.FIRST_CHUNK_BYTES = 4 << 10
+    try:
+        plan = plan_file(path, normalize=NORMALIZE, timezone=timezone, onepass=onepass)
+    finally:
+        csv_chunks.CHUNK_BYTES, csv_plan.FIRST_CHUNK_BYTES = saved
+    assert plan.typed is not None and onepass.given_up is None
+    typed = pq.read_table(plan.typed.path).column("created").to_pylist()
+    batches = read_batches(path, plan, unify([plan]), timezone=timezone)
+    assert typed == [v for batch in batches for v in batch.column("created").to_pylist()]  # pass 2
+    zone = ZoneInfo(timezone)
+    before_2100 = [(i, v) for i, v in enumerate(values) if v < "2100"]  # polars knows no rule past 2100
+    assert [typed[i] for i, _ in before_2100] == [
+        dt.datetime.strptime(v, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone).astimezone(dt.UTC)
+        for _, v in before_2100
+    ]

@@ -3,7 +3,7 @@ batch is a `pyarrow.Table` with exactly the table's schema."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -53,23 +53,31 @@ def read_batches(
 
 
 def table_exprs(
-    columns: Sequence[ColumnPlan], schema: TableSchema, constants: Mapping[str, str], timezone: str
+    columns: Sequence[ColumnPlan],
+    schema: TableSchema,
+    constants: Mapping[str, str],
+    timezone: str,
+    in_span: Collection[str] = (),
 ) -> list[pl.Expr]:
     """The table's columns from the raw columns c0..cN of a file whose columns are `columns`, in
-    the schema's order; then the constants."""
+    the schema's order; then the constants. `in_span`: the raw columns whose date-like values
+    all lie in GAPLESS_FROM..GAPLESS_TO (see temporal._naive_local), as pass 1 found them."""
     by_name = {c.name: (f"c{i}", c) for i, c in enumerate(columns)}
     exprs: list[pl.Expr] = []
     for col in schema.columns:
         if col.name in by_name:
             raw, source = by_name[col.name]
-            exprs.append(convert_expr(raw, source, col, timezone).alias(col.name))
+            exprs.append(convert_expr(raw, source, col, timezone, raw in in_span).alias(col.name))
         else:
             exprs.append(pl.lit(None, dtype=polars_type(col.kind, col.scale)).alias(col.name))
     return exprs + [pl.lit(value, dtype=pl.String).alias(name) for name, value in constants.items()]
 
 
-def convert_expr(col: str, source: ColumnPlan, target: ColumnPlan, timezone: str) -> pl.Expr:
-    """Raw String column `col` of a file typed as `source` -> the value of the table column `target`."""
+def convert_expr(
+    col: str, source: ColumnPlan, target: ColumnPlan, timezone: str, in_span: bool = False
+) -> pl.Expr:
+    """Raw String column `col` of a file typed as `source` -> the value of the table column
+    `target`; `in_span`: see table_exprs."""
     dtype = polars_type(target.kind, target.scale)
     if target.kind == "text":
         if source.null_tokens == 0 and not source.guarded:
@@ -85,4 +93,4 @@ def convert_expr(col: str, source: ColumnPlan, target: ColumnPlan, timezone: str
         return value.cast(dtype, strict=True)
     if target.kind == "boolean":
         return value.is_in(TRUE_SERIES)  # null stays null; replace_strict made polars buffer the file
-    return temporal_expr(value, source.formats, target.kind, timezone)
+    return temporal_expr(value, source.formats, target.kind, timezone, in_span)

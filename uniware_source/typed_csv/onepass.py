@@ -103,18 +103,27 @@ class OnePass:
         self._retypes = 0
 
     def add(
-        self, path: Path, df: pl.DataFrame, columns: Callable[[], tuple[ColumnPlan, ...]], empty: bool
+        self,
+        path: Path,
+        df: pl.DataFrame,
+        columns: Callable[[], tuple[ColumnPlan, ...]],
+        empty: bool,
+        in_span: Collection[str] = (),
     ) -> None:
         """Convert and write one profiled chunk (its raw columns c0..cN) with the kinds `columns()`
-        gives after it; `empty`: it holds all-empty records, which are left out as pass 2 does."""
+        gives after it; `empty`: it holds all-empty records, which are left out as pass 2 does;
+        `in_span`: its raw columns whose date-like values pass 1 found all in 1970-2100
+        (convert.table_exprs)."""
         if self.given_up is not None:
             return
         try:
-            self._add(df, columns(), empty)
+            self._add(df, columns(), empty, in_span)
         except Exception as exc:  # pass 1 and pass 2 meet the file as they always did, and report it
             self.give_up(_why(exc))
 
-    def _add(self, df: pl.DataFrame, plan: tuple[ColumnPlan, ...], empty: bool) -> None:
+    def _add(
+        self, df: pl.DataFrame, plan: tuple[ColumnPlan, ...], empty: bool, in_span: Collection[str]
+    ) -> None:
         types = types_of(plan)
         if self._types is None:
             self._start(plan, types)
@@ -128,7 +137,7 @@ class OnePass:
             df = filtered(df, 0, len(plan), (), True)
         self._wait(CONVERTING - 1)  # a bounded queue of chunks to convert: memory stays bounded
         if self.given_up is None:
-            exprs = table_exprs(plan, TableSchema(plan), self._constants, self._timezone)
+            exprs = table_exprs(plan, TableSchema(plan), self._constants, self._timezone, in_span)
             assert self._pool is not None
             self._pending.append(self._pool.submit(self._write, df, exprs))
 

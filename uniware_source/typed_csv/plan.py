@@ -104,7 +104,7 @@ class _Typing:
         def columns() -> tuple[ColumnPlan, ...]:
             return _columns(profile, self.labels, self.names, self.forced, profile.guarded)
 
-        self.onepass.add(path, df, columns, empty)
+        self.onepass.add(path, df, columns, empty, profile.in_span)
 
 
 def _wait_for_start(path: Path, arrival: Arrival) -> None:

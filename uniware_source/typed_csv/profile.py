@@ -186,6 +186,9 @@ class FileProfile:
         self.numeric = {c for c, label, kind in hinted if may_be_number(label, kind)}
         self.boolish = {c for c, _, kind in hinted if may_be_boolean(kind)}
         self.dates = {c for c, _, kind in hinted if may_be_temporal(kind)}
+        # of the last chunk added, the date-like columns whose every value lay in 1970-2100 (in a
+        # gapless zone), for the one pass (convert.table_exprs)
+        self.in_span: set[str] = set()
 
     def add(
         self, path: Path, df: pl.DataFrame, shape: bool, guards: bool = True, commas: Commas = None
@@ -278,6 +281,7 @@ class FileProfile:
         regexes of their shapes, 0.8 ms of CPU a MB of the default file's chunks, are left out.
         For the other columns, `row` gets the regexes' counts, as _kind_exprs took them before
         (the formats are counted and parsed again by _count_formats and _count_parsed)."""
+        self.in_span = set()
         if not parse:
             return {}
         in_span = gapless(self.timezone)
@@ -292,6 +296,8 @@ class FileProfile:
             exprs = [date_shape_expr(c, f"t{c}") for c in rest]
             exprs += [any_format_expr(c, f"t{c}", parse[c]) for c in rest]
             row.update(select_row(path, frame, exprs))
+        if in_span:  # parsed whole, so none was outside the span
+            self.in_span = set(parsed)
         return parsed
 
     def _value_exprs(self, profiled: Sequence[str], known: Mapping[str, Formats]) -> list[pl.Expr]:

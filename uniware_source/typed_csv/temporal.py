@@ -79,7 +79,14 @@ FORMAT_REGEXES: dict[str, str] = {f: _format_regex(f) for f in ALL_FORMATS}
 
 
 # -- parsing ------------------------------------------------------------------------------------------
-def _naive_local(expr: pl.Expr, timezone: str) -> pl.Expr:
+def _naive_local(expr: pl.Expr, timezone: str, in_span: bool = False) -> pl.Expr:
+    """Naive local times of `timezone` as UTC instants. `in_span`: every value lies in
+    GAPLESS_FROM..GAPLESS_TO, where a zone with a fixed_offset is that far from UTC, so the
+    offset is subtracted (0.12 ms of CPU a MB of a column, where looking each value up in the
+    zone's rules took 0.37 ms: more than the parse)."""
+    offset = fixed_offset(timezone) if in_span else None
+    if offset is not None:
+        return (expr - pl.lit(offset)).dt.replace_time_zone("UTC")
     local = expr.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
     return local.dt.convert_time_zone("UTC")
 
@@ -96,11 +103,14 @@ def _of(formats: Sequence[str], group: tuple[str, ...]) -> list[str]:
     return [f for f in formats if f in group]
 
 
-def temporal_expr(value: pl.Expr, formats: Sequence[str], kind: Kind, timezone: str) -> pl.Expr:
-    """Parse with every format that matched (values match exactly one), coalesced."""
+def temporal_expr(
+    value: pl.Expr, formats: Sequence[str], kind: Kind, timezone: str, in_span: bool = False
+) -> pl.Expr:
+    """Parse with every format that matched (values match exactly one), coalesced. `in_span`:
+    every value is known to lie in GAPLESS_FROM..GAPLESS_TO (see _naive_local)."""
     if kind == "date":
         return _date_expr(value, _of(formats, DATE_FORMATS))
-    return _timestamp_expr(value, formats, timezone)
+    return _timestamp_expr(value, formats, timezone, in_span)
 
 
 def _date_expr(value: pl.Expr, formats: Sequence[str]) -> pl.Expr:
@@ -108,12 +118,12 @@ def _date_expr(value: pl.Expr, formats: Sequence[str]) -> pl.Expr:
     return pl.coalesce(parsed) if parsed else pl.lit(None, dtype=pl.Date)
 
 
-def _timestamp_expr(value: pl.Expr, formats: Sequence[str], timezone: str) -> pl.Expr:
+def _timestamp_expr(value: pl.Expr, formats: Sequence[str], timezone: str, in_span: bool = False) -> pl.Expr:
     """Dates are midnight, naive times are local to `timezone`; all of them end up in UTC."""
     naive = [_parse(value, f).cast(pl.Datetime("us")) for f in _of(formats, DATE_FORMATS)]
     naive += [_parse(value, f) for f in _of(formats, NAIVE_FORMATS)]
     aware = [_parse(value, f) for f in _of(formats, AWARE_FORMATS)]
-    parts = aware + ([_naive_local(pl.coalesce(naive), timezone)] if naive else [])
+    parts = aware + ([_naive_local(pl.coalesce(naive), timezone, in_span)] if naive else [])
     return pl.coalesce(parts) if parts else pl.lit(None, dtype=pl.Datetime("us", "UTC"))
 
 
@@ -133,3 +143,19 @@ def gapless(timezone: str) -> bool:
     first = start.astimezone(zone).utcoffset()
     weeks = (GAPLESS_TO - GAPLESS_FROM) // week
     return all((start + week * i).astimezone(zone).utcoffset() == first for i in range(weeks + 1))
+
+
+@functools.cache
+def fixed_offset(timezone: str) -> timedelta | None:
+    """The one UTC offset of `timezone` from a week before GAPLESS_FROM to a week after
+    GAPLESS_TO (looked at once a week, as gapless does), if it has one: every local time of the
+    span is then that far from UTC (Asia/Kolkata: 5:30). None for a zone whose offset changes
+    (daylight saving; Asia/Kathmandu's 5:30 -> 5:45 in 1986)."""
+    if not gapless(timezone):
+        return None
+    zone = ZoneInfo(timezone)
+    week = timedelta(days=7)
+    start = GAPLESS_FROM.replace(tzinfo=UTC) - week
+    weeks = (GAPLESS_TO - GAPLESS_FROM) // week + 2
+    offsets = {(start + week * i).astimezone(zone).utcoffset() for i in range(weeks + 1)}
+    return offsets.pop() if len(offsets) == 1 else None
