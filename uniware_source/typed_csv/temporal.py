@@ -132,30 +132,31 @@ def _timestamp_expr(value: pl.Expr, formats: Sequence[str], timezone: str, in_sp
 GAPLESS_FROM, GAPLESS_TO = datetime(1970, 1, 1), datetime(2100, 1, 1)
 
 
+_WEEK = timedelta(days=7)
+
+
+def _weekly_offsets(timezone: str, margin: timedelta) -> set[timedelta | None]:
+    """The UTC offsets of `timezone` seen once a week from GAPLESS_FROM - `margin` to
+    GAPLESS_TO + `margin` (a change of offset, daylight saving included, lasts longer than that)."""
+    zone = ZoneInfo(timezone)
+    start = GAPLESS_FROM.replace(tzinfo=UTC) - margin
+    weeks = (GAPLESS_TO - GAPLESS_FROM + 2 * margin) // _WEEK
+    return {(start + _WEEK * i).astimezone(zone).utcoffset() for i in range(weeks + 1)}
+
+
 @functools.cache
 def gapless(timezone: str) -> bool:
     """Whether every local time of `timezone` from 1970 to 2100 exists: its UTC offset never
-    changes in that span (looked at once a week: a change of offset, daylight saving included,
-    lasts longer than that), so no clock ever skips ahead. True of UTC and of zones without
+    changes in that span, so no clock ever skips ahead. True of UTC and of zones without
     daylight saving since 1970, such as Asia/Kolkata; false of Asia/Kathmandu (1986)."""
-    zone = ZoneInfo(timezone)
-    start, week = GAPLESS_FROM.replace(tzinfo=UTC), timedelta(days=7)
-    first = start.astimezone(zone).utcoffset()
-    weeks = (GAPLESS_TO - GAPLESS_FROM) // week
-    return all((start + week * i).astimezone(zone).utcoffset() == first for i in range(weeks + 1))
+    return len(_weekly_offsets(timezone, timedelta(0))) == 1
 
 
 @functools.cache
 def fixed_offset(timezone: str) -> timedelta | None:
     """The one UTC offset of `timezone` from a week before GAPLESS_FROM to a week after
-    GAPLESS_TO (looked at once a week, as gapless does), if it has one: every local time of the
-    span is then that far from UTC (Asia/Kolkata: 5:30). None for a zone whose offset changes
-    (daylight saving; Asia/Kathmandu's 5:30 -> 5:45 in 1986)."""
-    if not gapless(timezone):
-        return None
-    zone = ZoneInfo(timezone)
-    week = timedelta(days=7)
-    start = GAPLESS_FROM.replace(tzinfo=UTC) - week
-    weeks = (GAPLESS_TO - GAPLESS_FROM) // week + 2
-    offsets = {(start + week * i).astimezone(zone).utcoffset() for i in range(weeks + 1)}
+    GAPLESS_TO, if it has one (the zone is then gapless): every local time of the span is that
+    far from UTC (Asia/Kolkata: 5:30). None for a zone whose offset changes (daylight saving;
+    Asia/Kathmandu's 5:30 -> 5:45 in 1986)."""
+    offsets = _weekly_offsets(timezone, _WEEK)
     return offsets.pop() if len(offsets) == 1 else None
