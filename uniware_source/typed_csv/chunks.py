@@ -60,14 +60,19 @@ def _last_boundary(buf: bytes) -> int:
     return 0
 
 
+# what may stand just before a quote that opens a quoted field (a comma or LF outside quotes) and
+# just after one that closes it (a comma, CR or LF), a doubled quote aside: the rule of a quote at
+# the edge of a field, here and in frames.commas_between
+BEFORE_OPENING_QUOTE = b",\n"
+AFTER_CLOSING_QUOTE = b",\r\n"
 # a quote that is not at the edge of a field, seen where the text outside quotes is joined with
-# NUL SOH at each quoted part: other than a comma or a line break (CR LF) just after a quoted part
-# (after its SOH), or other than a comma or a line break just before one (before its NUL: a
-# lookbehind, so that the pattern starts with its literal byte, which Python's re finds at memchr
-# speed; the text reversed and searched again, as before, cost a copy of the chunk). A doubled
-# quote leaves an empty part between two markers: SOH then NUL, allowed on both sides.
-_QUOTE_THEN_TEXT = re.compile(rb"\x01[^,\r\n\x00]")
-_TEXT_THEN_QUOTE = re.compile(rb"\x00(?<=[^,\n\x01]\x00)")
+# NUL SOH at each quoted part: other than AFTER_CLOSING_QUOTE just after a quoted part (after its
+# SOH), or other than BEFORE_OPENING_QUOTE just before one (before its NUL: a lookbehind, so that
+# the pattern starts with its literal byte, which Python's re finds at memchr speed; the text
+# reversed and searched again, as before, cost a copy of the chunk). A doubled quote leaves an
+# empty part between two markers: SOH then NUL, allowed on both sides.
+_QUOTE_THEN_TEXT = re.compile(rb"\x01[^" + re.escape(AFTER_CLOSING_QUOTE) + rb"\x00]")
+_TEXT_THEN_QUOTE = re.compile(rb"\x00(?<=[^" + re.escape(BEFORE_OPENING_QUOTE) + rb"\x01]\x00)")
 
 
 _BLANK_AFTER = re.compile(rb"\n(?=\r?\n)")

@@ -204,11 +204,11 @@ class FileProfile:
         known = {c: self.columns[c].formats() for c in profiled if c in self.dates}
         parse = {c: formats for c, formats in known.items() if formats}
         frame = self._typed(path, df, profiled, parse)
-        row = dict(select_row(path, frame, self._value_exprs(profiled, known)))
+        row = select_row(path, frame, self._value_exprs(profiled, known))
         parsed = self._parsed_with_known(path, frame, row, parse)
-        row = self._exact_widths(path, frame, row)
-        self._add_values(row, profiled)
-        checks = self._count_formats(path, frame, row, known)
+        counts = self._exact_widths(path, frame, row)
+        self._add_values(counts, profiled)
+        checks = self._count_formats(path, frame, counts, known)
         for c, n in parsed.items():
             self.columns[c].parsed += n
             checks.pop(c, None)
