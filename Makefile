@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# an editable install leaves the package uncompiled, and where PYTHONDONTWRITEBYTECODE is set
+	@# every run compiles it again (about 0.1 s of CPU a run on 2 cores): compiled once here
+	$(BIN)/python -m compileall -q uniware_source pipelines > /dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
