@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@# an editable install leaves the package uncompiled, and where PYTHONDONTWRITEBYTECODE is set
-	@# every run compiles it again (about 0.1 s of CPU a run on 2 cores): compiled once here
+	@# every run compiles it again (our modules imported in 0.26 s instead of 0.11 s on 2 cores): compiled once here
 	$(BIN)/python -m compileall -q uniware_source pipelines > /dev/null
 	touch $(STAMP)
 

@@ -116,8 +116,8 @@ class RowGroups:
         dropped) and close the file."""
         try:
             if self._pending and complete:
-                rows = self._max_rows or ROW_GROUP_ROWS
-                self._writer.write_table(pa.concat_tables(self._pending), row_group_size=rows)
+                # rows are pending only once a batch has set _max_rows
+                self._writer.write_table(pa.concat_tables(self._pending), row_group_size=self._max_rows)
         finally:
             self._pending = []
             self._writer.close()
