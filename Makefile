@@ -24,16 +24,18 @@ demo: $(STAMP)
 	$(BIN)/python pipelines/run.py --demo
 
 # every test: the unit tier (no server, seconds), the property tests (generated files) and the
-# end-to-end tier (emulator over HTTP, DuckDB, PostgreSQL)
+# end-to-end tier (emulator over HTTP, DuckDB, PostgreSQL), on one worker per core (pytest-xdist:
+# on 2 cores 6:03 against 10:32 on one, the same day). TEST_WORKERS=0 runs them in this process
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/ruff check uniware_source pipelines tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit -m "not property"
 
 test-e2e: $(STAMP)
-	$(BIN)/python -m pytest -q tests/e2e
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal tests/e2e
 
 $(AIRFLOW_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(AIRFLOW_VENV)
