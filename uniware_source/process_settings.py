@@ -16,7 +16,7 @@ Two kinds, applied in two ways:
   library load only says, once at INFO, which setting to add (`duckdb_note`). Without a limit
   DuckDB keeps whatever it touched (1.6 GB to merge a million rows); with one, it spills to
   <database>.duckdb.tmp. Insertion order is not needed to load a table.
-- DuckDB's threads, for the command only, follow the widest row the run loads
+- DuckDB's threads, for the command only, follow the length and width of the files the run loads
   (`fit_duckdb_threads`, told by each job's plan): an insert's memory grows with threads x the
   row's footprint (each thread fills row groups of its own, 122,880 rows of every column at
   once), while two threads take half the time of one. Measured under the 250 MB limit, inserting
@@ -29,6 +29,15 @@ Two kinds, applied in two ways:
   to TWO_THREADS_FOOTPRINT, one beyond. The limit set first is one thread, for packages whose files
   were typed by an earlier run; a load that still runs out of memory with two threads is loaded
   again with one (`fewer_duckdb_threads`, from load/unattended.py).
+- Two threads pay only for a long file, and a shorter wide one runs them out of memory. A thread
+  that never fills one of DuckDB's row groups (122,880 rows) keeps its rows in memory until the
+  insert ends. Measured on the 139-column rows under the 250 MB limit, one thread against two:
+  20k rows 1.0 against 1.0 s; 40k, 60k, 120k and 240k rows loaded with one and ran out of memory
+  with two; 300k 11.7 against 15.0 s (peak 350 against 468 MB); 480k 16.4 against 10.1 s; 960k
+  34-36 against 18-22 s. At 70 columns two threads were slower up to 240k rows (5.1 against
+  6.25 s), at 29 columns about even (240k: 2.1 against 1.9 s). So two threads need a file of
+  TWO_THREADS_ROWS rows or more, and every other file of the load must take them: a narrow row
+  (NARROW_FOOTPRINT) or a small file (SMALL_INSERT_BYTES of footprint x rows) does.
 """
 
 from __future__ import annotations
@@ -61,7 +70,11 @@ _freezing = False
 _own_duckdb: dict[str, Any] | None = None
 _THREADS = frozenset({"threads", "worker_threads"})  # DuckDB's two names for the setting
 TWO_THREADS_FOOTPRINT = 3_400  # bytes of a row in DuckDB's insert (see the module's docstring)
-_widest_footprint = 0.0
+TWO_THREADS_ROWS = 450_000  # a file at least this long inserts faster with two threads
+NARROW_FOOTPRINT = 1_000  # a row this narrow takes two threads in a file of any length
+SMALL_INSERT_BYTES = 48 << 20  # a file this small (rows x footprint) takes two threads at any width
+_two_threads_pay = False  # a file of the run inserts faster with two threads
+_two_threads_refused = False  # a file of the run (or the destination) cannot take two threads
 _duckdb_lock = threading.Lock()  # files are planned on worker threads
 
 
@@ -180,24 +193,33 @@ def row_footprint(csv_bytes: int, rows: int, columns: int) -> float:
     return csv_bytes / max(rows, 1) + 16 * columns
 
 
-def fit_duckdb_threads(footprint: float) -> int | None:
-    """Told of a file the run loads (its `row_footprint`): the DuckDB threads of the command's
-    config for the widest row so far, two up to TWO_THREADS_FOOTPRINT and one beyond, set in the
-    environment, which dlt reads when its load opens the database. None (and nothing changed)
+def fit_duckdb_threads(footprint: float, rows: int) -> int | None:
+    """Told of a file the run loads (its `row_footprint` and rows): the DuckDB threads of the
+    command's config, set in the environment, which dlt reads when its load opens the database.
+    Two once a file is long enough for them to pay (TWO_THREADS_ROWS) while every file so far can
+    take them; one otherwise, and for good once a file cannot (too wide, or a wide file too short
+    for its threads to fill a row group: see the module's docstring). None (and nothing changed)
     when the config is not the command's: a library user's destination is the user's own."""
-    global _widest_footprint
+    global _two_threads_pay, _two_threads_refused
     with _duckdb_lock:
         config = _owned_duckdb()
         if config is None:
             return None
-        _widest_footprint = max(_widest_footprint, footprint)
-        threads = 2 if _widest_footprint <= TWO_THREADS_FOOTPRINT and (os.cpu_count() or 1) > 1 else 1
+        fits = footprint <= TWO_THREADS_FOOTPRINT
+        long = rows >= TWO_THREADS_ROWS
+        _two_threads_pay |= fits and long
+        _two_threads_refused |= not (
+            fits and (long or footprint <= NARROW_FOOTPRINT or footprint * rows <= SMALL_INSERT_BYTES)
+        )
+        two = _two_threads_pay and not _two_threads_refused and (os.cpu_count() or 1) > 1
+        threads = 2 if two else 1
         if config.get("threads") != threads:
             _set_own_duckdb({**config, "threads": threads})
             logger.info(
-                "DuckDB loads with %d thread(s): the widest row so far takes about %d bytes in its insert",
+                "DuckDB loads with %d thread(s): a file of %d rows of about %d bytes each in its insert",
                 threads,
-                _widest_footprint,
+                rows,
+                footprint,
             )
         return threads
 
@@ -205,12 +227,12 @@ def fit_duckdb_threads(footprint: float) -> int | None:
 def fewer_duckdb_threads() -> bool:
     """After a load ran out of memory: one DuckDB thread from now on, if the command's config had
     more; False if there is nothing to lower (one thread already, or the user's own config)."""
-    global _widest_footprint
+    global _two_threads_refused
     with _duckdb_lock:
         config = _owned_duckdb()
         if config is None or int(config.get("threads", 1)) <= 1:
             return False
-        _widest_footprint = float("inf")
+        _two_threads_refused = True
         _set_own_duckdb({**config, "threads": 1})
         return True
 

@@ -28,9 +28,9 @@ def _query(cwd: Path, sql: str) -> list[tuple]:
         return db.sql(sql).fetchall()
 
 
-def _wide_file(columns: int = 200, rows: int = 2_000) -> bytes:
+def _wide_file(columns: int = 200, rows: int = 2_000, value: str = "r{row}-value-{i}") -> bytes:
     header = ",".join(f"field {i}" for i in range(columns))
-    lines = [",".join(f"r{row}-value-{i}" for i in range(columns)) for row in range(rows)]
+    lines = [",".join(value.format(row=row, i=i) for i in range(columns)) for row in range(rows)]
     return "\n".join([header, *lines, ""]).encode()
 
 
@@ -79,23 +79,43 @@ def test_a_file_over_the_destinations_memory_limit_fails_clearly_and_wedges_no_l
 def test_the_command_gives_narrow_rows_two_threads_and_one_when_two_run_out_of_memory(
     emulator, tmp_path
 ) -> None:
-    """A global_config that names no threads leaves them to the command: two for Sale Orders' 29
-    columns. Under a 32 MB limit, DuckDB's insert of 30,000 such rows runs out of memory with two
-    threads and fits with one: the command loads the package again with one, and every row lands."""
+    """A global_config that names no threads leaves them to the command: two for a file of
+    Sale Orders' 29 columns long enough for them to pay. Under a 64 MB limit, DuckDB's insert of
+    450,000 such rows runs out of memory with two threads and fits with one: the command loads the
+    package again with one, and every row lands."""
     import os
 
     from uniware_source.emulator import JobSpec
 
     if (os.cpu_count() or 1) < 2:
         pytest.skip("one core: the command gives DuckDB one thread whatever the width")
-    code = emulator.add_job(JobSpec(rows=30_000, seed=8))
-    limit = json.dumps({"memory_limit": "32MB", "preserve_insertion_order": False})
+    from uniware_source.process_settings import TWO_THREADS_ROWS
+
+    code = emulator.add_job(JobSpec(rows=TWO_THREADS_ROWS, seed=8))
+    limit = json.dumps({"memory_limit": "64MB", "preserve_insertion_order": False})
     out = _run(emulator, tmp_path, [code], limit, "Sale Orders", "-v")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "DuckDB loads with 2 thread(s)" in out.stderr
     assert "ran out of memory loading package" in out.stderr and "again with one" in out.stderr
-    assert _query(tmp_path, "SELECT count(*) FROM uniware_data.sale_orders") == [(30_000,)]
+    assert _query(tmp_path, "SELECT count(*) FROM uniware_data.sale_orders") == [(TWO_THREADS_ROWS,)]
     assert _query(tmp_path, "SELECT status FROM uniware_data.export_jobs") == [("LOADED",)]
+
+
+def test_a_wide_file_too_short_for_two_threads_loads_with_one_without_running_out_of_memory(
+    emulator, tmp_path
+) -> None:
+    """40,000 rows of 120 short text columns (about 3.2 kB a row in DuckDB's insert): under the
+    command's own 250 MB limit, two threads that never fill a row group run out of memory, so the
+    command gives the insert one thread from the start, and nothing is loaded twice."""
+    from uniware_source.emulator import JobSpec
+
+    code = emulator.add_job(JobSpec(report=WIDE, content=_wide_file(120, 40_000, "r{row}v{i}")))
+    out = _run(emulator, tmp_path, [code], None, WIDE, "-v")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "ran out of memory" not in out.stderr and "DuckDB loads with 2" not in out.stderr
+    assert _query(tmp_path, "SELECT count(*), count(DISTINCT field_119) FROM uniware_data.wide_export") == [
+        (40_000, 40_000)
+    ]
 
 
 def test_a_global_config_that_names_threads_is_kept_as_it_is(emulator, tmp_path) -> None:

@@ -110,35 +110,46 @@ import json, os
 from uniware_source import process_settings as ps
 ps.apply_duckdb_defaults()
 seen = [json.loads(os.environ["DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"]).get("threads")]
-for columns, csv_bytes in ((29, 330), (21, 312), (139, 1000), (175, 1300), (29, 330)):
-    seen.append(ps.fit_duckdb_threads(ps.row_footprint(csv_bytes * 1000, 1000, columns)))
+for columns, csv_bytes, rows in json.loads(os.environ["FILES"]):
+    seen.append(ps.fit_duckdb_threads(ps.row_footprint(csv_bytes * rows, rows, columns), rows))
 seen.append(ps.fewer_duckdb_threads())
 print(json.dumps({"seen": seen, "config": os.environ["DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"]}))
 """
+# (columns, CSV bytes a row, rows) of each file a run loads, in order
+SHORT_THEN_LONG = [(29, 330, 200_000), (21, 312, 1_000), (29, 330, 1_000_000), (21, 312, 300_000)]
+WIDE = [(139, 1000, 600_000), (139, 1000, 10_000), (139, 1000, 60_000), (29, 330, 1_000_000)]
+TOO_WIDE = [(29, 330, 1_000_000), (175, 1300, 1_000_000)]
 
 
-TWO = 2 if (os.cpu_count() or 1) > 1 else 1  # one core: one thread, whatever the width
+TWO = 2 if (os.cpu_count() or 1) > 1 else 1  # one core: one thread, whatever the files
 
 
-def test_the_command_gives_duckdb_two_threads_until_a_wide_row_comes() -> None:
-    seen = run_python(THREADS)
-    # one thread before any file, two for 29, 21 and 139 columns, one from the first 175-column file on
-    assert seen["seen"] == [1, TWO, TWO, TWO, 1, 1, False]
+def test_the_command_gives_duckdb_two_threads_once_a_file_is_long_and_every_file_takes_them() -> None:
+    # one thread before any file and for short ones; two from the first long file on, which
+    # shorter narrow files keep
+    assert run_python(THREADS, FILES=json.dumps(SHORT_THEN_LONG))["seen"] == [1, 1, 1, TWO, TWO, TWO == 2]
+    # a long wide file takes two, and a small wide one keeps them; a wide file too short to fill
+    # its threads' row groups (60k rows of 139 columns ran out of memory with two) takes them away
+    # for the rest of the run
+    seen = run_python(THREADS, FILES=json.dumps(WIDE))
+    assert seen["seen"] == [1, TWO, TWO, 1, 1, False]
     assert json.loads(str(seen["config"])) == {**DUCKDB_DEFAULTS, "threads": 1}
+    # a row too wide for two threads at any length
+    assert run_python(THREADS, FILES=json.dumps(TOO_WIDE))["seen"] == [1, TWO, 1, False]
 
 
 def test_a_users_config_without_threads_keeps_its_settings_and_gets_threads_chosen() -> None:
     mine = json.dumps({"memory_limit": "1GB"})
-    seen = run_python(THREADS, **{DUCKDB_CONFIG_VARIABLE: mine})
-    assert seen["seen"] == [1, TWO, TWO, TWO, 1, 1, False]
+    seen = run_python(THREADS, FILES=json.dumps(WIDE), **{DUCKDB_CONFIG_VARIABLE: mine})
+    assert seen["seen"] == [1, TWO, TWO, 1, 1, False]
     assert json.loads(str(seen["config"])) == {"memory_limit": "1GB", "threads": 1}
 
 
 def test_a_users_threads_are_never_changed() -> None:
     for name in ("threads", "worker_threads"):  # DuckDB's two names for it
         mine = json.dumps({"memory_limit": "1GB", name: 4})
-        seen = run_python(THREADS, **{DUCKDB_CONFIG_VARIABLE: mine})
-        assert seen["seen"][1:] == [None, None, None, None, None, False]
+        seen = run_python(THREADS, FILES=json.dumps(WIDE), **{DUCKDB_CONFIG_VARIABLE: mine})
+        assert seen["seen"][1:] == [None, None, None, None, False]
         assert seen["config"] == mine
 
 
@@ -146,9 +157,9 @@ FALLBACK = """
 import json, os
 from uniware_source import process_settings as ps
 ps.apply_duckdb_defaults()
-first = ps.fit_duckdb_threads(800.0)
+first = ps.fit_duckdb_threads(800.0, 1_000_000)
 lowered = ps.fewer_duckdb_threads()
-after = ps.fit_duckdb_threads(800.0)  # a narrow file after running out of memory: still one
+after = ps.fit_duckdb_threads(800.0, 1_000_000)  # a long narrow file after running out of memory: still one
 print(json.dumps({"seen": [first, lowered, after, ps.fewer_duckdb_threads()]}))
 """
 

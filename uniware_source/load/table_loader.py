@@ -181,9 +181,9 @@ class TableLoader:
         for note in file_notes(plan):
             logger.warning("job %s, table %s: %s", job.job_code, self.table, note)
         if plan.rows and self._duckdb:
-            # the command's DuckDB threads follow the widest row it loads
+            # the command's DuckDB threads follow the length and width of the files it loads
             data_bytes = path.stat().st_size - header_end(path)
-            fit_duckdb_threads(row_footprint(data_bytes, plan.rows, len(plan.columns)))
+            fit_duckdb_threads(row_footprint(data_bytes, plan.rows, len(plan.columns)), plan.rows)
         return plan
 
     def _known_names(self) -> dict[str, str]:
