@@ -162,8 +162,12 @@ def apply_command_defaults() -> None:
     DuckDB's config (apply_duckdb_defaults), and dlt deleting each package's data files once they
     have loaded (dlt keeps them by default, in the pipeline's folder: a copy of every row loaded,
     which a schedule would grow until the disk is full). A package with a failed job keeps its
-    files either way."""
+    files either way. And the pages of polars' and Arrow's code are given back once the typing is
+    done (library_pages)."""
+    from uniware_source import library_pages
+
     apply_duckdb_defaults()
+    library_pages.enable()
     import dlt
 
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from uniware_source import process_settings
+from uniware_source import library_pages, process_settings
 from uniware_source.jobs import ExportJob, JobFeeder, JobPoller, Outcome
 from uniware_source.load.destination import check_duckdb_names
 from uniware_source.load.keys import KeyTracker
@@ -65,6 +65,7 @@ class JobRun:
     ) -> None:
         if self._directory is not None:
             shutil.rmtree(self._directory, ignore_errors=True)
+        library_pages.give_back_typing_pages()  # every file is typed: the command's load needs less
 
     def add_table(
         self, report: ReportSpec, table: str, *, tag_column: str | None = None, replace: bool = False
