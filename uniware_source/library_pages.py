@@ -29,9 +29,9 @@ from collections.abc import Iterable
 logger = logging.getLogger(__name__)
 
 MADV_PAGEOUT = 21  # linux/mman.h, since Linux 5.4
-# parts of the paths of the files mapped by the typing libraries: polars' runtime, pyarrow's
-# libraries and extension modules
-TYPING_LIBRARIES = ("/_polars_runtime", "/polars/", "/pyarrow/")
+# parts of the paths of the files mapped by the typing libraries: polars' runtime (polars 2 keeps
+# all its native code there), pyarrow's libraries and extension modules
+TYPING_LIBRARIES = ("/_polars_runtime", "/pyarrow/")
 
 _enabled = False
 

@@ -52,6 +52,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from uniware_source import library_pages
+
 logger = logging.getLogger("uniware_source")
 
 DUCKDB_CONFIG_VARIABLE = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
@@ -164,8 +166,6 @@ def apply_command_defaults() -> None:
     which a schedule would grow until the disk is full). A package with a failed job keeps its
     files either way. And the pages of polars' and Arrow's code are given back once the typing is
     done (library_pages)."""
-    from uniware_source import library_pages
-
     apply_duckdb_defaults()
     library_pages.enable()
     import dlt
@@ -215,8 +215,7 @@ def fit_duckdb_threads(footprint: float, rows: int) -> int | None:
         _two_threads_refused |= not (
             fits and (long or footprint <= NARROW_FOOTPRINT or footprint * rows <= SMALL_INSERT_BYTES)
         )
-        two = _two_threads_pay and not _two_threads_refused and (os.cpu_count() or 1) > 1
-        threads = 2 if two else 1
+        threads = 2 if _two_threads_pay and not _two_threads_refused and (os.cpu_count() or 1) > 1 else 1
         if config.get("threads") != threads:
             _set_own_duckdb({**config, "threads": threads})
             logger.info(
