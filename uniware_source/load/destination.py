@@ -117,7 +117,8 @@ def check_duckdb_names() -> None:
         if pipeline.destination is None or pipeline.destination.destination_type != DUCKDB:
             return
         client = pipeline.destination_client()
-        database = Path(str(client.config.credentials.database))  # type: ignore[attr-defined]
+        credentials: Any = client.config.credentials  # a DuckDB destination's: it has a database
+        database = Path(str(credentials.database))
         sql = client.sql_client  # type: ignore[attr-defined]
         schemas = {sql.dataset_name, sql.staging_dataset_name}
     except Exception:  # outside a pipeline, or a destination it cannot describe yet: nothing to tell
