@@ -86,6 +86,9 @@ def test_eighteen_zeros_in_exponent_form_among_decimals_load_as_decimal(tmp_path
         (["-1.23E-5"], ("decimal", 7)),
         (["1.5e3", "-2.25E-1"], ("decimal", 3)),  # lower-case e, and Double's unsigned exponent
         (["1E+37"], ("decimal", 0)),  # 38 digits: the widest decimal still holds it
+        # the widths of plain numbers and of those with an exponent, taken apart, then together
+        (["12345.678", "0E-2", "7"], ("decimal", 3)),
+        (["1.5E+3", "2.25E-4", "1.5E+3", "12.25"], ("decimal", 6)),  # 0.000225: scale 6
     ],
 )
 def test_an_exponent_gives_the_scale_of_the_plain_number(
@@ -106,6 +109,16 @@ def test_a_number_wider_than_a_decimal_loads_as_text_with_a_note(tmp_path: Path,
     (note,) = file_notes(file_plan)
     assert note.startswith("column 'amount' ('Amount'): its numbers need ")
     assert "more than a decimal holds (38): loads as text" in note
+
+
+def test_digits_before_the_point_and_after_it_add_up_across_the_two_forms(tmp_path: Path) -> None:
+    """31 digits before the point (1E+30) and 9 after it (a plain number's) fit no decimal of 38,
+    though each number alone does: the column loads as text, as written."""
+    values = ["1E+30", "12345678.123456789"]
+    path = write(tmp_path, "Amount", values)
+    file_plan = plan(path)
+    assert column(file_plan, "amount") == ("text", 0)
+    assert rows(path, file_plan).column("amount").to_pylist() == values
 
 
 def test_a_word_with_an_e_is_no_number(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from uniware_source.typed_csv.expressions import (
     count_exprs,
     date_shape_expr,
     dot_expr,
+    exponent_expr,
     exponent_width_exprs,
     format_match_exprs,
     guard_expr,
@@ -184,6 +185,7 @@ class FileProfile:
         hinted = list(zip(cols, labels, forced, strict=True))
         # the columns still profiled for numbers, booleans, dates and times
         self.numeric = {c for c, label, kind in hinted if may_be_number(label, kind)}
+        self.hinted_numbers = {c for c, _, kind in hinted if kind in ("integer", "decimal")}
         self.boolish = {c for c, _, kind in hinted if may_be_boolean(kind)}
         self.dates = {c for c, _, kind in hinted if may_be_temporal(kind)}
         # of the last chunk added, the date-like columns whose every value lay in 1970-2100 (in a
@@ -256,7 +258,8 @@ class FileProfile:
         """The chunk with the typed value (typed_expr) of each profiled column c as tc, trimmed
         first (see typed_from_trimmed); and the value of each date-like column of `parse` parsed
         with its formats so far as pc (naive ones as if in UTC in a gapless zone, else in the
-        zone), for _parsed_with_known; and where the dot of each numeric one is (dot_expr), as dc."""
+        zone), for _parsed_with_known; and of each numeric one, where its dot is (dot_expr), as dc,
+        and whether it has an exponent (exponent_expr), as ec."""
         try:
             trimmed = df.with_columns([pl.col(c).str.strip_chars().alias(f"t{c}") for c in profiled])
             typed = trimmed.with_columns(
@@ -267,6 +270,7 @@ class FileProfile:
                 temporal_expr(pl.col(f"t{c}"), f, "timestamp", zone).alias(f"p{c}") for c, f in parse.items()
             ]
             more += [dot_expr(f"t{c}").alias(f"d{c}") for c in self.numeric]
+            more += [exponent_expr(f"t{c}").alias(f"e{c}") for c in self.numeric]
             return typed.with_columns(more) if more else typed
         except pl.exceptions.PolarsError as exc:
             raise unreadable(path, exc) from exc
@@ -315,7 +319,7 @@ class FileProfile:
         formats so far, if it is date-like."""
         exprs: list[pl.Expr] = []
         if c in self.numeric:
-            exprs += numeric_exprs(c, f"t{c}", f"d{c}")
+            exprs += numeric_exprs(c, f"t{c}", f"d{c}", f"e{c}", c in self.hinted_numbers)
         if c in self.boolish:
             exprs += boolean_exprs(c, f"t{c}")
         if known == ():  # no formats seen yet (with formats, _parsed_with_known counts the shapes)
@@ -328,13 +332,19 @@ class FileProfile:
 
     def _exact_widths(self, path: Path, frame: pl.DataFrame, row: Row) -> Row:
         """`row` with the widths of the numeric columns that hold a number with an exponent in
-        this chunk taken again, exactly (exponent_width_exprs): the plain widths of numeric_exprs
-        read `1.5E+3` as 1.5 and a scale of 4. A chunk without such numbers costs nothing more."""
+        this chunk made exact: numeric_exprs measured the numbers without one, and these are
+        measured as their plain decimals are (exponent_width_exprs), on those values alone. A
+        chunk without such numbers costs nothing more."""
         cols = [c for c in self.numeric if int(row.get(f"{c}:exponents") or 0)]
         if not cols:
             return row
-        exact = select_row(path, frame, [e for c in cols for e in exponent_width_exprs(c, f"t{c}")])
-        return {**row, **exact}
+        exact = select_row(path, frame, [e for c in cols for e in exponent_width_exprs(c, f"t{c}", f"e{c}")])
+        widths = {}
+        for c in cols:
+            for width in ("scale", "int_digits"):
+                measured = (row.get(f"{c}:{width}"), exact.get(f"{c}:exp_{width}"))
+                widths[f"{c}:{width}"] = max((int(n) for n in measured if n is not None), default=0)
+        return {**row, **widths}
 
     def _add_values(self, row: Row, profiled: Sequence[str]) -> None:
         typed = set(profiled)
