@@ -29,7 +29,7 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 CHUNK_BYTES = 8 << 20
 CHUNK_COLUMNS = 120  # a chunk of CHUNK_BYTES up to this many columns; fewer bytes beyond
@@ -44,13 +44,13 @@ def chunk_bytes(columns: int) -> int:
     return max(scaled, min(CHUNK_BYTES, MIN_CHUNK_BYTES))
 
 
-def _last_boundary(buf: bytes) -> int:
-    """Offset just after the last line break of `buf` that ends a record; 0 if there is none.
+def _last_boundary(buf: bytes | bytearray, end: int | None = None) -> int:
+    """Offset just after the last line break of `buf[:end]` that ends a record; 0 if there is none.
 
     `buf` starts at a record boundary."""
-    quotes_before = buf.count(b'"')
-    end = len(buf)
-    pos = buf.rfind(b"\n")
+    end = len(buf) if end is None else end
+    quotes_before = buf.count(b'"', 0, end)
+    pos = buf.rfind(b"\n", 0, end)
     while pos >= 0:
         quotes_before -= buf.count(b'"', pos + 1, end)
         if quotes_before % 2 == 0:
@@ -154,29 +154,49 @@ def byte_chunks(
     """The bytes of `path` from offset `start` (a record boundary), in chunks of about `size` bytes
     (the first one of about `first`, if given) that each end at a record boundary (the last one
     ends where the file does). With `arrival`, the file may still be downloading: each read waits
-    for its bytes, and the file ends where the finished download does."""
-    with path.open("rb") as fh:
+    for its bytes, and the file ends where the finished download does.
+
+    The file is read into one buffer, kept for the whole file, behind the start of the record that
+    the last chunk left unfinished; each chunk is then one copy out of it. Read as new bytes and
+    joined to the unfinished record, then cut at the boundary, each chunk took three new blocks of
+    its size: a third of the page faults of typing a file quoted in every record."""
+    with path.open("rb", buffering=0) as fh:
         fh.seek(start)
         position = start
-        carry = b""
+        buffer = bytearray(max(first, size))
+        held = 0  # the bytes of an unfinished record at the start of `buffer`
         read = first or size
         while True:
             if arrival is not None:
                 read = min(read, arrival.wait_for(position + read) - position)
-            data = fh.read(read) if read > 0 else b""
-            position += len(data)
+            if held + read > len(buffer):  # a record longer than a chunk: room for it to go on
+                buffer = buffer[:held] + bytearray(max(read, len(buffer)))
+            got = _read_into(fh, memoryview(buffer)[held : held + max(read, 0)])
+            position += got
             read = size
-            if not data:
-                if carry:
-                    yield carry
+            if not got:
+                if held:
+                    yield bytes(memoryview(buffer)[:held])
                 return
-            buf = carry + data if carry else data
-            cut = _last_boundary(buf)
+            end = held + got
+            cut = _last_boundary(buffer, end)
             if cut == 0:  # one record longer than a chunk: read on
-                carry = buf
+                held = end
                 continue
-            carry = buf[cut:]
-            yield buf[:cut] if cut < len(buf) else buf
+            yield bytes(memoryview(buffer)[:cut])
+            held = end - cut
+            buffer[:held] = buffer[cut:end]
+
+
+def _read_into(fh: BinaryIO, view: memoryview) -> int:
+    """Fill `view` from `fh`; fewer bytes only where the file ends."""
+    filled = 0
+    while filled < len(view):
+        got = fh.readinto(view[filled:])
+        if not got:
+            break
+        filled += got
+    return filled
 
 
 def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
