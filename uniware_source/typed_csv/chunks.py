@@ -28,8 +28,9 @@ import queue
 import re
 import threading
 from collections.abc import Iterator
+from io import FileIO
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TypeVar
 
 CHUNK_BYTES = 8 << 20
 CHUNK_COLUMNS = 120  # a chunk of CHUNK_BYTES up to this many columns; fewer bytes beyond
@@ -188,7 +189,7 @@ def byte_chunks(
             buffer[:held] = buffer[cut:end]
 
 
-def _read_into(fh: BinaryIO, view: memoryview) -> int:
+def _read_into(fh: FileIO, view: memoryview) -> int:
     """Fill `view` from `fh`; fewer bytes only where the file ends."""
     filled = 0
     while filled < len(view):
