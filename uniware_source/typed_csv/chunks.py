@@ -45,11 +45,10 @@ def chunk_bytes(columns: int) -> int:
     return max(scaled, min(CHUNK_BYTES, MIN_CHUNK_BYTES))
 
 
-def _last_boundary(buf: bytes | bytearray, end: int | None = None) -> int:
+def _last_boundary(buf: bytearray, end: int) -> int:
     """Offset just after the last line break of `buf[:end]` that ends a record; 0 if there is none.
 
     `buf` starts at a record boundary."""
-    end = len(buf) if end is None else end
     quotes_before = buf.count(b'"', 0, end)
     pos = buf.rfind(b"\n", 0, end)
     while pos >= 0:

@@ -156,11 +156,11 @@ def exponent_expr(typed: str) -> pl.Expr:
 
 @_cached
 def numeric_exprs(
-    col: str, typed: str, dots: str, exponents: str, hinted: bool = False
+    col: str, typed: str, dots: str, exponents: str, leading_zeros: bool = True
 ) -> tuple[pl.Expr, ...]:
     """Aggregations deciding integer / decimal; `typed` is the column already through typed_expr,
-    `dots` its dot_expr, `exponents` its exponent_expr; `hinted`: the column is hinted integer or
-    decimal, which leading zeros do not rule out (rules._whole_kind), so they are not counted.
+    `dots` its dot_expr, `exponents` its exponent_expr; `leading_zeros`: whether they are counted
+    (rules.leading_zeros_matter).
 
     Widths are taken on the value as written, less one for a minus sign: for a value that is a
     number (_NUMBER_RE: a minus sign at most) that is the width of its digits; for any other value
@@ -181,7 +181,7 @@ def numeric_exprs(
         pl.when(plain).then(pl.coalesce(dot, length) - signed).max().alias(f"{col}:int_digits"),
         pl.col(exponents).sum().alias(f"{col}:exponents"),
     )
-    if hinted:
+    if not leading_zeros:
         return exprs
     return (*exprs, t.str.contains(_LEADING_ZERO_RE).sum().alias(f"{col}:leading_zeros"))
 

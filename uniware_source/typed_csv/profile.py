@@ -48,7 +48,12 @@ from uniware_source.typed_csv.expressions import (
 )
 from uniware_source.typed_csv.frames import Commas, select_row, unreadable
 from uniware_source.typed_csv.kinds import Kind
-from uniware_source.typed_csv.rules import may_be_boolean, may_be_number, may_be_temporal
+from uniware_source.typed_csv.rules import (
+    leading_zeros_matter,
+    may_be_boolean,
+    may_be_number,
+    may_be_temporal,
+)
 from uniware_source.typed_csv.temporal import ALL_FORMATS, DATE_FORMATS, gapless, temporal_expr
 
 Row = Mapping[str, Any]  # one row of aggregations, by name (see expressions)
@@ -185,7 +190,7 @@ class FileProfile:
         hinted = list(zip(cols, labels, forced, strict=True))
         # the columns still profiled for numbers, booleans, dates and times
         self.numeric = {c for c, label, kind in hinted if may_be_number(label, kind)}
-        self.hinted_numbers = {c for c, _, kind in hinted if kind in ("integer", "decimal")}
+        self.zeros_matter = {c for c, _, kind in hinted if leading_zeros_matter(kind)}
         self.boolish = {c for c, _, kind in hinted if may_be_boolean(kind)}
         self.dates = {c for c, _, kind in hinted if may_be_temporal(kind)}
         # of the last chunk added, the date-like columns whose every value lay in 1970-2100 (in a
@@ -319,7 +324,7 @@ class FileProfile:
         formats so far, if it is date-like."""
         exprs: list[pl.Expr] = []
         if c in self.numeric:
-            exprs += numeric_exprs(c, f"t{c}", f"d{c}", f"e{c}", c in self.hinted_numbers)
+            exprs += numeric_exprs(c, f"t{c}", f"d{c}", f"e{c}", c in self.zeros_matter)
         if c in self.boolish:
             exprs += boolean_exprs(c, f"t{c}")
         if known == ():  # no formats seen yet (with formats, _parsed_with_known counts the shapes)

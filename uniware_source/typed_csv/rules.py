@@ -61,6 +61,13 @@ def may_be_temporal(forced: Kind | None) -> bool:
     return forced in (None, "date", "timestamp")
 
 
+def leading_zeros_matter(forced: Kind | None) -> bool:
+    """Whether leading zeros can rule a number column out (make it an identifier): only without a
+    hint; a column hinted integer or decimal keeps its numbers (_whole_kind, _fraction_kind), so
+    its leading zeros are not counted."""
+    return forced is None
+
+
 def too_wide(int_digits: int, scale: int) -> bool:
     """Whether numbers of `int_digits` before the point and `scale` after it need more digits than
     a decimal holds (MAX_PRECISION): such a column loads as text, never cut to fit."""
