@@ -82,3 +82,32 @@ def test_row_groups_of_long_rows_are_written_within_their_bytes(tmp_path: Path) 
     writer.close()
     meta = pq.ParquetFile(path).metadata
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [2_048, 2_048, 1_904]
+
+
+def test_a_row_group_that_fails_to_write_behind_fails_the_next_write_or_the_close(tmp_path: Path) -> None:
+    """Whole row groups are written on a thread of their own: an error there is raised by the
+    next write that hands over a row group, or by close(); a file given up (not complete) closes
+    without raising it, with whatever was written before."""
+    right = batches([ROW_GROUP_ROWS])[0]
+    wrong = right.cast(pa.schema([pa.field("n", pa.int32()), right.schema.field("s0")]))  # not the file's
+
+    for last_call in ("write", "close"):
+        path = tmp_path / f"{last_call}.parquet"
+        writer = RowGroups(path, right.schema)
+        writer.write(wrong)  # a whole row group, handed to the writer's thread
+        try:
+            if last_call == "write":
+                writer.write(right)
+            else:
+                writer.close()
+        except ValueError as exc:
+            assert "schema does not match" in str(exc)
+        else:
+            raise AssertionError(f"the failed row group was not reported by {last_call}()")
+        writer.close(complete=False)  # what a caller does with a file it gives up
+
+    given_up = RowGroups(tmp_path / "given_up.parquet", right.schema)
+    given_up.write(right)
+    given_up.write(wrong)
+    given_up.close(complete=False)
+    assert pq.read_table(tmp_path / "given_up.parquet").num_rows == ROW_GROUP_ROWS

@@ -10,6 +10,7 @@ written from polars' string views and read back, by dlt and by a destination, as
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,12 @@ class RowGroups:
     within ROW_GROUP_BYTES (group_rows, by the first batch), for a table of up to
     ROW_GROUP_COLUMNS columns, or of any width with `whole_groups` (then within
     GROUP_BYTES_UNBOUNDED), whatever the sizes of the batches written; a row group a batch
-    otherwise."""
+    otherwise.
+
+    A whole row group is encoded on a thread of its own while the next one fills: written by the
+    caller, its batches' typing stopped for the whole group's encoding (about 17 chunks' worth at
+    139 columns), and the typing of a 139-column file ran at 1.70 of 2 cores instead of 1.88. One
+    group at most is being written while the next fills, so memory grows by one group at most."""
 
     def __init__(self, path: Path, schema: pa.Schema, whole_groups: bool = False) -> None:
         self._writer = pq.ParquetWriter(path, schema, **PARQUET_OPTIONS)
@@ -94,6 +100,8 @@ class RowGroups:
         self._max_rows = 0  # decided by the first batch
         self._pending: list[pa.Table] = []
         self._rows = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._writing: Future[None] | None = None  # the row group being written
 
     def write(self, batch: pa.Table) -> None:
         if not self._grouped:  # a wide table: the batch as it comes
@@ -106,20 +114,41 @@ class RowGroups:
         if self._rows >= self._max_rows:
             table = pa.concat_tables(self._pending)
             whole = self._rows // self._max_rows * self._max_rows
-            self._writer.write_table(table.slice(0, whole), row_group_size=self._max_rows)
+            self._write_behind(table.slice(0, whole))
             rest = table.slice(whole)
             self._pending = [rest] if rest.num_rows else []
             self._rows = rest.num_rows
+
+    def _write_behind(self, table: pa.Table) -> None:
+        """Write whole row groups of `table` on the writer's thread, once the last ones are
+        written (whose error, if any, is raised here)."""
+        self._written()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="uniware-rowgroups")
+        self._writing = self._pool.submit(self._writer.write_table, table, row_group_size=self._max_rows)
+
+    def _written(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
 
     def close(self, complete: bool = True) -> None:
         """Write the last row group (unless not `complete`: a file given up, whose rows are
         dropped) and close the file."""
         try:
+            try:
+                self._written()
+            except Exception:
+                if complete:
+                    raise
             if self._pending and complete:
                 # rows are pending only once a batch has set _max_rows
                 self._writer.write_table(pa.concat_tables(self._pending), row_group_size=self._max_rows)
         finally:
             self._pending = []
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
             self._writer.close()
 
 
