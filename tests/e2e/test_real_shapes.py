@@ -260,3 +260,20 @@ def test_a_file_that_reads_two_ways_fails_its_job_saying_where_and_why(
     assert "carriage return" in jobs[bare_cr]["message"]
     for job in (inch, bare_cr):
         assert "uniware-" not in jobs[job]["message"] and "malformed" not in jobs[job]["message"]
+
+
+def test_column_types_by_name_or_label_win_over_the_catalogue(emulator: Any, pipeline: dlt.Pipeline) -> None:
+    """The user's column_types, keyed by a column's name as well as by its label, win over the
+    catalogue's hint of that label (money as text, a pincode as a number)."""
+    header = ["Sale Order Item Code", "Updated", "Total Price", "Shipping Address Pincode", "Selling Price"]
+    body = [["A1", "2025-12-31 10:00:00", "952.0000000", "560001", "0E-7"]]
+    code = emulator.add_job(JobSpec(content=_csv(header, body)))
+    overrides = {"total_price": "text", "shipping_address_pincode": "integer", "Selling Price": "text"}
+    info = pipeline.run(make_source(emulator, [code], column_types=overrides))
+    assert not info.has_failed_jobs
+    types = _types(pipeline, "sale_orders")
+    assert types["total_price"] == types["selling_price"] == "VARCHAR"
+    assert types["shipping_address_pincode"] == "BIGINT"
+    assert rows(pipeline, "SELECT total_price, shipping_address_pincode, selling_price FROM sale_orders") == [
+        ("952.0000000", 560001, "0E-7")  # as written
+    ]

@@ -176,6 +176,7 @@ class TableLoader:
             arrival=arrival,
             onepass=self._onepass(job, path),
             known=self._known_names(),
+            overrides=self.report.overrides,
         )
         self._learn_names(plan)
         for note in file_notes(plan):

@@ -45,6 +45,7 @@ def plan_file(
     arrival: Arrival | None = None,
     onepass: OnePass | None = None,
     known: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Kind] | None = None,
 ) -> FilePlan:
     """Pass 1 over the whole file: the kind of every column, the rows that will load, the rejects.
 
@@ -53,7 +54,8 @@ def plan_file(
     reads it as it arrives, and ends once the download has (DownloadAborted if that fails). With
     `onepass`, the rows are typed as they are profiled, and the plan carries the typed file if
     no column's type changed on the way (onepass.py). `known`: the names that labels got in the
-    table's earlier files (column_names)."""
+    table's earlier files (column_names). `overrides`: the user's own hints (column_types), by
+    label or name, which win over `hints` by either."""
     path = Path(path)
     if arrival is not None:
         _wait_for_start(path, arrival)
@@ -62,7 +64,8 @@ def plan_file(
     labels = _labels(path)
     names = column_names(labels, normalize, known)
     hints = {label.strip(): kind for label, kind in (hints or {}).items()}
-    forced = [_forced(hints, label, name) for label, name in zip(labels, names, strict=True)]
+    overrides = {label.strip(): kind for label, kind in (overrides or {}).items()}
+    forced = [_forced(hints, label, name, overrides) for label, name in zip(labels, names, strict=True)]
     cols = [f"c{i}" for i in range(len(labels))]
 
     overfull: list[int] = []  # chunks with a record of too many fields, perhaps empty ones
@@ -164,12 +167,17 @@ def column_names(
     return out
 
 
-def _forced(hints: Mapping[str, Kind] | None, label: str, name: str) -> Kind | None:
-    """The hint of a column by its label as written, its label without surrounding spaces
-    (`Voucher Type Name `), or its normalised name."""
-    if not hints:
-        return None
-    kind = hints.get(label.strip(), hints.get(name))
+def _forced(
+    hints: Mapping[str, Kind], label: str, name: str, overrides: Mapping[str, Kind] | None = None
+) -> Kind | None:
+    """The hint of a column by its label without surrounding spaces (`Voucher Type Name `), or
+    its normalised name: the user's (`overrides`) by either first, then the catalogue's, so that
+    `column_types = {"total_price" = "text"}` wins over the catalogue's hint of `Total Price`."""
+    kind = None
+    for given in (overrides or {}, hints):
+        kind = given.get(label.strip(), given.get(name))
+        if kind is not None:
+            break
     if kind is not None and kind not in KINDS:
         raise ValueError(f"type hint for {label!r} is {kind!r}, not one of {KINDS}")
     return kind
