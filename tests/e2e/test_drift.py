@@ -210,6 +210,57 @@ def test_a_merged_report_widens_its_table_and_its_staging_table(
             assert client.execute_sql(f"SELECT count(*) FROM {staged}")[0][0] >= 1
 
 
+# a first window with no e-way bill, no return and no custom amount yet: those columns are empty
+VALUELESS = b"Sale Order Item Code,Updated,EWayBill Date,Return Date,Gift Amount,Never Filled\n"
+
+
+def test_a_column_empty_in_the_first_run_takes_the_type_of_its_first_values(
+    emulator: Any, warehouse: dlt.Pipeline
+) -> None:
+    """A column with no value in the first run's files is created as text. When a later run's
+    files give it values, it takes their type (a date, a time, an amount), as it would have if
+    both files had loaded in one run, in the table and in its staging table; a column still
+    empty stays text, and one that got text values first keeps them."""
+    first = VALUELESS + b"SOI-1,2025-12-30 10:00:00,,,,\nSOI-2,2025-12-30 11:00:00,,-,NA,\n"
+    _run(emulator, warehouse, first, report="Sale Orders")
+    assert _storage_type(warehouse, "sale_orders", "e_way_bill_date")[0] == "text"
+
+    later = VALUELESS + (
+        b"SOI-2,2025-12-31 10:00:00,31-12-2025,2025-12-31 23:59:00,0E-7,\n"
+        b"SOI-3,2025-12-31 10:30:00,01-01-2026,2026-01-01 00:15:00,1250.50,\n"
+    )
+    (code,) = _run(emulator, warehouse, later, report="Sale Orders")
+
+    assert audit(warehouse)[code]["status"] == "LOADED"
+    assert _storage_type(warehouse, "sale_orders", "e_way_bill_date")[0] == "date"
+    assert _storage_type(warehouse, "sale_orders", "return_date")[0] == "timestamp"
+    assert _storage_type(warehouse, "sale_orders", "gift_amount") == ("decimal", 7)  # 0E-7: scale 7
+    assert _storage_type(warehouse, "sale_orders", "never_filled")[0] == "text"
+    got = rows(
+        warehouse,
+        "SELECT sale_order_item_code, e_way_bill_date, return_date, gift_amount FROM sale_orders",
+    )
+    ist_midnight_utc = datetime(2025, 12, 31, 18, 45, tzinfo=UTC)
+    expected = {
+        "SOI-1": (None, None, None),
+        "SOI-2": ("2025-12-31", datetime(2025, 12, 31, 18, 29, tzinfo=UTC), Decimal("0")),
+        "SOI-3": ("2026-01-01", ist_midnight_utc, Decimal("1250.50")),
+    }
+    assert {key: (str(d) if d else None, _utc(t), a) for key, d, t, a in got} == expected
+    _assert_no_variants(warehouse)
+
+    # a third run with text in a column that got dates: widened to text, every value as written
+    (third,) = _run(
+        emulator, warehouse, VALUELESS + b"SOI-4,2026-01-02 09:00:00,pending,,,x\n", report="Sale Orders"
+    )
+    assert _storage_type(warehouse, "sale_orders", "e_way_bill_date")[0] == "text"
+    assert "column e_way_bill_date widened from date to text" in audit(warehouse)[third]["message"]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
 def _block_type_changes(pipeline: dlt.Pipeline, kind: str) -> None:
     """Something of the user's that depends on stock_moves.qty: the destination then refuses to
     change its type (a view in PostgreSQL, an index in DuckDB)."""

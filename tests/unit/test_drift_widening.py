@@ -38,6 +38,9 @@ class Destination:
     def date_span(self, table: str, column: str) -> tuple[date | None, date | None]:
         return self.span
 
+    def has_values(self, table: str, column: str) -> bool:
+        return True  # rows loaded before hold values in every column here
+
     def alter(self, table: str, column: str, before: ColumnPlan, after: ColumnPlan, timezone: str) -> None:
         if type_name(after) in self.refuse:
             raise RuntimeError(f"cannot change {column}\nDETAIL: a view depends on it")

@@ -234,6 +234,11 @@ class SqlDestination:
         rows = self.sql.execute_sql(f"SELECT min({c}), max({c}) FROM {name}") or [(None, None)]
         return rows[0][0], rows[0][1]
 
+    def has_values(self, table: str, column: str) -> bool:
+        """Whether some row of `table` has a value in `column` (the first one found ends the scan)."""
+        name, c = self.sql.make_qualified_table_name(table), self.sql.escape_column_name(column)
+        return bool(self.sql.execute_sql(f"SELECT 1 FROM {name} WHERE {c} IS NOT NULL LIMIT 1"))
+
     def alter(self, table: str, column: str, before: ColumnPlan, after: ColumnPlan, timezone: str) -> None:
         """Change the type of `column` from `before` to `after`, in the table and, if it has the
         column, in its staging table (dlt never changes a type there), in one transaction."""

@@ -102,13 +102,21 @@ def _widen(
     could not be (name -> why)."""
     plans = [job.plan for job in jobs]
     exact = gapless(timezone)
-    final = targets(have, plans, exact_dates=exact)
-    wanted = changes(have, final)
+    valueless = _valueless_text(dest, table, have, plans)
+    typed = {name: col for name, col in have.items() if name not in valueless}  # those: as if new
+    final = targets(typed, plans, exact_dates=exact)
+    wanted = changes(typed, final)
     if dest is not None and (keep := _dates_out_of_span(dest, table, wanted)):
-        final = targets(have, plans, exact_dates=exact, keep_dates=keep)
-        wanted = changes(have, final)
+        final = targets(typed, plans, exact_dates=exact, keep_dates=keep)
+        wanted = changes(typed, final)
     done: Columns = {}
     failed: dict[str, str] = {}
+    for name in valueless:  # (only a destination asked has any)
+        assert dest is not None
+        if final[name].kind != "text" and _type_valueless(dest, table, name, final[name], timezone):
+            done[name] = final[name]
+        else:  # still text, which holds every file's values as written
+            final[name] = have[name]
     for name, (before, after) in wanted.items():
         if dest is None:
             failed[name] = NO_SQL
@@ -119,6 +127,44 @@ def _widen(
         else:
             done[name] = outcome
     return final, done, failed
+
+
+def _valueless_text(
+    dest: SqlDestination | None, table: str, have: Columns, plans: Sequence[Any]
+) -> list[str]:
+    """The destination's text columns that hold no value yet, where a file of this run gives
+    them values of another kind. A column a first file had no value in (no return yet, no e-way
+    bill) was created as text, which holds anything: without this, it would stay text for good,
+    and its dates, times and amounts load as text from then on, while the same files loaded in
+    one run type it. Only a destination whose types can change (DuckDB, PostgreSQL) is asked."""
+    if dest is None:
+        return []
+    kinds = {c.name for plan in plans for c in plan.columns if c.values and c.kind != "text"}
+    return [
+        name
+        for name, col in have.items()
+        if col.kind == "text" and name in kinds and not dest.has_values(table, name)
+    ]
+
+
+def _type_valueless(dest: SqlDestination, table: str, name: str, after: ColumnPlan, timezone: str) -> bool:
+    """Give text column `name`, which holds no value, the type `after` of this run's values."""
+    before = ColumnPlan(name, name, "text")
+    try:
+        dest.alter(table, name, before, after, timezone)
+    except Exception as exc:
+        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        logger.warning(
+            "table %s: column %s stays text: it cannot become %s: %s", table, name, type_name(after), error
+        )
+        return False
+    logger.warning(
+        "table %s: column %s had no value yet (text): now %s, as this run's files give it",
+        table,
+        name,
+        type_name(after),
+    )
+    return True
 
 
 def _dates_out_of_span(
