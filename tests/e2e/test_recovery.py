@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from tests.conftest import command_env, run_command
+from uniware_source.emulator import JobSpec
 
 RUN = Path(__file__).resolve().parents[2] / "pipelines" / "run.py"
 CREATE = "/services/rest/v1/export/job/create"
@@ -37,6 +38,21 @@ KILL_WHILE_NORMALIZE_CLEANS_UP = textwrap.dedent(
     shutil.copytree(os.path.join(extracted, load_id), "saved-package")
     pipeline.normalize()
     shutil.copytree("saved-package", os.path.join(extracted, load_id))
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+# a first run (the destination has no dataset yet) killed once normalize has committed its package
+KILL_AFTER_NORMALIZE = textwrap.dedent(
+    """
+    import os, signal, sys
+    import dlt
+    from uniware_source import uniware_source
+
+    pipeline = dlt.pipeline(pipeline_name="uniware", destination="duckdb", dataset_name="uniware_data")
+    pipeline.extract(uniware_source(job_codes=sys.argv[1:]))
+    pipeline.normalize()
     os.kill(os.getpid(), signal.SIGKILL)
     """
 )
@@ -90,6 +106,26 @@ def test_a_run_killed_while_normalize_cleans_up_is_recovered(emulator, tmp_path)
     assert statuses == {"LOADED"}
     with_killed = _query(tmp_path, "SELECT count(DISTINCT _dlt_load_id) FROM uniware_data.export_jobs")
     assert with_killed[0][0] == 4  # the first run, the killed run's package, the rerun, the one after
+
+
+def test_a_first_run_killed_after_normalize_is_followed_by_a_clean_run(emulator, tmp_path) -> None:
+    """No dataset yet: dlt drops the killed run's pending package with the working folder, so the
+    next run has nothing pending to load first. It loads the job itself and exits 0 with its
+    summary (it failed with an AttributeError on the empty recovery before)."""
+    code = emulator.add_job(JobSpec(rows=300, seed=3))
+    env = _env(emulator, tmp_path, [])
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_AFTER_NORMALIZE)
+    killed = _run(env, tmp_path, str(script), code)
+    assert killed.returncode == -9, killed.stderr
+
+    rerun = _run(env, tmp_path, str(RUN), "--job-code", code)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "1 job(s): 1 LOADED" in rerun.stdout + rerun.stderr
+    assert _query(
+        tmp_path, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM uniware_data.sale_orders"
+    ) == [(300, 300)]
+    assert _query(tmp_path, "SELECT job_code, status FROM uniware_data.export_jobs") == [(code, "LOADED")]
 
 
 def test_a_package_the_destination_refuses_is_given_up_and_its_jobs_load_later(emulator, tmp_path) -> None:

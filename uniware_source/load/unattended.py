@@ -144,7 +144,7 @@ def _packages(folder: Path) -> list[Path]:
 
 def _run(pipeline: dlt.Pipeline, source: Any, outcome: UnattendedRun) -> None:
     try:
-        outcome.loads.append(pipeline.run(source) if source is not None else pipeline.run())
+        info = pipeline.run(source) if source is not None else pipeline.run()
     except PipelineStepFailed as exc:
         if exc.step != "load" or not _refused(exc.exception) or not exc.load_id:
             raise
@@ -159,6 +159,9 @@ def _run(pipeline: dlt.Pipeline, source: Any, outcome: UnattendedRun) -> None:
             _run(pipeline, None, outcome)
             return
         outcome.given_up.append(_give_up(pipeline, exc.load_id, exc.exception))
+        return
+    if info is not None:  # None: nothing was left to load (a first run's pending package is gone
+        outcome.loads.append(info)  # with the working folder dlt wipes when the dataset is new)
 
 
 def _again_with_one_thread(pipeline: dlt.Pipeline, exc: PipelineStepFailed) -> bool:
