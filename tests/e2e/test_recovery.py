@@ -58,6 +58,15 @@ KILL_AFTER_NORMALIZE = textwrap.dedent(
 )
 
 
+# a run killed once its extract is done (the columns its files needed wider are altered
+# already) while it still has the database open, as the command has: closed, DuckDB would have
+# written its log into the file first
+KILL_AFTER_EXTRACT = KILL_AFTER_NORMALIZE.replace(
+    "pipeline.extract(", "held = __import__('duckdb').connect('uniware.duckdb')\npipeline.extract("
+).replace("pipeline.normalize()\n", "")
+assert "held" in KILL_AFTER_EXTRACT and "normalize()" not in KILL_AFTER_EXTRACT
+
+
 def _env(emulator, cwd: Path, exports: list[dict]) -> dict[str, str]:
     return command_env(emulator, cwd, exports)
 
@@ -126,6 +135,38 @@ def test_a_first_run_killed_after_normalize_is_followed_by_a_clean_run(emulator,
         tmp_path, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM uniware_data.sale_orders"
     ) == [(300, 300)]
     assert _query(tmp_path, "SELECT job_code, status FROM uniware_data.export_jobs") == [(code, "LOADED")]
+
+
+def test_a_run_killed_after_widening_columns_leaves_a_database_the_next_run_opens(emulator, tmp_path) -> None:
+    """A later file widens a date column to timestamps and another to text (ALTERs whose USING
+    calls a function), then the run is killed before its load. DuckDB 1.5 could not replay such
+    an ALTER from its log: every later run, and any connection, failed with an internal error.
+    The next run loads the file, every value as the file says."""
+    header = "Sale Order Item Code,Updated,Promised On,Note Date\n"
+    first = header + "SOI-1,2026-01-01 10:00:00,2026-01-02,2026-01-03\n"
+    later = header + "SOI-2,2026-01-01 11:00:00,2026-01-02 18:30:00,pending\n"
+    env = _env(emulator, tmp_path, [])
+    code = emulator.add_job(JobSpec(content=first.encode()))
+    assert _run(env, tmp_path, str(RUN), "--job-code", code).returncode == 0
+
+    code = emulator.add_job(JobSpec(content=later.encode()))
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_AFTER_EXTRACT)
+    killed = _run(env, tmp_path, str(script), code)
+    assert killed.returncode == -9, killed.stderr
+    assert "widened from date to timestamp" in killed.stderr  # the ALTERs ran before the kill
+
+    rerun = _run(env, tmp_path, str(RUN), "--job-code", code)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    got = _query(
+        tmp_path,
+        "SELECT sale_order_item_code, CAST(promised_on AT TIME ZONE 'UTC' AS VARCHAR), note_date "
+        "FROM uniware_data.sale_orders ORDER BY 1",
+    )
+    assert got == [
+        ("SOI-1", "2026-01-01 18:30:00", "2026-01-03"),
+        ("SOI-2", "2026-01-02 13:00:00", "pending"),
+    ]
 
 
 def test_a_package_the_destination_refuses_is_given_up_and_its_jobs_load_later(emulator, tmp_path) -> None:

@@ -248,6 +248,18 @@ class SqlDestination:
         with self.sql.begin_transaction():
             for statement in statements:
                 self.sql.execute_sql(statement)
+        if self.dialect == "duckdb":
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Write DuckDB's log of changes into the database file now. DuckDB 1.5 cannot replay an
+        ALTER whose USING calls a function (date -> timestamp AT TIME ZONE, strftime to text) from
+        that log: a process killed between the ALTER and DuckDB's next checkpoint (before its
+        load, say) left a database file that nothing could open again."""
+        try:
+            self.sql.execute_sql("CHECKPOINT")
+        except Exception as exc:  # another transaction is open: its end will checkpoint
+            logger.warning("DuckDB could not checkpoint after changing a column's type: %s", exc)
 
     def _alter_sql(
         self, table: str, column: str, before: ColumnPlan, after: ColumnPlan, timezone: str, *, staging: bool

@@ -8,7 +8,8 @@ stored schema does not know yet, and the next run starts from what the destinati
 and brings dlt's schema in line. Without such a destination, dlt's schema tells the types, and a
 file that does not fit them goes to quarantine.
 
-Each ALTER changes the table and its staging table together, in one transaction. When the
+Each ALTER changes the table and its staging table together, in one transaction (on DuckDB,
+written into the database file at once: SqlDestination._checkpoint tells why). When the
 destination refuses the change (a view depends on the column, an old decimal too large for a
 larger scale), the column becomes text if it can; if not, the jobs that needed the change load
 into quarantine, and the others into the table as it is.
