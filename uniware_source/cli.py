@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -205,7 +205,7 @@ def _report_failure(exc: Exception, verbose: bool, command: str = "run") -> None
     """One clear line on stderr, not a traceback."""
     cause = _root_cause(exc)
     if isinstance(cause, ConfigFieldMissingException):
-        missing = ", ".join(cause.fields)
+        missing = ", ".join(_missing_settings(cause.traces) or cause.fields)
         print(
             f"uniware: missing setting(s): {missing} (see .dlt/config.toml and secrets.toml)", file=sys.stderr
         )
@@ -214,6 +214,24 @@ def _report_failure(exc: Exception, verbose: bool, command: str = "run") -> None
     print(f"uniware: {command} failed: {type(cause).__name__}: {text[:500]}", file=sys.stderr)
     if verbose:
         logging.exception("details")
+
+
+def _missing_settings(traces: Mapping[str, Sequence[Any]]) -> list[str]:
+    """Each missing setting by its full name and its environment variable, from the lookups dlt
+    made (`destination.postgres.credentials.password (DESTINATION__POSTGRES__CREDENTIALS__PASSWORD)`):
+    a bare `credentials` reads like the Uniware user's when it is the destination's password. A
+    field of a nested configuration is named by its own lookups; a field's most specific lookup
+    (the most sections) names it."""
+    out: list[str] = []
+    for field, lookups in traces.items():
+        for lookup in lookups:
+            if hasattr(lookup, "traces"):  # a nested configuration with fields of its own missing
+                out += _missing_settings(lookup.traces)
+        plain = [lookup for lookup in lookups if hasattr(lookup, "sections")]
+        if plain:
+            path = [*max(plain, key=lambda lookup: len(lookup.sections)).sections, field]
+            out.append(f"{'.'.join(path)} ({'__'.join(part.upper() for part in path)})")
+    return list(dict.fromkeys(out))
 
 
 def setup_logging(verbose: bool, log_file: str | None) -> None:

@@ -68,6 +68,22 @@ def test_missing_settings_are_one_clear_line(tmp_path) -> None:
     assert "tenant" in result.stderr or "credentials" in result.stderr
 
 
+def test_a_missing_destination_setting_is_named_in_full(emulator, tmp_path) -> None:
+    """A PostgreSQL address without its password: the line names the destination's setting, not
+    a bare `credentials`, which reads like the Uniware user's."""
+    env = {
+        **_tenant_env(emulator),
+        "DESTINATION__POSTGRES__CREDENTIALS": "postgresql://postgres@127.0.0.1:5432/test",
+    }
+    result = _run(tmp_path, "--destination", "postgres", "--job-code", "J1", env=env)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("uniware:")]
+    assert lines == [
+        "uniware: missing setting(s): destination.postgres.credentials.password "
+        "(DESTINATION__POSTGRES__CREDENTIALS__PASSWORD) (see .dlt/config.toml and secrets.toml)"
+    ]
+
+
 def test_plain_http_to_a_remote_host_is_refused(tmp_path) -> None:
     env = {
         "SOURCES__UNIWARE__BASE_URL": "http://uniware.example.com",
