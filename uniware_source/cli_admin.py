@@ -29,7 +29,7 @@ from uniware_source.incremental.run import RESOURCE_NAME, exports_state
 from uniware_source.incremental.windows import local_midnight
 from uniware_source.jobs.ledger import store_for
 from uniware_source.load.audit import AUDIT_TABLE
-from uniware_source.run_lock import check_project, run_lock
+from uniware_source.run_lock import RunLocked, check_project, run_lock
 
 EXIT_OK, EXIT_REFUSED = 0, 2
 
@@ -60,6 +60,8 @@ def admin(args: argparse.Namespace, pipeline_name: str) -> int:
         pipeline_name=pipeline_name, destination=args.destination or "duckdb", dataset_name=args.dataset
     )
     if args.command == "status":
+        if (args.destination or "duckdb") == "duckdb":
+            _not_while_a_run_holds(pipelines_dir, pipeline_name)
         return print_status(pipeline, args.runs)
     with run_lock(pipelines_dir, pipeline_name):
         what = (
@@ -77,6 +79,20 @@ def admin(args: argparse.Namespace, pipeline_name: str) -> int:
             done = forget_job(pipeline, args.job_code)
     print(f"uniware: {done}")
     return EXIT_OK
+
+
+def _not_while_a_run_holds(pipelines_dir: str, pipeline_name: str) -> None:
+    """RunLocked, saying so, while a run of the pipeline is in progress: it holds the DuckDB file,
+    which DuckDB lets one process open (status failed on DuckDB's own lock error). The lock is
+    only tried, not kept: a run may start while status reads."""
+    try:
+        with run_lock(pipelines_dir, pipeline_name):
+            pass
+    except RunLocked:
+        raise RunLocked(
+            f"a run of pipeline {pipeline_name!r} is in progress and has its DuckDB database open, "
+            "which DuckDB lets one process do: run `uniware status` again when it ends"
+        ) from None
 
 
 def _check_database_here(args: argparse.Namespace, pipeline_name: str) -> None:

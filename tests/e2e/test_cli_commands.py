@@ -122,12 +122,16 @@ def test_forget_makes_a_job_load_again_and_both_refuse_under_the_lock(emulator, 
     if importlib.util.find_spec("enlighten") is None:  # not installed: said in one line, log lines instead
         assert "needs the enlighten package" in first.stderr
 
-    with FileLock(lock_path(tmp_path / ".dlt-data" / "pipelines", "uniware"), timeout=0):
-        for args in (("reset", "Sale Orders", "--yes"), ("forget", code, "--yes")):
+    # a run in progress: it holds the lock and has the DuckDB file open
+    with (
+        FileLock(lock_path(tmp_path / ".dlt-data" / "pipelines", "uniware"), timeout=0),
+        duckdb.connect(str(tmp_path / "uniware.duckdb")),
+    ):
+        for args in (("reset", "Sale Orders", "--yes"), ("forget", code, "--yes"), ("status",)):
             result = run_command(env, tmp_path, *args)
             assert result.returncode == 3, result.stdout + result.stderr
             lines = result.stderr.strip().splitlines()
-            assert len(lines) == 1 and "in progress" in lines[0]
+            assert len(lines) == 1 and "in progress" in lines[0], lines
     assert "1 SKIPPED" in run_command(env, tmp_path, "--job-code", code).stdout  # nothing changed
 
     forgot = run_command(env, tmp_path, "forget", code, "--yes")
