@@ -83,7 +83,7 @@ def summarize(pipeline: dlt.Pipeline, outcome: UnattendedRun, seconds: float) ->
     tz = zone()
     for job in jobs:
         print(job.describe(tz))
-    _print_rows(pipeline)
+    _print_rows(outcome)
     destination = pipeline.destination.destination_name if pipeline.destination else "?"
     print(f"destination: {destination}, dataset {pipeline.dataset_name}; took {seconds:.1f} s")
     failed = [job.name() for job in jobs if job.missing]
@@ -103,11 +103,17 @@ def _print_given_up(outcome: UnattendedRun) -> None:
         )
 
 
-def _print_rows(pipeline: dlt.Pipeline) -> None:
-    normalize_info = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-    row_counts = normalize_info.row_counts if normalize_info else {}
-    data_tables = {t: n for t, n in sorted(row_counts.items()) if not t.startswith("_dlt")}
+def _print_rows(outcome: UnattendedRun) -> None:
+    """The rows of every load of this run, by table (a long backfill's batches and the audit rows
+    of given-up packages included); packages a killed run had normalized are loaded as they are,
+    and their rows are said apart."""
+    data_tables = {t: n for t, n in sorted(outcome.rows.items()) if not t.startswith("_dlt")}
     print("rows this run: " + (", ".join(f"{t}={n}" for t, n in data_tables.items()) or "none"))
+    if outcome.recovered:
+        print(
+            f"also loaded: {len(outcome.recovered)} package(s) a killed run had left ready "
+            f"({', '.join(outcome.recovered)}), their rows not counted above"
+        )
     rejected_total = data_tables.get(REJECTED_TABLE, 0)
     if rejected_total:
         print(f"rejected rows: {rejected_total} (see table {REJECTED_TABLE})")

@@ -104,6 +104,7 @@ def test_a_run_killed_while_normalize_cleans_up_is_recovered(emulator, tmp_path)
     rerun = _run(env, tmp_path, str(RUN))
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "Directory not empty" not in rerun.stderr
+    assert "also loaded: 1 package(s) a killed run had left ready" in rerun.stdout  # said apart
     again = _run(env, tmp_path, str(RUN))  # and the runs after it go on as usual
     assert again.returncode == 0, again.stdout + again.stderr
 
@@ -131,6 +132,7 @@ def test_a_first_run_killed_after_normalize_is_followed_by_a_clean_run(emulator,
     rerun = _run(env, tmp_path, str(RUN), "--job-code", code)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "1 job(s): 1 LOADED" in rerun.stdout + rerun.stderr
+    assert "sale_orders=300" in rerun.stdout and "also loaded" not in rerun.stdout  # nothing was left
     assert _query(
         tmp_path, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM uniware_data.sale_orders"
     ) == [(300, 300)]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,12 +82,16 @@ class UnattendedRun:
     loads: list[LoadInfo] = field(default_factory=list)
     given_up: list[GivenUp] = field(default_factory=list)
     healed: list[str] = field(default_factory=list)  # load ids whose stale copies were removed
+    rows: Counter[str] = field(default_factory=Counter)  # by table, as this process normalized them
+    recovered: list[str] = field(default_factory=list)  # load ids a killed run left normalized
 
     def extend(self, other: UnattendedRun) -> None:
         """Add a later run's outcome (a next batch) to this one."""
         self.loads += other.loads
         self.given_up += other.given_up
         self.healed += other.healed
+        self.rows += other.rows
+        self.recovered += other.recovered
 
     @property
     def load_ids(self) -> list[str]:
@@ -101,7 +106,9 @@ def run_unattended(pipeline: dlt.Pipeline, source: Any) -> UnattendedRun:
         logger.warning("removed the stale copy of package %s that a killed run left behind", load_id)
     if pipeline.has_pending_data:
         logger.warning("loading the packages a previous run left pending first")
+        normalized = set(pipeline.list_normalized_load_packages())
         _run(pipeline, None, outcome)
+        outcome.recovered += [load_id for load_id in outcome.load_ids if load_id in normalized]
     _run(pipeline, source, outcome)
     if outcome.given_up:
         # the audit rows go to the pipeline's schema; on a first run the abort restored none
@@ -112,6 +119,7 @@ def run_unattended(pipeline: dlt.Pipeline, source: Any) -> UnattendedRun:
             else dlt.Schema(names[0] if names else pipeline.pipeline_name)
         )
         outcome.loads.append(pipeline.run(_given_up_rows(outcome.given_up), schema=schema))
+        _count_rows(pipeline, outcome)
     return outcome
 
 
@@ -162,6 +170,13 @@ def _run(pipeline: dlt.Pipeline, source: Any, outcome: UnattendedRun) -> None:
         return
     if info is not None:  # None: nothing was left to load (a first run's pending package is gone
         outcome.loads.append(info)  # with the working folder dlt wipes when the dataset is new)
+        _count_rows(pipeline, outcome)
+
+
+def _count_rows(pipeline: dlt.Pipeline, outcome: UnattendedRun) -> None:
+    """Add the rows the run just ended normalized, by table."""
+    normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+    outcome.rows.update(normalized.row_counts if normalized else {})
 
 
 def _again_with_one_thread(pipeline: dlt.Pipeline, exc: PipelineStepFailed) -> bool:
