@@ -210,6 +210,31 @@ def test_a_merged_report_widens_its_table_and_its_staging_table(
             assert client.execute_sql(f"SELECT count(*) FROM {staged}")[0][0] >= 1
 
 
+@pytest.mark.parametrize("together", [False, True], ids=["later_run", "one_run"])
+def test_a_flag_written_as_words_then_as_digits_stays_boolean(
+    emulator: Any, warehouse: dlt.Pipeline, together: bool
+) -> None:
+    """A column outside the catalogue: Yes/No in one file, 1/0 in another (on its own a column of
+    1 and 0 is an integer). Both are booleans: the column stays boolean, whichever file comes
+    first in one run, and when the digits come in a later run; no note, nothing widened. A later
+    2 is no boolean: the column then becomes text, with a note."""
+    words = b"code,gift\nA,Yes\nB,No\n"
+    digits = b"code,gift\nC,1\nD,0\n"
+    if together:
+        codes = _run(emulator, warehouse, digits, words)
+    else:
+        codes = _run(emulator, warehouse, words) + _run(emulator, warehouse, digits)
+    assert _storage_type(warehouse, "stock_moves", "gift")[0] == "bool"
+    assert _values(warehouse, "stock_moves", "code", "gift") == {"A": True, "B": False, "C": True, "D": False}
+    jobs = audit(warehouse)
+    assert [(jobs[c]["status"], jobs[c]["message"]) for c in codes] == [("LOADED", None), ("LOADED", None)]
+
+    (other,) = _run(emulator, warehouse, b"code,gift\nE,2\n")
+    assert _storage_type(warehouse, "stock_moves", "gift")[0] == "text"
+    assert "column gift widened from bool to text" in audit(warehouse)[other]["message"]
+    _assert_no_variants(warehouse)
+
+
 # a first window with no e-way bill, no return and no custom amount yet: those columns are empty
 VALUELESS = b"Sale Order Item Code,Updated,EWayBill Date,Return Date,Gift Amount,Never Filled\n"
 

@@ -59,7 +59,7 @@ def fits(have: ColumnPlan, col: ColumnPlan) -> bool:
 
 
 def _type_of(col: ColumnPlan) -> ColumnPlan:
-    return ColumnPlan(col.name, col.name, col.kind, col.scale)
+    return ColumnPlan(col.name, col.name, col.kind, col.scale, bools=col.bools)
 
 
 def targets(
@@ -146,7 +146,10 @@ def _valued_columns(job: ExportJob) -> dict[str, ColumnPlan]:
 def _new_column_notes(
     name: str, after: ColumnPlan, cols: Sequence[tuple[ExportJob, ColumnPlan]]
 ) -> list[Note]:
-    others = [col for _, col in cols if not same_type(col, after)]
+    # a column of 1 and 0 in a boolean one changes nothing: its values are booleans as written
+    others = [
+        col for _, col in cols if not same_type(col, after) and not (after.kind == "boolean" and col.bools)
+    ]
     if not others:
         return []
     base = functools.reduce(holding, others[1:], _type_of(others[0]))

@@ -32,6 +32,7 @@ class ColumnPlan:
     padded: int = -1  # typed kinds: values that trimming or the guard changes; -1 = not counted
     note: str = ""  # what the file's typing of this column should tell its reader (a fallback, ...)
     int_digits: int = 0  # numbers: most digits before the point among its values (0: unknown)
+    bools: bool = False  # an integer column whose every value is 1 or 0: it also loads as boolean
 
 
 @dataclass(frozen=True)

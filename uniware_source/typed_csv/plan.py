@@ -265,6 +265,7 @@ def _columns(
                 padded,
                 note,
                 counts.int_digits if kind in ("integer", "decimal") else 0,
+                kind == "integer" and 0 < counts.values == counts.booleans,
             )
         )
     return tuple(columns)

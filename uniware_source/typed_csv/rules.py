@@ -176,6 +176,16 @@ def wider(a: Kind, b: Kind) -> Kind:
     return a if a == b else _WIDER.get(frozenset((a, b)), "text")
 
 
+def _wider_of(a: ColumnPlan, b: ColumnPlan) -> Kind:
+    """wider() of the columns' kinds, where an integer column of 1 and 0 only (`bools`) also holds
+    as a boolean one: a report that writes a flag as Yes/No in one file and as 1/0 in another
+    keeps a boolean column, not text."""
+    kinds = {a.kind, b.kind}
+    if kinds == {"boolean", "integer"} and (a.bools if a.kind == "integer" else b.bools):
+        return "boolean"
+    return wider(a.kind, b.kind)
+
+
 def widen(a: ColumnPlan, b: ColumnPlan) -> ColumnPlan:
     """The narrowest column that holds the values of both; a column with no values defers to the
     other. Decimals whose digits before the point and widest scale together need more than a
@@ -187,14 +197,15 @@ def widen(a: ColumnPlan, b: ColumnPlan) -> ColumnPlan:
             a.label, a.name, b.kind, b.scale, b.formats, b.values, b.guarded, int_digits=b.int_digits
         )
     values = -1 if -1 in (a.values, b.values) else a.values + b.values
-    kind = wider(a.kind, b.kind)
+    kind = _wider_of(a, b)
     scale = max(a.scale, b.scale) if kind == "decimal" else 0
     digits = max(a.int_digits, b.int_digits) if kind in ("integer", "decimal") else 0
     if kind == "decimal" and too_wide(digits, scale):
         kind, scale, digits = "text", 0, 0
     temporal = tuple(dict.fromkeys(a.formats + b.formats)) if kind in ("date", "timestamp") else ()
+    bools = kind == "integer" and a.bools and b.bools
     return ColumnPlan(
-        a.label, a.name, kind, scale, temporal, values, a.guarded or b.guarded, int_digits=digits
+        a.label, a.name, kind, scale, temporal, values, a.guarded or b.guarded, int_digits=digits, bools=bools
     )
 
 
@@ -206,7 +217,7 @@ def holding(have: ColumnPlan, col: ColumnPlan, *, dates_to_timestamps: bool = Tr
     instant a file's date would, midnight in the report's zone), and anything else -> text."""
     if col.values == 0:
         return have
-    kind = wider(have.kind, col.kind)
+    kind = _wider_of(have, col)
     if kind == "timestamp" and have.kind == "date" and not dates_to_timestamps:
         kind = "text"
     scale = max(have.scale, col.scale) if kind == "decimal" else 0
@@ -214,7 +225,9 @@ def holding(have: ColumnPlan, col: ColumnPlan, *, dates_to_timestamps: bool = Tr
         kind, scale = "text", 0  # the larger scale leaves too few digits before the point
     if (kind, scale) == (have.kind, have.scale):
         return have
-    return ColumnPlan(have.label, have.name, kind, scale, values=-1)
+    return ColumnPlan(
+        have.label, have.name, kind, scale, values=-1, bools=kind == "integer" and have.bools and col.bools
+    )
 
 
 def unify(
@@ -240,7 +253,7 @@ def _reconciled(col: ColumnPlan, have: str | ColumnPlan | None) -> ColumnPlan:
         have_scale = have.scale
     else:
         kind, have_scale = KIND_OF_DLT_TYPE.get(have or ""), 0
-    if kind is None or (col.values != 0 and wider(col.kind, kind) != kind):
+    if kind is None or (col.values != 0 and _wider_of(col, ColumnPlan(col.label, col.name, kind)) != kind):
         return col
     scale = max(col.scale, have_scale) if kind == "decimal" else 0
     if kind == "decimal" and too_wide(col.int_digits, scale):
