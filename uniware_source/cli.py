@@ -38,7 +38,11 @@ apply_allocator_defaults()  # before polars and pyarrow are imported
 
 import dlt  # noqa: E402
 from dlt.common.configuration import resolve_configuration  # noqa: E402
-from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
+from dlt.common.configuration.exceptions import (  # noqa: E402
+    ConfigFieldMissingException,
+    LookupTrace,
+    LookupTraces,
+)
 from dlt.common.pipeline import get_dlt_pipelines_dir  # noqa: E402
 from dlt.common.runtime.collector import LogCollector, NullCollector  # noqa: E402
 
@@ -225,9 +229,9 @@ def _missing_settings(traces: Mapping[str, Sequence[Any]]) -> list[str]:
     out: list[str] = []
     for field, lookups in traces.items():
         for lookup in lookups:
-            if hasattr(lookup, "traces"):  # a nested configuration with fields of its own missing
+            if isinstance(lookup, LookupTraces):  # a nested configuration with fields of its own missing
                 out += _missing_settings(lookup.traces)
-        plain = [lookup for lookup in lookups if hasattr(lookup, "sections")]
+        plain = [lookup for lookup in lookups if isinstance(lookup, LookupTrace)]
         if plain:
             path = [*max(plain, key=lambda lookup: len(lookup.sections)).sections, field]
             out.append(f"{'.'.join(path)} ({'__'.join(part.upper() for part in path)})")

@@ -154,7 +154,7 @@ def _type_valueless(dest: SqlDestination, table: str, name: str, after: ColumnPl
     try:
         dest.alter(table, name, before, after, timezone)
     except Exception as exc:
-        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        error = _refusal(exc)
         logger.warning(
             "table %s: column %s stays text: it cannot become %s: %s", table, name, type_name(after), error
         )
@@ -166,6 +166,11 @@ def _type_valueless(dest: SqlDestination, table: str, name: str, after: ColumnPl
         type_name(after),
     )
     return True
+
+
+def _refusal(exc: Exception) -> str:
+    """The first line of the destination's refusal of a change of type (its name if it says nothing)."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _dates_out_of_span(
@@ -193,7 +198,7 @@ def _alter(
         try:
             dest.alter(table, name, before, target, timezone)
         except Exception as exc:
-            error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            error = _refusal(exc)
             logger.warning("table %s: column %s cannot become %s: %s", table, name, type_name(target), error)
             continue
         widened = (type_name(before), type_name(target))
