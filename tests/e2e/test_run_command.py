@@ -46,6 +46,7 @@ def test_failed_job_makes_a_nonzero_exit_naming_it_and_the_others_load(emulator,
     result = _run(tmp_path, env=env)
     assert result.returncode == 1, result.stderr
     assert bad in result.stderr and "FAILED" in result.stderr
+    assert "None" not in result.stderr  # a job without a facility shows `-`, as the summary does
     assert "Traceback" not in result.stderr
     assert "1 FAILED" in result.stdout and "1 LOADED" in result.stdout
     assert "sale_orders=300" in result.stdout
