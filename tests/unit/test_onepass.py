@@ -101,8 +101,6 @@ def test_a_key_of_two_columns_is_hashed_as_the_tracker_hashes_it(tmp_path: Path)
     [
         # whole numbers, then a word: integer -> text
         ("Qty,Name", [f"{i},n{i}" for i in range(400)] + ["many,x"], None, "qty"),
-        # money of 2 places, then one of 11: decimal(38,9) -> decimal(38,11), never rounded
-        ("Total,Name", [f"{i}.25,n{i}" for i in range(400)] + ["1.12345678912,x"], MONEY, "total"),
         # dates, then a date with a time: date -> timestamp
         ("Delivery Date,Name", [*DATES, "2026-11-02 10:00:00,x"], None, "delivery_date"),
         # a column with a value that is only a null token, then numbers is no sparse column:
@@ -120,6 +118,48 @@ def test_a_type_that_changes_after_the_first_chunk_falls_back_to_pass_2(
     assert plan.retyped == onepass.given_up  # what the loader tells at -v
     assert not onepass.out.exists() and not list(tmp_path.glob("*.keys"))
     assert pass_2.num_rows == plan.rows == len(rows)
+
+
+@pytest.mark.parametrize(
+    ("header", "rows", "hints", "kinds"),
+    [
+        # money of 2 places, then one of 11: decimal(38,9) -> decimal(38,11), never rounded
+        ("Total,Name", [f"{i}.25,n{i}" for i in range(400)] + ["1.12345678912,x"], MONEY,
+         ["decimal", "text"]),
+        # whole numbers, then one with places, in the middle and in the last row
+        ("Weight,Name", [f"{i},n{i}" for i in range(200)] + ["-0.5,x"] + [f"{i},m" for i in range(200)],
+         None, ["decimal", "text"]),
+        ("Weight,Name", [f"{i},n{i}" for i in range(400)] + ["2.125,x"], None, ["decimal", "text"]),
+        # a decimal of 1 place, then of 2, then an exponent of 7 (BigDecimal's zero), and whole
+        # numbers of 12 digits before them
+        ("Rate,Units", [f"{i}.5,{10**11 + i}" for i in range(300)] + ["99.99,1.5", "0E-7,7"]
+         + [f"{i}.5,{i}" for i in range(100)], None, ["decimal", "decimal"]),
+    ],
+)  # fmt: skip
+def test_numbers_that_widen_exactly_keep_the_typed_file(
+    tmp_path: Path, header: str, rows: list[str], hints: dict[str, Kind] | None, kinds: list[str]
+) -> None:
+    """Whole numbers that meet a decimal, or a decimal that meets more places: the rows typed so
+    far are cast in a copy, equal, value for value, to what pass 2 parses from their text."""
+    path = write(tmp_path, header, rows)
+    with chunks_of(512):
+        plan, onepass, pass_2 = both_ways(path, hints)
+    assert onepass.given_up is None and plan.typed is not None and plan.retyped == ""
+    assert [c.kind for c in plan.columns] == kinds
+    typed = pq.read_table(plan.typed.path)
+    assert [(f.name, f.type) for f in plan.typed.schema] == [(f.name, f.type) for f in pass_2.schema]
+    assert typed.num_rows == pass_2.num_rows == len(rows)
+    assert typed.equals(pass_2.cast(typed.schema))
+    assert not list(tmp_path.glob("*.retype"))
+
+
+def test_a_key_that_widens_falls_back_to_pass_2(tmp_path: Path) -> None:
+    """The hashes of a merge key's rows typed so far were taken of the narrower values."""
+    rows = [f"{i},n{i}" for i in range(400)] + ["400.5,x"]
+    with chunks_of(512):
+        plan, onepass, pass_2 = both_ways(write(tmp_path, "Line,Name", rows), required=("line",))
+    assert plan.typed is None and "line" in str(onepass.given_up)
+    assert [c.kind for c in plan.columns] == ["decimal", "text"] and pass_2.num_rows == len(rows)
 
 
 def test_a_ragged_record_or_a_missing_key_falls_back_to_pass_2(tmp_path: Path) -> None:

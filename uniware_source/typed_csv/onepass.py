@@ -12,6 +12,12 @@ table's layout. At the end of the file:
 - a column with no value so far (its kind only a default) that gets its first values may change
   type: the rows typed so far hold only nulls for it, so they are copied into a new typed file with
   the new type (at most MAX_RETYPES times a file);
+- so may a column of numbers that widens exactly (`exact_widening`): whole numbers that meet a
+  decimal, or a decimal that meets more places. Its values typed so far are cast in the copy, and
+  a cast of a value already exact at the narrower type gives the value pass 2 parses from its text
+  at the wider one (12 is 12.00, 1.5 at scale 1 is 1.50 at scale 2); a cast that would not fit
+  fails the copy, and pass 2 reads the CSV. Not for a required column, whose hashes were taken of
+  the narrower values;
 - otherwise it is deleted as soon as a type changes, and pass 2 reads the CSV as before.
 
 With `open_keys` (a table merged on a key), the key columns of each typed chunk also go, on the same
@@ -153,10 +159,17 @@ class OnePass:
         self, plan: tuple[ColumnPlan, ...], types: tuple[tuple[str, str, int], ...], changed: list[str]
     ) -> bool:
         """Go on with the new types when every column whose type changed had no value in the rows
-        typed so far (a sparse column's first values, after its kind was only a default): those
-        rows are copied into a new typed file with the new types, the columns' nulls as nulls of
-        the new type. At most MAX_RETYPES times a file; False when that cannot be done."""
-        if self._retypes >= MAX_RETYPES or any(name not in self._valueless for name in changed):
+        typed so far (a sparse column's first values, after its kind was only a default), or
+        widens exactly (exact_widening): those rows are copied into a new typed file with the new
+        types, the columns' nulls as nulls of the new type, their numbers cast. At most
+        MAX_RETYPES times a file; False when that cannot be done."""
+        before = {t[0]: t for t in self._types or ()}
+        after = {t[0]: t for t in types}
+        if self._retypes >= MAX_RETYPES or not all(
+            name in self._valueless
+            or (name not in self._required and exact_widening(before[name], after[name]))
+            for name in changed
+        ):
             return False
         self._wait()
         if self.given_up is not None:
@@ -228,7 +241,7 @@ class OnePass:
                 self.give_up("the file has ragged records, which pass 2 leaves out")
             elif self._types is None or self._rows == 0:
                 self.give_up("the file has no rows")
-            elif self._types != types_of(plan.columns):
+            elif self._types != types_of(plan.columns) and not self._retyped_at_end(plan.columns):
                 self.give_up("a column's type changed at the end of the file")
             elif self._rows != plan.rows or self._writer is None:
                 self.give_up(f"{self._rows} rows typed, the plan has {plan.rows}")
@@ -238,6 +251,18 @@ class OnePass:
         assert self._schema is not None
         keys = self._keys_path if self._open_keys is not None else None
         return TypedFile(self.out, self._schema, self._rows, tuple(self._constants.items()), keys)
+
+    def _retyped_at_end(self, plan: tuple[ColumnPlan, ...]) -> bool:
+        """_retype for the file's own plan, which its last chunk's counts can still change (a
+        date column whose values do not all parse)."""
+        assert self._types is not None
+        types = types_of(plan)
+        changed = [a[0] for a, b in zip(self._types, types, strict=True) if a != b]
+        try:
+            return self._retype(plan, types, changed)
+        except Exception as exc:  # pass 2 meets the file as it always did
+            self.give_up(_why(exc))
+            return False
 
     def _close(self, complete: bool) -> None:
         pending, self._pending = self._pending, deque()
@@ -263,6 +288,13 @@ class OnePass:
                     self._keys_path.unlink(missing_ok=True)
 
 
+def exact_widening(before: tuple[str, str, int], after: tuple[str, str, int]) -> bool:
+    """Whether every value typed as `before` (types_of: name, kind, scale) casts to exactly the
+    value pass 2 gives its text as `after`: whole numbers as decimals, a decimal at more places."""
+    (_, kind, scale), (_, wider_kind, wider_scale) = before, after
+    return wider_kind == "decimal" and (kind == "integer" or (kind == "decimal" and wider_scale >= scale))
+
+
 class _GiveUp(Exception):
     pass
 
@@ -274,10 +306,15 @@ def _why(exc: Exception) -> str:
 def laid_out(typed: Path, layout: pa.Schema, batch_size: int = 65_536) -> Iterator[pa.Table]:
     """The rows of a typed file in `layout`: its columns in the layout's order, each cast to the
     layout's type (text read back as plain strings; a column of nulls to any type), and a null
-    column for each column of the layout the file has not (as pass 2 would have written them)."""
-    for batch in pq.ParquetFile(typed).iter_batches(batch_size=batch_size):
-        names = set(batch.schema.names)
-        columns = [
-            batch.column(f.name) if f.name in names else pa.nulls(batch.num_rows, f.type) for f in layout
-        ]
-        yield pa.Table.from_arrays(columns, names=layout.names).cast(layout)
+    column for each column of the layout the file has not (as pass 2 would have written them).
+    Row group by row group: read over the whole file, pyarrow reads ahead into the next groups
+    (copying 1M typed rows of 21 columns peaked at 416 MB that way, at 336 MB this way, in the
+    same CPU time)."""
+    file = pq.ParquetFile(typed)
+    for group in range(file.metadata.num_row_groups):
+        for batch in file.iter_batches(batch_size=batch_size, row_groups=[group]):
+            names = set(batch.schema.names)
+            columns = [
+                batch.column(f.name) if f.name in names else pa.nulls(batch.num_rows, f.type) for f in layout
+            ]
+            yield pa.Table.from_arrays(columns, names=layout.names).cast(layout)
