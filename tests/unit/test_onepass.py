@@ -196,16 +196,16 @@ def test_a_file_pass_1_refuses_leaves_no_typed_file(tmp_path: Path) -> None:
     assert not onepass.out.exists()
 
 
-def sparse_rows(columns: int, empty_for: int) -> tuple[str, list[str]]:
+def sparse_rows(columns: int, empty_for: int, starts: list[int] | None = None) -> tuple[str, list[str]]:
     """A key, then `columns` columns empty in the first rows, each starting to hold values (whole
-    numbers, money, dates and times in turn) `empty_for` rows after the one before."""
+    numbers, money, dates and times in turn) `empty_for` rows after the one before (or at the rows
+    `starts`, with `empty_for` rows after the last)."""
     shapes = ["{}", "{}.25", "2026-11-{:02d}", "2026-11-01 10:{:02d}:00"]
+    starts = starts or [empty_for * (c + 1) for c in range(columns)]
     header = ",".join(["Code", *[f"Field {c}" for c in range(columns)]])
     rows = []
-    for i in range(empty_for * (columns + 1)):
-        values = [
-            shapes[c % 4].format(1 + i % 28) if i >= empty_for * (c + 1) else "" for c in range(columns)
-        ]
+    for i in range(starts[-1] + empty_for):
+        values = [shapes[c % 4].format(1 + i % 28) if i >= starts[c] else "" for c in range(columns)]
         rows.append(",".join([f"C-{i:05d}", *values]))
     return header, rows
 
@@ -229,10 +229,24 @@ def test_sparse_columns_typed_at_their_first_values_keep_the_typed_file(tmp_path
     assert_keys_hashed(plan, pass_2, ["code"])  # the copies keep the hashes of the rows they copy
 
 
-def test_more_sparse_columns_than_copies_allow_fall_back_to_pass_2(tmp_path: Path) -> None:
-    """Each copy reads and writes the rows typed so far: after MAX_RETYPES of them (3), a further
-    column's first values give the typed file up, and pass 2 types the file as before."""
+def test_many_sparse_columns_keep_the_typed_file_while_their_copies_cost_little(tmp_path: Path) -> None:
+    """Five columns getting their first values through the file: five copies, of fewer rows in
+    all than three times the file's."""
     header, rows = sparse_rows(5, 150)
+    path = write(tmp_path, header, rows)
+    with chunks_of(512):
+        plan, onepass, pass_2 = both_ways(path)
+    assert onepass.given_up is None and plan.typed is not None
+    assert [c.kind for c in plan.columns] == ["text", "integer", "decimal", "date", "timestamp", "integer"]
+    typed = pq.read_table(plan.typed.path)
+    assert typed.equals(pass_2.cast(typed.schema))
+
+
+def test_copies_beyond_three_times_the_rows_fall_back_to_pass_2(tmp_path: Path) -> None:
+    """Each copy reads and writes the rows typed so far: columns getting their first values one
+    after another near the end would copy the file again and again, so once the rows copied in
+    all would pass three times the rows typed, pass 2 types the file as before."""
+    header, rows = sparse_rows(5, 30, starts=[600, 630, 660, 690, 700])
     path = write(tmp_path, header, rows)
     with chunks_of(512):
         plan, onepass, pass_2 = both_ways(path)
