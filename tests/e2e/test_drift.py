@@ -111,6 +111,26 @@ CASES: dict[str, tuple[bytes, bytes, str, dict[str, Any], str, str, str]] = {
         "decimal(38,1)",
         "'2.5'",
     ),
+    # the rows loaded before read as the wall clock of the report's zone, as the file wrote them,
+    # not as UTC instants in another form beside the next files' IST times
+    "text_in_times": (
+        b"code,moved\nA,2024-01-05 10:30:00\nB,2024-01-04 23:45:10\n",
+        b"code,moved\nC,pending\n",
+        "moved",
+        {"A": "2024-01-05 10:30:00", "B": "2024-01-04 23:45:10", "C": "pending"},
+        "timestamp",
+        "text",
+        "'pending'",
+    ),
+    "text_in_dates": (
+        b"code,moved\nA,2024-01-05\n",
+        b"code,moved\nC,n/a yet\n",
+        "moved",
+        {"A": "2024-01-05", "C": "n/a yet"},
+        "date",
+        "text",
+        "'n/a yet'",
+    ),
     "times_in_dates": (  # a date is midnight in the report's zone (IST), as a file's date loads
         b"code,moved\nA,2024-01-05\n",
         b"code,moved\nB,2024-01-05 10:30:00\n",

@@ -26,13 +26,24 @@ logger = logging.getLogger(__name__)
 # the destinations whose ALTER COLUMN ... TYPE ... USING we use and test, by dlt destination type
 DUCKDB = "dlt.destinations.duckdb"  # a destination_type
 DIALECTS = {DUCKDB: "duckdb", "dlt.destinations.postgres": "postgres"}
-# the text a date or a timestamp (UTC, microseconds) becomes, the same in both: 2024-01-05,
-# 2024-01-04T18:30:00.000000Z (not the casts' own text, which depends on settings of the session)
+# the text a date or a timestamp becomes, the same in both: 2024-01-05, and a timestamp as the
+# wall clock of the report's zone, as Uniware writes it (2024-01-05 10:30:00, with its microseconds
+# if it has any), not the casts' own text, which depends on settings of the session: rows loaded
+# before a column turns text then read as the rows that follow (a UTC `...T05:00:00.000000Z`
+# beside the files' IST `2024-01-05 10:30:00` compared and sorted wrongly)
 _TEXT_OF = {
     ("duckdb", "date"): "strftime({c}, '%Y-%m-%d')",
-    ("duckdb", "timestamp"): "strftime({c} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')",
+    ("duckdb", "timestamp"): (
+        "CASE WHEN epoch_us({c}) % 1000000 = 0 "
+        "THEN strftime({c} AT TIME ZONE '{zone}', '%Y-%m-%d %H:%M:%S') "
+        "ELSE strftime({c} AT TIME ZONE '{zone}', '%Y-%m-%d %H:%M:%S.%f') END"
+    ),
     ("postgres", "date"): "to_char({c}, 'YYYY-MM-DD')",
-    ("postgres", "timestamp"): """to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
+    ("postgres", "timestamp"): (
+        "CASE WHEN date_trunc('second', {c}) = {c} "
+        "THEN to_char({c} AT TIME ZONE '{zone}', 'YYYY-MM-DD HH24:MI:SS') "
+        "ELSE to_char({c} AT TIME ZONE '{zone}', 'YYYY-MM-DD HH24:MI:SS.US') END"
+    ),
 }
 
 
@@ -277,12 +288,12 @@ class SqlDestination:
         return f"ALTER TABLE {name} ALTER COLUMN {c} TYPE {sql_type} USING {using}"
 
     def _using(self, c: str, before: ColumnPlan, after: ColumnPlan, sql_type: str, timezone: str) -> str:
+        zone = timezone.replace("'", "''")
         if after.kind == "text" and (self.dialect, before.kind) in _TEXT_OF:
-            return _TEXT_OF[self.dialect, before.kind].format(c=c)
+            return _TEXT_OF[self.dialect, before.kind].format(c=c, zone=zone)
         if (before.kind, after.kind) == (
             "date",
             "timestamp",
         ):  # midnight in the report's zone, as pass 2 reads a date
-            zone = timezone.replace("'", "''")
             return f"CAST({c} AS TIMESTAMP) AT TIME ZONE '{zone}'"
         return f"CAST({c} AS {sql_type})"
