@@ -255,6 +255,26 @@ def test_a_flag_written_as_words_then_as_digits_stays_boolean(
     _assert_no_variants(warehouse)
 
 
+def test_a_flag_written_as_digits_then_as_words_in_a_later_run_becomes_boolean(
+    emulator: Any, warehouse: dlt.Pipeline
+) -> None:
+    """The other order across runs: a first run's 1 and 0 made a bigint column; a later run's
+    Yes/No turns it boolean (1 is true), as the same files loaded in one run do, with a note; a
+    bigint column holding another number stays a number, and becomes text."""
+    digits, words = b"code,gift,qty\nC,1,1\nD,0,2\n", b"code,gift,qty\nA,Yes,No\nB,No,Yes\n"
+    codes = _run(emulator, warehouse, digits) + _run(emulator, warehouse, words)
+    assert _storage_type(warehouse, "stock_moves", "gift")[0] == "bool"
+    assert _values(warehouse, "stock_moves", "code", "gift") == {"A": True, "B": False, "C": True, "D": False}
+    assert _storage_type(warehouse, "stock_moves", "qty")[0] == "text"
+    assert _values(warehouse, "stock_moves", "code", "qty") == {"A": "No", "B": "Yes", "C": "1", "D": "2"}
+    message = audit(warehouse)[codes[1]]["message"]
+    assert (
+        "column gift widened from bigint to bool" in message
+        and "column qty widened from bigint to text" in message
+    )
+    _assert_no_variants(warehouse)
+
+
 # a first window with no e-way bill, no return and no custom amount yet: those columns are empty
 VALUELESS = b"Sale Order Item Code,Updated,EWayBill Date,Return Date,Gift Amount,Never Filled\n"
 

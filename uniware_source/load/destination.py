@@ -250,6 +250,11 @@ class SqlDestination:
         name, c = self.sql.make_qualified_table_name(table), self.sql.escape_column_name(column)
         return bool(self.sql.execute_sql(f"SELECT 1 FROM {name} WHERE {c} IS NOT NULL LIMIT 1"))
 
+    def only_flags(self, table: str, column: str) -> bool:
+        """Whether integer `column` holds no value other than 1 and 0 (the first other one ends the scan)."""
+        name, c = self.sql.make_qualified_table_name(table), self.sql.escape_column_name(column)
+        return not self.sql.execute_sql(f"SELECT 1 FROM {name} WHERE {c} NOT IN (0, 1) LIMIT 1")
+
     def alter(self, table: str, column: str, before: ColumnPlan, after: ColumnPlan, timezone: str) -> None:
         """Change the type of `column` from `before` to `after`, in the table and, if it has the
         column, in its staging table (dlt never changes a type there), in one transaction."""
@@ -291,6 +296,11 @@ class SqlDestination:
         zone = timezone.replace("'", "''")
         if after.kind == "text" and (self.dialect, before.kind) in _TEXT_OF:
             return _TEXT_OF[self.dialect, before.kind].format(c=c, zone=zone)
+        if (before.kind, after.kind) == (
+            "integer",
+            "boolean",
+        ):  # a flag of 1 and 0 (no cast of a bigint in PostgreSQL)
+            return f"({c} <> 0)"
         if (before.kind, after.kind) == (
             "date",
             "timestamp",

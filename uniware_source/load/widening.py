@@ -17,6 +17,7 @@ into quarantine, and the others into the table as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -103,6 +104,7 @@ def _widen(
     could not be (name -> why)."""
     plans = [job.plan for job in jobs]
     exact = gapless(timezone)
+    have = _flags_told(dest, table, have, plans)
     valueless = _valueless_text(dest, table, have, plans)
     typed = {name: col for name, col in have.items() if name not in valueless}  # those: as if new
     final = targets(typed, plans, exact_dates=exact)
@@ -146,6 +148,22 @@ def _valueless_text(
         for name, col in have.items()
         if col.kind == "text" and name in kinds and not dest.has_values(table, name)
     ]
+
+
+def _flags_told(dest: SqlDestination | None, table: str, have: Columns, plans: Sequence[Any]) -> Columns:
+    """`have`, with its integer columns that hold only 1 and 0 (or no value) marked so
+    (ColumnPlan.bools), where a file of this run gives them booleans: such a column then becomes
+    boolean (rules._wider_of), as it does when the files load in one run, and not text, whichever
+    of the files came first. Only a destination whose types can change is asked."""
+    if dest is None:
+        return have
+    flags = {c.name for plan in plans for c in plan.columns if c.values and c.kind == "boolean"}
+    return {
+        name: dataclasses.replace(col, bools=True)
+        if col.kind == "integer" and name in flags and dest.only_flags(table, name)
+        else col
+        for name, col in have.items()
+    }
 
 
 def _type_valueless(dest: SqlDestination, table: str, name: str, after: ColumnPlan, timezone: str) -> bool:
