@@ -37,7 +37,8 @@ class JobLine(NamedTuple):
         return self.status not in _DONE and not self.superseded
 
     def name(self) -> str:
-        return f"{self.job_code or '(not created)'} ({self.report} / {self.facility or '-'})"
+        """The job, its outcome and where it belongs: `EXP-1 QUARANTINED (Stock Moves / -)`."""
+        return f"{self.job_code or '(not created)'} {self.status} ({self.report} / {self.facility or '-'})"
 
     def describe(self, zone: str = "Asia/Kolkata") -> str:
         from uniware_source.cli_admin import local

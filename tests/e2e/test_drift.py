@@ -20,8 +20,10 @@ from typing import Any
 import dlt
 import psycopg2
 import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from tests.conftest import audit, make_source, rows
+from uniware_source import MissingJobsError
 from uniware_source.emulator import JobSpec
 
 DSN = os.environ.get(
@@ -351,7 +353,9 @@ def test_a_change_the_destination_refuses_sends_that_job_to_quarantine(
     assert held == [("C", "abc", drifts), ("D", " 5 ", drifts)]  # as written, every column text
     _assert_no_variants(warehouse)
     jobs = audit(warehouse)
-    assert {jobs[code]["status"] for code in (first, drifts, fits)} == {"LOADED"}
+    # done (its rows are in the destination, not fetched again), but not in its table: listed by
+    # the README's query of the jobs that ended without their data
+    assert [jobs[code]["status"] for code in (first, drifts, fits)] == ["LOADED", "QUARANTINED", "LOADED"]
     assert jobs[fits]["message"] is None
     message = jobs[drifts]["message"]
     assert message.startswith(
@@ -359,6 +363,14 @@ def test_a_change_the_destination_refuses_sends_that_job_to_quarantine(
         "bigint there, values such as 'abc' need text, and the destination refused the change ("
     )
     assert jobs[drifts]["rows_loaded"] == 2
+
+    # by default, pipeline.run raises once everything has loaded, naming the job
+    again = emulator.add_job(JobSpec(report=MOVES, content=b"code,qty\nF,xyz\n"))
+    with pytest.raises(PipelineStepFailed) as failed:
+        warehouse.run(make_source(emulator, [again], report=MOVES, fail_on_missing_jobs=True))
+    assert isinstance(failed.value.exception, MissingJobsError)
+    assert failed.value.exception.jobs == [(again, "QUARANTINED", MOVES, "WH-BLR")]
+    assert ("F", "xyz", again) in rows(warehouse, "SELECT code, qty, _job_code FROM stock_moves__quarantine")
 
 
 def test_a_run_that_died_after_widening_is_repaired_by_the_next(emulator: Any, tmp_path: Path) -> None:
@@ -403,7 +415,7 @@ def test_a_destination_without_sql_sends_a_drifting_job_to_quarantine(emulator: 
         ("B", "abc", drifts)
     ]
     jobs = audit(pipeline)
-    assert jobs[drifts]["status"] == jobs[fits]["status"] == "LOADED"
+    assert (jobs[drifts]["status"], jobs[fits]["status"]) == ("QUARANTINED", "LOADED")
     assert jobs[fits]["message"] is None
     assert jobs[drifts]["message"] == (
         "rows loaded into table stock_moves__quarantine as text, not into stock_moves: column qty is "

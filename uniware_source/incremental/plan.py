@@ -48,9 +48,9 @@ class WindowTask:
 
     @property
     def loaded(self) -> bool:
-        from uniware_source.jobs import Outcome
+        from uniware_source.jobs.status import LANDED
 
-        return self.fetched is not None and self.fetched.outcome is Outcome.LOADED
+        return self.fetched is not None and self.fetched.outcome in LANDED
 
     @property
     def ready(self) -> bool:

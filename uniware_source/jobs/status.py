@@ -24,6 +24,9 @@ class Outcome(StrEnum):
     """The final word on a job in one run, as written to `export_jobs.status`."""
 
     LOADED = "LOADED"
+    # its rows loaded, as text, into the table's quarantine table: the table could not take them
+    # (export_jobs.message says why); done, as LOADED, but its data is not in its table
+    QUARANTINED = "QUARANTINED"
     SKIPPED = "SKIPPED"  # loaded by an earlier run; nothing downloaded
     FAILED = "FAILED"  # Uniware says the export failed
     CANCELLED = "CANCELLED"
@@ -33,6 +36,10 @@ class Outcome(StrEnum):
     INVALID_FILE = "INVALID_FILE"
     ERROR = "ERROR"
     CREATE_FAILED = "CREATE_FAILED"  # Uniware refused to create the window's job
+
+
+# the outcomes whose rows are in the destination: the job code is not fetched again, its window is done
+LANDED = frozenset({Outcome.LOADED, Outcome.QUARANTINED})
 
 
 class Phase(StrEnum):

@@ -20,7 +20,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from uniware_source import library_pages, process_settings
-from uniware_source.jobs import ExportJob, JobFeeder, JobPoller, Outcome
+from uniware_source.jobs import ExportJob, JobFeeder, JobPoller
+from uniware_source.jobs.status import LANDED
 from uniware_source.load.destination import check_duckdb_names
 from uniware_source.load.keys import KeyTracker
 from uniware_source.reports import ReportSpec
@@ -116,7 +117,7 @@ class JobRun:
         schema = loader.table_schema(ready)
         for job in ready:
             yield from loader.load(job, schema)
-            if job.outcome is Outcome.LOADED:
+            if job.outcome in LANDED:
                 record_loaded(loaded, job)
         yield from loader.finish()
 

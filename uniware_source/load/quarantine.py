@@ -4,7 +4,8 @@ When a file's values do not fit a column's type and the destination cannot widen
 destination without SQL we can change types with, or a change the destination refuses, such as
 a column a view depends on in PostgreSQL), that job's rows, and no other job's, load into the
 table's quarantine table instead: every column as text, exactly as written in the file (an empty
-field is null), plus `_job_code` and the job's other row tags. The job is LOADED, and its
+field is null), plus `_job_code` and the job's other row tags. The job ends QUARANTINED (done,
+as LOADED, but counted with the jobs that ended without their data), and its
 `export_jobs.message` says where its rows went and why. Rows of a job loaded again replace that
 job's (or that window's) earlier rows there; rows that later load into the table itself are not
 removed from it.

@@ -33,6 +33,7 @@ from uniware_source.incremental.run import LEDGER_MAX_AGE, RESOURCE_NAME, Export
 from uniware_source.incremental.specs import ExportSpec
 from uniware_source.jobs import ExportJob, Outcome
 from uniware_source.jobs.ledger import LedgerStore, store_for
+from uniware_source.jobs.status import LANDED
 from uniware_source.load.audit import audit_item, empty_tables
 from uniware_source.load.job_run import JobRun
 from uniware_source.load.keys import KeyTracker
@@ -152,7 +153,7 @@ def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
         for spec in run.specs:
             yield from job_run.load(spec.table_name, loadable(spec, tasks, settings.timezone), loaded)
     # a job that will never load must not be re-attached to by the next run
-    ledger.drop(job.job_code for job in feeder.jobs if job.job_code and job.outcome is not Outcome.LOADED)
+    ledger.drop(job.job_code for job in feeder.jobs if job.job_code and job.outcome not in LANDED)
     remember_window_sizes(tasks, state)
     _record_progress(state, run, tasks, [*plan.deferred, *feeder.queue])
     if feeder.jobs:

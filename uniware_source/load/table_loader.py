@@ -385,7 +385,7 @@ class TableLoader:
             job.finish(Outcome.INVALID_FILE, f"job {job.job_code}: {exc!r}; none of its rows load")
             return
         job.rows_loaded = rows
-        job.finish(Outcome.LOADED, None)
+        job.finish(Outcome.QUARANTINED, None)
 
     def finish(self) -> Iterator[Any]:
         """The shared file of small jobs, then the table's definitive hints, decided once every
