@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -632,6 +633,29 @@ def test_a_quote_inside_a_field_fails_the_file_naming_its_line(
     with pytest.raises(CsvFormatError, match=f"line {line}: a quote inside a field") as raised:
         load(path)
     assert record in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("record", "why"),
+    [
+        (b"B7,caf\xe9,7", "not UTF-8 text (invalid continuation byte"),
+        (b'B7,"never closed,7', "a quoted field that never ends"),
+    ],
+)
+@pytest.mark.parametrize("first", [True, False], ids=["in_the_first_chunk", "chunks_later"])
+def test_an_unreadable_file_fails_naming_its_line_and_why(
+    tmp_path: Path, record: bytes, why: str, first: bool
+) -> None:
+    """A byte that is no UTF-8, or a quoted field whose closing quote is missing, anywhere in the
+    file: the error names its physical line and what is wrong, not polars' words."""
+    before = 3 if first else 40_000
+    body = b"".join(b"A%d,plain text,%d\r\n" % (i, i) for i in range(before))
+    path = tmp_path / "broken.csv"
+    path.write_bytes(b"Code,Name,N\r\n" + body + record + b"\r\nC1,after,1\r\n")
+    with pytest.raises(CsvFormatError, match=rf"line {before + 2}: {re.escape(why)}") as raised:
+        load(path)
+    said = str(raised.value).removeprefix(f"{path}: ")
+    assert "polars" not in said and "could not parse" not in said and "sequence" not in said
 
 
 def test_stray_quotes_are_told_from_quoting() -> None:

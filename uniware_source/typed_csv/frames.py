@@ -41,25 +41,23 @@ from uniware_source.typed_csv.chunks import (
     prefetched,
     separators,
 )
-from uniware_source.typed_csv.records import header_end, stray_quote
+from uniware_source.typed_csv.records import header_end, stray_quote, unclosed_quote
 
 _ROW_INDEX = "__record"
 
 
 def unreadable(path: Path, exc: pl.exceptions.PolarsError, where: str = "") -> CsvFormatError:
     """The error to raise (from `exc`) for a file polars cannot read or profile; `where` names the
-    record that is the likely cause, if known (then polars' own words are left out)."""
+    record that is the likely cause and why, if known (then polars' own words are left out)."""
     if where:
-        return CsvFormatError(
-            f"{path}: {where}: not a CSV we can read (CSV quotes a field holding a quote, and doubles it)"
-        )
+        return CsvFormatError(f"{path}: {where}")
     return CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0])
 
 
-def _stray_quote_line(path: Path, position: int, chunk: bytes) -> str:
-    """Where the chunk at byte `position` of `path` holds a quote inside a field, its line and
-    text, for the error message; "" if it holds none."""
-    at = stray_quote(chunk)
+def _unreadable_line(path: Path, position: int, chunk: bytes) -> str:
+    """Where the chunk at byte `position` of `path`, which polars could not read, goes wrong: its
+    line, why and its text, for the error message; "" if that is not found."""
+    at, why, advice = _cause(chunk)
     if at is None:
         return ""
     lines = chunk.count(b"\n", 0, at) + 1
@@ -70,7 +68,22 @@ def _stray_quote_line(path: Path, position: int, chunk: bytes) -> str:
             left -= len(block)
     begin = chunk.rfind(b"\n", 0, at) + 1
     text = chunk[begin : begin + 80].split(b"\n")[0].decode("utf-8", "replace").rstrip("\r")
-    return f"line {lines}: a quote inside a field that does not start with one ({text!r})"
+    return f"line {lines}: {why} ({text!r}): not a CSV we can read ({advice})"
+
+
+def _cause(chunk: bytes) -> tuple[int | None, str, str]:
+    """The offset in `chunk` of what makes it no CSV, what that is and what a CSV would have
+    (None: not found)."""
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start, f"not UTF-8 text ({exc.reason})", "an export is written in UTF-8"
+    if (at := stray_quote(chunk)) is not None:
+        why = "a quote inside a field that does not start with one"
+        return at, why, "CSV quotes a field holding a quote, and doubles it"
+    if (at := unclosed_quote(chunk)) is not None:
+        return at, "a quoted field that never ends", "its closing quote is missing"
+    return None, "", ""
 
 
 def _scan(source: bytes, width: int, lenient: bool) -> pl.LazyFrame:
@@ -234,7 +247,7 @@ def _parsed(
         try:
             df, overfull = _read(chunk, width)
         except pl.exceptions.PolarsError as exc:
-            raise unreadable(path, exc, _stray_quote_line(path, position, chunk)) from exc
+            raise unreadable(path, exc, _unreadable_line(path, position, chunk)) from exc
         position += len(chunk)
         # the commas are read only where pass 1 may need them: a record whose last field is null
         between: Commas = 0

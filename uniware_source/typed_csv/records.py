@@ -51,7 +51,10 @@ def check_text(path: Path) -> None:
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _SNIFF_BYTES)
     except UnicodeDecodeError as exc:
-        raise CsvFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        line = head.count(b"\n", 0, exc.start) + 1
+        raise CsvFormatError(
+            f"{path}: line {line}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
 
 
 def header_end(path: Path) -> int:
@@ -132,6 +135,14 @@ def stray_quote(chunk: bytes) -> int | None:
             i = q
         pos = i + 1
     return None
+
+
+def unclosed_quote(chunk: bytes) -> int | None:
+    """The offset of the quote opening a field of `chunk` that no quote closes before its end
+    (taking quotes in turn as opening and closing, a doubled one as text); None if every one is
+    closed. For an error message only."""
+    quotes = [m.start() for m in re.finditer(rb'"', chunk)]
+    return quotes[-1] if len(quotes) % 2 else None
 
 
 def records(path: Path) -> Iterator[tuple[int, int, str]]:
