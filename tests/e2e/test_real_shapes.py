@@ -243,23 +243,33 @@ def test_labels_that_name_one_column_alike_keep_their_own_columns_in_every_file(
 def test_a_file_that_reads_two_ways_fails_its_job_saying_where_and_why(
     emulator: Any, pipeline: dlt.Pipeline
 ) -> None:
-    """An inch mark in an unquoted field, and a bare carriage return in one beside a ragged
+    """Text after a closing quote, and a bare carriage return in an unquoted field beside a ragged
     record: each job is INVALID_FILE, and its audit message names the line or the cause, in the
-    audit's words (neither polars' nor the deleted download's path)."""
+    audit's words (neither polars' nor the deleted download's path). An inch mark in an unquoted
+    field reads one way, as Excel reads it: its job loads, and says how it was read."""
     inch = emulator.add_job(JobSpec(report="Adv", content=b'Code,Name,Amt\nA1,5" screen,1.5\nA2,y,2\n'))
+    after = emulator.add_job(JobSpec(report="Adv", content=b'Code,Name,Amt\nB1,"5" screen,1.5\nB2,y,2\n'))
     bare_cr = emulator.add_job(
         JobSpec(report="Adv", content=b"Code,Name,Amt\nA1,p,1\nA2,x\ry,2\nA3,t,3,extra\n")
     )
-    pipeline.run(make_source(emulator, [inch, bare_cr], report="Adv"))
+    pipeline.run(make_source(emulator, [inch, after, bare_cr], report="Adv"))
     jobs = audit(pipeline)
-    assert jobs[inch]["status"] == jobs[bare_cr]["status"] == "INVALID_FILE"
-    assert jobs[inch]["message"].startswith(
-        f"job {inch}: line 2: a quote inside a field that does not start with one ('A1,5\" screen,1.5')"
+    assert jobs[after]["status"] == jobs[bare_cr]["status"] == "INVALID_FILE"
+    assert jobs[after]["message"].startswith(
+        f"job {after}: line 2: text after the quote that closes a field ('B1,\"5\" screen,1.5')"
     )
     assert jobs[bare_cr]["message"].startswith(f"job {bare_cr}: record boundaries are ambiguous")
     assert "carriage return" in jobs[bare_cr]["message"]
-    for job in (inch, bare_cr):
+    for job in (after, bare_cr):
         assert "uniware-" not in jobs[job]["message"] and "malformed" not in jobs[job]["message"]
+    assert (jobs[inch]["status"], jobs[inch]["rows_loaded"]) == ("LOADED", 2)
+    assert jobs[inch]["message"].startswith(
+        "line 2: a quote inside a field that does not start with one ('A1,5\" screen,1.5'): read as text"
+    )
+    assert sorted(rows(pipeline, "SELECT code, name, amt FROM adv WHERE code LIKE 'A%'")) == [
+        ("A1", '5" screen', Decimal("1.5")),
+        ("A2", "y", Decimal("2")),
+    ]
 
 
 def test_column_types_by_name_or_label_win_over_the_catalogue(emulator: Any, pipeline: dlt.Pipeline) -> None:

@@ -620,19 +620,39 @@ def test_a_date_column_with_an_impossible_date_loads_as_text_and_says_so(tmp_pat
     assert code.note == ""
 
 
+@pytest.mark.parametrize("first", [True, False], ids=["in_the_first_chunk", "chunks_later"])
+def test_an_inch_mark_in_an_unquoted_field_is_text_as_excel_reads_it(tmp_path: Path, first: bool) -> None:
+    """A quote inside a field that does not start with one (with no second one to balance it):
+    the quote is text, as Excel and Python's csv module read it; the file is read again with its
+    quotes written as CSV writes them, and the plan says which line made it so."""
+    before = [f'A{i},"quoted, {i}",{i}' for i in range(3 if first else 30_000)]
+    records = ["Code,Name,N", *before, 'B1,Samsung 32" LED TV,100', 'B2,"multi\nline ""x""",2', "B3,Plain,3"]
+    plan, table = load(write(tmp_path, records, bom=False))
+    assert plan.rows == len(before) + 3 and kinds(plan) == {"code": "text", "name": "text", "n": "integer"}
+    names = table.column("name").to_pylist()
+    assert names[-3:] == ['Samsung 32" LED TV', 'multi\nline "x"', "Plain"] and names[0] == "quoted, 0"
+    line = len(before) + 2
+    assert plan.note.startswith(f"line {line}: a quote inside a field that does not start with one (")
+    assert "read as text" in plan.note
+
+
 @pytest.mark.parametrize(
-    ("record", "line"),
-    [('A1,32" LED TV,100', 3), ('A1,"abc"def,1', 3), ('A1,"abc" ,1', 3)],
+    ("records", "line"),
+    [
+        (['A1,"abc"def,1'], 3),
+        (['A1,"abc" ,1'], 3),
+        (['A1,32" TV,1', "A2,ok,2", 'A3,"abc"def,3'], 5),  # an inch mark first: read again, then this
+    ],
 )
-def test_a_quote_inside_a_field_fails_the_file_naming_its_line(
-    tmp_path: Path, record: str, line: int
+def test_text_after_a_closing_quote_fails_the_file_naming_its_line(
+    tmp_path: Path, records: list[str], line: int
 ) -> None:
-    """An inch mark in an unquoted field (with no second one to balance it), or text after a
-    closing quote: the file cannot be read as CSV, and the error says which line and why."""
-    path = write(tmp_path, ["Code,Name,N", 'A0,"fine, quoted",1', record, "A2,Plain,2"], bom=False)
-    with pytest.raises(CsvFormatError, match=f"line {line}: a quote inside a field") as raised:
+    """Text after the quote that closes a field reads two ways (`"abc"def`): the file cannot be
+    read as CSV, and the error says which line and why."""
+    path = write(tmp_path, ["Code,Name,N", 'A0,"fine, quoted",1', *records, "A9,Plain,9"], bom=False)
+    with pytest.raises(CsvFormatError, match=f"line {line}: ") as raised:
         load(path)
-    assert record in str(raised.value)
+    assert "not a CSV we can read" in str(raised.value)
 
 
 @pytest.mark.parametrize(

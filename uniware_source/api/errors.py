@@ -102,3 +102,9 @@ class LinkExpiredError(DownloadError):
 class CsvFormatError(UniwareError):
     """The file is not a CSV we can read at all (not text, no header, ...). Row-level problems are
     not errors: those rows go to `rejected_rows`."""
+
+
+class QuoteInFieldError(CsvFormatError):
+    """A quote inside a field that does not start with one (an inch mark, `32" TV`), which the fast
+    reader cannot take: the file reads once its quotes are written as CSV quotes them
+    (records.requote)."""

@@ -181,6 +181,9 @@ class TableLoader:
         self._learn_names(plan)
         for note in file_notes(plan):
             logger.warning("job %s, table %s: %s", job.job_code, self.table, note)
+        if plan.note:  # how the file was read: in the job's audit row too
+            logger.warning("job %s, table %s: %s", job.job_code, self.table, plan.note)
+            job.message = f"{job.message}; {plan.note}" if job.message else plan.note
         if plan.rows and self._duckdb:
             # the command's DuckDB threads follow the length and width of the files it loads
             data_bytes = path.stat().st_size - header_end(path)

@@ -32,7 +32,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from uniware_source.api.errors import CsvFormatError
+from uniware_source.api.errors import CsvFormatError, QuoteInFieldError
 from uniware_source.typed_csv import chunks as csv_chunks
 from uniware_source.typed_csv.chunks import (
     Arrival,
@@ -41,9 +41,12 @@ from uniware_source.typed_csv.chunks import (
     prefetched,
     separators,
 )
-from uniware_source.typed_csv.records import header_end, stray_quote, unclosed_quote
+from uniware_source.typed_csv.records import header_end, in_unquoted_field, stray_quote, unclosed_quote
 
 _ROW_INDEX = "__record"
+
+
+INCH_MARK = "a quote inside a field that does not start with one"
 
 
 def unreadable(path: Path, exc: pl.exceptions.PolarsError, where: str = "") -> CsvFormatError:
@@ -79,8 +82,13 @@ def _cause(chunk: bytes) -> tuple[int | None, str, str]:
     except UnicodeDecodeError as exc:
         return exc.start, f"not UTF-8 text ({exc.reason})", "an export is written in UTF-8"
     if (at := stray_quote(chunk)) is not None:
-        why = "a quote inside a field that does not start with one"
-        return at, why, "CSV quotes a field holding a quote, and doubles it"
+        if in_unquoted_field(chunk, at):
+            return at, INCH_MARK, "CSV quotes a field holding a quote, and doubles it"
+        return (
+            at,
+            "text after the quote that closes a field",
+            "CSV quotes a field holding a quote, and doubles it",
+        )
     if (at := unclosed_quote(chunk)) is not None:
         return at, "a quoted field that never ends", "its closing quote is missing"
     return None, "", ""
@@ -247,7 +255,9 @@ def _parsed(
         try:
             df, overfull = _read(chunk, width)
         except pl.exceptions.PolarsError as exc:
-            raise unreadable(path, exc, _unreadable_line(path, position, chunk)) from exc
+            where = _unreadable_line(path, position, chunk)
+            error = unreadable(path, exc, where)
+            raise (QuoteInFieldError(str(error)) if INCH_MARK in where else error) from exc
         position += len(chunk)
         # the commas are read only where pass 1 may need them: a record whose last field is null
         between: Commas = 0

@@ -57,6 +57,7 @@ class FilePlan:
     drop_empty_records: bool = False  # the file has blank lines / all-empty records, filtered out
     typed: TypedFile | None = None  # its rows already typed, if pass 1 could (no pass 2 needed)
     retyped: str = ""  # why pass 1 could not keep the rows it typed, if it tried
+    note: str = ""  # what reading the file took that its reader should know (quotes read as text)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from uniware_source.api.errors import CsvFormatError
+from uniware_source.api.errors import CsvFormatError, QuoteInFieldError
 from uniware_source.typed_csv.chunks import Arrival
 from uniware_source.typed_csv.frames import Commas, filtered, frames
 from uniware_source.typed_csv.kinds import KINDS, Kind
@@ -28,6 +28,7 @@ from uniware_source.typed_csv.records import (
     header_end,
     locate_rejects,
     read_header,
+    requote,
 )
 from uniware_source.typed_csv.rules import classify, classify_temporal, date_only_note, fallback_note
 
@@ -55,7 +56,42 @@ def plan_file(
     `onepass`, the rows are typed as they are profiled, and the plan carries the typed file if
     no column's type changed on the way (onepass.py). `known`: the names that labels got in the
     table's earlier files (column_names). `overrides`: the user's own hints (column_types), by
-    label or name, which win over `hints` by either."""
+    label or name, which win over `hints` by either.
+
+    A file with a quote inside a field that does not start with one (an inch mark, `32" TV`),
+    which the fast reader cannot take, is written anew with CSV's quoting once it has all arrived
+    (records.requote: the quote is text, as Excel and Python's csv module read it), and planned
+    again, more slowly; its plan's `note` says so."""
+    options = {
+        "normalize": normalize,
+        "hints": hints,
+        "timezone": timezone,
+        "known": known,
+        "overrides": overrides,
+    }
+    try:
+        return _plan_file(Path(path), arrival=arrival, onepass=onepass, **options)  # type: ignore[arg-type]
+    except QuoteInFieldError as exc:
+        where = str(exc).removeprefix(f"{path}: ").split(": not a CSV", 1)[0]
+    if arrival is not None:
+        arrival.wait_for(1 << 62)
+    requote(Path(path))
+    plan = _plan_file(Path(path), arrival=None, onepass=onepass, **options)  # type: ignore[arg-type]
+    note = f"{where}: read as text, as Excel reads it (the file was read again with its quotes rewritten)"
+    return dataclasses.replace(plan, note=note)
+
+
+def _plan_file(
+    path: Path,
+    *,
+    normalize: Callable[[str], str],
+    hints: Mapping[str, Kind] | None,
+    timezone: str,
+    arrival: Arrival | None,
+    onepass: OnePass | None,
+    known: Mapping[str, str] | None,
+    overrides: Mapping[str, Kind] | None,
+) -> FilePlan:
     path = Path(path)
     if arrival is not None:
         _wait_for_start(path, arrival)

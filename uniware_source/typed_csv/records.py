@@ -137,6 +137,39 @@ def stray_quote(chunk: bytes) -> int | None:
     return None
 
 
+def in_unquoted_field(chunk: bytes, at: int) -> bool:
+    """Whether the quote at offset `at` of `chunk` (a stray_quote) is inside a field that does not
+    start with a quote (`32" TV`), rather than after the quote closing one (`"abc"def`)."""
+    start = max(chunk.rfind(b",", 0, at), chunk.rfind(b"\n", 0, at)) + 1
+    return chunk[start : start + 1] != b'"'
+
+
+def requote(path: Path) -> None:
+    """Write `path` anew with each field quoted as CSV quotes it, reading it as Python's csv module
+    reads it strictly (as Excel does): a quote inside a field that does not start with one is
+    text (`32" TV`, `5" x 7"`). Records, their fields and the physical lines they start on stay
+    as they were. Raises CsvFormatError naming the line where the file does not read that way
+    either (text after the quote that closes a field, `"abc"def`)."""
+    out = path.with_name(path.name + ".requoted")
+    try:
+        with (
+            path.open(encoding="utf-8", newline="") as src,
+            out.open("w", encoding="utf-8", newline="") as dst,
+        ):
+            reader = csv.reader(src, strict=True)
+            writer = csv.writer(dst, lineterminator="\n")
+            try:
+                writer.writerows(reader)
+            except csv.Error as exc:
+                raise CsvFormatError(
+                    f"{path}: line {reader.line_num}: {exc}: not a CSV we can read "
+                    "(CSV quotes a field holding a quote, and doubles it)"
+                ) from exc
+        out.replace(path)
+    finally:
+        out.unlink(missing_ok=True)
+
+
 def unclosed_quote(chunk: bytes) -> int | None:
     """The offset of the quote opening a field of `chunk` that no quote closes before its end
     (taking quotes in turn as opening and closing, a doubled one as text); None if every one is
