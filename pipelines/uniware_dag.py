@@ -11,7 +11,8 @@ several workers at once; a snapshot export, or `facilities = "all"`, stays one t
 state from the destination, where the job ledger lives too; like the command, it runs batch
 after batch until no window is left. A task fails when the run could not load (like the
 command's exit 2) or when some job ended without its data (exit 1); the jobs are in
-`export_jobs` either way, and a retry or the next run reads the missing windows again.
+`export_jobs` either way, and a retry or the next run reads the missing windows again (except a
+QUARANTINED job's: its rows are in the table's quarantine table, and only that run's task fails).
 
 Keep to one run at a time (`max_active_runs=1`, below) and to one scheduler per dataset: the
 `uniware` command's run lock covers one machine, not Airflow's workers.
@@ -90,7 +91,9 @@ class UniwareTasksGroup(PipelineTasksGroup):
         missing = missing_jobs(pipeline, self.units[pipeline.pipeline_name], started)
         if missing:
             raise MissingData(
-                f"{len(missing)} job(s) did not load; the next run tries them again: " + "; ".join(missing)
+                f"{len(missing)} job(s) ended without their data in their table; a retry or the next run "
+                "reads a failed job's window again, and a QUARANTINED job's rows stay in the table's "
+                "quarantine table (export_jobs.message says why): " + "; ".join(missing)
             )
 
 

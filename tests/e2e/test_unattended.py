@@ -66,6 +66,49 @@ def test_a_fresh_pipeline_with_nothing_to_do_exits_0_and_its_tables_exist(emulat
         assert db.sql("SELECT DISTINCT status FROM uniware_data.export_jobs").fetchall() == [("LOADED",)]
 
 
+def test_a_job_stuck_on_the_tenant_ends_the_run_and_the_next_run_takes_it_up(emulator, tmp_path) -> None:
+    """A window whose job never finishes on Uniware's side, in a backfill of several batches: the
+    run times it out and stops its batches once they no longer move the cursor (the windows after
+    it load, and would load again in every further batch), exit 1. The next run polls that same
+    job, which Uniware would refuse to create again as a duplicate, and loads it once it is done."""
+    exports = [
+        {
+            "report": "Sale Orders",
+            "start_date": str(_ist_today() - timedelta(days=6)),
+            "facilities": ["WH-BLR"],
+        }
+    ]
+    env = command_env(
+        emulator,
+        tmp_path,
+        exports,
+        retry_cooldown="0.1",
+        collision_wait="0.1",
+        commit_every_windows="3",
+        job_timeout="2",
+    )
+    emulator.shape_next_jobs(1, never_finish=True)
+    first = run_command(env, tmp_path)
+    assert first.returncode == 1, first.stdout + first.stderr
+    (stuck,) = [code for code, job in emulator.jobs.items() if job.spec.never_finish]
+    assert f"FAILED jobs: {stuck} TIMED_OUT" in first.stderr
+
+    emulator.let_finish(stuck)
+    second = run_command(env, tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    with duckdb.connect(str(tmp_path / "uniware.duckdb"), read_only=True) as db:
+        jobs = "SELECT job_code, status, run_started_at FROM uniware_data.export_jobs"
+        outcomes = db.sql(f"SELECT status FROM ({jobs}) WHERE job_code = ? ORDER BY status", params=[stuck])
+        assert outcomes.fetchall() == [("LOADED",), ("TIMED_OUT",)]
+        latest = f"(SELECT max(run_started_at) FROM ({jobs}))"
+        last = db.sql(f"SELECT DISTINCT status FROM ({jobs}) WHERE run_started_at = {latest}")
+        assert last.fetchall() == [("LOADED",)]  # no window created again and refused
+    same_window = [
+        code for code, job in emulator.jobs.items() if job.collision_key == emulator.jobs[stuck].collision_key
+    ]
+    assert same_window == [stuck]  # its window was never created again
+
+
 def test_a_failed_attempt_made_good_by_the_next_one_exits_0(emulator, tmp_path) -> None:
     today = _ist_today()
     exports = [{"report": "Sale Orders", "start_date": str(today), "facilities": ["WH-BLR"]}]
@@ -111,7 +154,7 @@ def test_a_long_backfill_commits_batch_by_batch_and_a_crash_loses_only_the_batch
     pipeline.run(source)
     assert _creates(emulator) == 4
     state = pipeline.state["sources"]["uniware"]["resources"]["uniware_exports"]
-    assert state["batch"] == {"left": 8, "loaded": 4}
+    assert state["batch"] == {"left": 8, "loaded": 4, "moved": True}
 
     # the command goes on where that batch stopped, one commit per batch, until nothing is left
     env_exports = exports

@@ -660,6 +660,8 @@ def test_text_after_a_closing_quote_fails_the_file_naming_its_line(
     [
         (b"B7,caf\xe9,7", "not UTF-8 text (invalid continuation byte"),
         (b'B7,"never closed,7', "a quoted field that never ends"),
+        # a later field's opening quote closes it, with text after: still this line's quote
+        (b'B7,"never closed,7\r\nC0,"Road 5, Pune",0', "a quoted field that never ends"),
     ],
 )
 @pytest.mark.parametrize("first", [True, False], ids=["in_the_first_chunk", "chunks_later"])

@@ -34,10 +34,11 @@ def _by_export_and_facility(tasks: Sequence[WindowTask]) -> dict[tuple[str, str]
     return groups
 
 
-def advance_cursors(tasks: Sequence[WindowTask], book: dict[str, Any]) -> None:
+def advance_cursors(tasks: Sequence[WindowTask], book: dict[str, Any]) -> bool:
     """Move each export/facility cursor of `book` (the incremental cursors, or a backfill's) over
-    the unbroken run of loaded windows, no further."""
+    the unbroken run of loaded windows, no further; whether one moved."""
     cursors = book.setdefault("cursors", {})
+    moved = False
     for (key, facility), group in _by_export_and_facility(tasks).items():
         done = sorted(leaves(group), key=lambda t: t.window.start if t.window else datetime.min)
         cursor: datetime | None = None
@@ -49,6 +50,8 @@ def advance_cursors(tasks: Sequence[WindowTask], book: dict[str, Any]) -> None:
         previous = cursors.get(key, {}).get(facility)
         if cursor is not None and (previous is None or cursor > datetime.fromisoformat(previous)):
             cursors.setdefault(key, {})[facility] = cursor.isoformat()
+            moved = True
+    return moved
 
 
 def remember_window_sizes(tasks: Sequence[WindowTask], state: dict[str, Any]) -> None:

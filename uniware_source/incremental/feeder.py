@@ -84,7 +84,10 @@ class WindowFeeder:
         if job.outcome is None:  # downloaded and typed: it loads
             task.fetched = job
             return
-        if job.job_code:
+        # a job that timed out still runs on Uniware, which refuses a new job of the same window as a
+        # duplicate: it stays in the ledger, and the next run polls it again
+        timed_out = job.outcome is Outcome.TIMED_OUT
+        if job.job_code and not timed_out:
             self.ledger.drop([job.job_code])
         if task.reattached and job.outcome in (Outcome.NOT_FOUND, Outcome.FAILED, Outcome.CANCELLED):
             # a job of an earlier run that Uniware no longer has: create the window afresh
@@ -96,12 +99,16 @@ class WindowFeeder:
         if task.failures >= self.settings.split_after and self._can_split(task):
             job.superseded = True
             self._split(task)
-        elif task.failures < task.spec.max_attempts:
+        elif task.failures < task.spec.max_attempts and not timed_out:
             job.superseded = True
             task.ready_at = self.clock() + self.settings.retry_cooldown
             self.queue.append(task)
         else:
-            note = f"(window given up after {task.failures} failed attempts)"
+            note = (
+                "(still running on Uniware: the next run polls it again)"
+                if timed_out
+                else f"(window given up after {task.failures} failed attempts)"
+            )
             job.message = f"{job.message or ''} {note}".strip()
 
     @staticmethod

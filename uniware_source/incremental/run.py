@@ -59,6 +59,9 @@ def exports_state(pipeline_state: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def backlog(pipeline_state: Mapping[str, Any]) -> tuple[int, int]:
-    """(windows left for a next run, windows the last run loaded), as the last run stored them."""
+    """(windows left for a next run, windows the last run loaded), as the last run stored them.
+    The windows loaded count only if a cursor moved: a batch behind a window that did not load (a
+    job still running on Uniware, one that failed) loads the windows after it again and again,
+    and the next batch would too; the batches then stop, and the next run starts at that window."""
     batch = exports_state(pipeline_state).get("batch", {})
-    return int(batch.get("left", 0)), int(batch.get("loaded", 0))
+    return int(batch.get("left", 0)), int(batch.get("loaded", 0)) if batch.get("moved", True) else 0

@@ -98,6 +98,18 @@ def exports_resource(
     return uniware_exports()
 
 
+def _window_of(job: ExportJob) -> tuple[str, str | None, Any]:
+    return job.report, job.facility, job.window
+
+
+def _reattach(job: ExportJob, landed: set[tuple[str, str | None, Any]]) -> bool:
+    """Whether the next run may still take `job` from the ledger: it loaded (the committed state
+    then drops it), or it timed out and no attempt of its window loaded (it is still running on
+    Uniware, which refuses a new job of the same window as a duplicate: a retry in this run was
+    refused so)."""
+    return job.outcome in LANDED or (job.outcome is Outcome.TIMED_OUT and _window_of(job) not in landed)
+
+
 def _ledger_store() -> LedgerStore | None:
     try:
         pipeline = dlt.current.pipeline()
@@ -119,10 +131,10 @@ def _record_progress(
     """Cursors over what loaded, and what is left for the next run (in the same state, committed
     with this run's data)."""
     book = progress_book(state, run.sync.backfill)
-    advance_cursors(tasks, book)
+    moved = advance_cursors(tasks, book)
     note_backlog(book, left)
     loaded = sum(1 for task in leaves(tasks) if task.loaded)
-    state["batch"] = {"left": len(left), "loaded": loaded}
+    state["batch"] = {"left": len(left), "loaded": loaded, "moved": moved}
     if run.sync.backfill is not None and not left:
         forget_backfill(state, run.sync.backfill)
 
@@ -152,8 +164,10 @@ def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
         )
         for spec in run.specs:
             yield from job_run.load(spec.table_name, loadable(spec, tasks, settings.timezone), loaded)
-    # a job that will never load must not be re-attached to by the next run
-    ledger.drop(job.job_code for job in feeder.jobs if job.job_code and job.outcome not in LANDED)
+    # a job that will never load must not be re-attached to by the next run; one that timed out
+    # is still running on Uniware, where a new job of its window would be refused as a duplicate
+    landed = {_window_of(job) for job in feeder.jobs if job.outcome in LANDED}
+    ledger.drop(job.job_code for job in feeder.jobs if job.job_code and not _reattach(job, landed))
     remember_window_sizes(tasks, state)
     _record_progress(state, run, tasks, [*plan.deferred, *feeder.queue])
     if feeder.jobs:

@@ -41,7 +41,7 @@ from uniware_source.typed_csv.chunks import (
     prefetched,
     separators,
 )
-from uniware_source.typed_csv.records import header_end, in_unquoted_field, stray_quote, unclosed_quote
+from uniware_source.typed_csv.records import header_end, quote_problem
 
 _ROW_INDEX = "__record"
 
@@ -81,17 +81,14 @@ def _cause(chunk: bytes) -> tuple[int | None, str, str]:
         chunk.decode("utf-8")
     except UnicodeDecodeError as exc:
         return exc.start, f"not UTF-8 text ({exc.reason})", "an export is written in UTF-8"
-    if (at := stray_quote(chunk)) is not None:
-        if in_unquoted_field(chunk, at):
-            return at, INCH_MARK, "CSV quotes a field holding a quote, and doubles it"
-        return (
-            at,
-            "text after the quote that closes a field",
-            "CSV quotes a field holding a quote, and doubles it",
-        )
-    if (at := unclosed_quote(chunk)) is not None:
+    problem = quote_problem(chunk)
+    if problem is None:
+        return None, "", ""
+    kind, at = problem
+    if kind == "unclosed":
         return at, "a quoted field that never ends", "its closing quote is missing"
-    return None, "", ""
+    why = INCH_MARK if kind == "inch" else "text after the quote that closes a field"
+    return at, why, "CSV quotes a field holding a quote, and doubles it"
 
 
 def _scan(source: bytes, width: int, lenient: bool) -> pl.LazyFrame:

@@ -1,7 +1,8 @@
 """A file's records read exactly, with Python's `csv` module: the header, the checks that the file is
 UTF-8 text and comma-separated, and where the ragged records are (physical line, raw text). Also,
 read the same way, where the header ends in bytes (`header_end`, where the chunks of data start)
-and the first quote inside a field of a chunk (`stray_quote`, for an error message).
+and the first quote of a chunk that CSV's quoting does not explain (`quote_problem`, for an error
+message), and a file written anew with CSV's quoting (`requote`).
 
 Far slower than polars, so a file is read this way in full only when polars saw ragged records,
 which is rare.
@@ -117,31 +118,35 @@ def _first_record_end(buf: bytes, final: bool, path: Path) -> int | None:
     return None
 
 
-def stray_quote(chunk: bytes) -> int | None:
-    """The offset of the first quote of `chunk` (whole records) that neither opens a field, nor
-    closes or doubles one inside a quoted field: an inch mark in an unquoted field (`32" TV`), or
-    text after a closing quote (`"abc"def`). None if there is none. For an error message only."""
+def quote_problem(chunk: bytes) -> tuple[str, int] | None:
+    """The first quote of `chunk` (whole records) that CSV's quoting does not explain, and how:
+    ("inch", at) a quote inside a field that does not start with one (`32" TV`); ("unclosed", at)
+    a quoted field opening at `at` that no quote closes, or that a quote closes only on a later
+    line and with text after it (a field's closing quote is missing, and a later field's opening
+    one closed it); ("after", at) text after the quote that closes a field (`"abc"def`). None if
+    there is none. For error messages, and to tell an inch mark (which reads one way) apart."""
     pos = 0
     while (found := _HEADER_SPECIAL.search(chunk, pos)) is not None:
         i = found.start()
         if chunk[i : i + 1] == b'"':
             if i and chunk[i - 1 : i] not in (b",", b"\n"):
-                return i
+                return "inch", i
             q = _closing_quote(chunk, i + 1)
             if q < 0:
-                return None
+                return "unclosed", i
             if chunk[q + 1 : q + 2] not in (b"", b",", b"\r", b"\n"):
-                return q
+                return ("unclosed", i) if b"\n" in chunk[i:q] else ("after", q)
             i = q
         pos = i + 1
     return None
 
 
-def in_unquoted_field(chunk: bytes, at: int) -> bool:
-    """Whether the quote at offset `at` of `chunk` (a stray_quote) is inside a field that does not
-    start with a quote (`32" TV`), rather than after the quote closing one (`"abc"def`)."""
-    start = max(chunk.rfind(b",", 0, at), chunk.rfind(b"\n", 0, at)) + 1
-    return chunk[start : start + 1] != b'"'
+def stray_quote(chunk: bytes) -> int | None:
+    """The offset of the first quote of `chunk` (whole records) that neither opens a field, nor
+    closes or doubles one inside a quoted field: an inch mark in an unquoted field (`32" TV`), or
+    text after a closing quote (`"abc"def`). None if there is none (quote_problem tells more)."""
+    problem = quote_problem(chunk)
+    return problem[1] if problem is not None and problem[0] != "unclosed" else None
 
 
 def requote(path: Path) -> None:
@@ -168,14 +173,6 @@ def requote(path: Path) -> None:
         out.replace(path)
     finally:
         out.unlink(missing_ok=True)
-
-
-def unclosed_quote(chunk: bytes) -> int | None:
-    """The offset of the quote opening a field of `chunk` that no quote closes before its end
-    (taking quotes in turn as opening and closing, a doubled one as text); None if every one is
-    closed. For an error message only."""
-    quotes = [m.start() for m in re.finditer(rb'"', chunk)]
-    return quotes[-1] if len(quotes) % 2 else None
 
 
 def records(path: Path) -> Iterator[tuple[int, int, str]]:
