@@ -40,6 +40,7 @@ import dlt  # noqa: E402
 from dlt.common.configuration import resolve_configuration  # noqa: E402
 from dlt.common.configuration.exceptions import (  # noqa: E402
     ConfigFieldMissingException,
+    ConfigValueCannotBeCoercedException,
     LookupTrace,
     LookupTraces,
 )
@@ -198,7 +199,9 @@ def _root_cause(exc: BaseException) -> BaseException:
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and all(current is not seen for seen in chain):
-        if isinstance(current, UniwareError | ConfigFieldMissingException):
+        if isinstance(
+            current, UniwareError | ConfigFieldMissingException | ConfigValueCannotBeCoercedException
+        ):
             return current
         chain.append(current)
         current = current.__cause__ or current.__context__
@@ -214,10 +217,38 @@ def _report_failure(exc: Exception, verbose: bool, command: str = "run") -> None
             f"uniware: missing setting(s): {missing} (see .dlt/config.toml and secrets.toml)", file=sys.stderr
         )
         return
+    if isinstance(cause, ConfigValueCannotBeCoercedException):
+        print(f"uniware: {_unreadable_setting(cause)}", file=sys.stderr)
+        return
     text = " ".join(str(cause).split())
     print(f"uniware: {command} failed: {type(cause).__name__}: {text[:500]}", file=sys.stderr)
     if verbose:
         logging.exception("details")
+
+
+def _unreadable_setting(exc: ConfigValueCannotBeCoercedException) -> str:
+    """A setting whose value is not of its type, named with its environment variable where it is
+    one of the source's (`poll_interval` = `abc`); a secret's value is not shown."""
+    name = exc.field_name
+    kind = getattr(exc.hint, "__name__", str(exc.hint))
+    expected = _EXPECTED.get(kind, f"a {kind}")
+    where = (
+        f"[sources.uniware] {name}, or SOURCES__UNIWARE__{name.upper()}"
+        if name in UniwareSourceConfiguration.__annotations__
+        else "its section of .dlt/config.toml or secrets.toml, or its environment variable"
+    )
+    secret = any(word in name.lower() for word in ("password", "secret", "token", "key"))
+    value = "" if secret else f" {exc.field_value!r}"
+    return f"setting {name}: the value{value} is not {expected} (set in {where})"
+
+
+_EXPECTED = {
+    "float": "a number",
+    "int": "a whole number",
+    "bool": "true or false",
+    "list": "a list",
+    "dict": "a table",
+}
 
 
 def _missing_settings(traces: Mapping[str, Sequence[Any]]) -> list[str]:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.conftest import PASSWORD, USERNAME
 from uniware_source.emulator import JobSpec
@@ -82,6 +83,34 @@ def test_a_missing_destination_setting_is_named_in_full(emulator, tmp_path) -> N
     assert lines == [
         "uniware: missing setting(s): destination.postgres.credentials.password "
         "(DESTINATION__POSTGRES__CREDENTIALS__PASSWORD) (see .dlt/config.toml and secrets.toml)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("POLL_INTERVAL", "abc", "setting poll_interval: the value 'abc' is not a number"),
+        ("MAX_JOBS_IN_FLIGHT", "2.5", "setting max_jobs_in_flight: the value '2.5' is not a whole number"),
+        (
+            "EXPORTS",
+            '{"report": "Sale Orders"}',
+            "setting exports: the value {'report': 'Sale Orders'} is not a list",
+        ),
+    ],
+)
+def test_a_setting_of_the_wrong_type_is_named_with_its_variable(
+    emulator, tmp_path, setting: str, value: str, said: str
+) -> None:
+    env = {
+        **_tenant_env(emulator),
+        "SOURCES__UNIWARE__JOB_CODES": '["J1"]',
+        f"SOURCES__UNIWARE__{setting}": value,
+    }
+    result = _run(tmp_path, env=env)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("uniware:")]
+    assert lines == [
+        f"uniware: {said} (set in [sources.uniware] {setting.lower()}, or SOURCES__UNIWARE__{setting})"
     ]
 
 
