@@ -193,9 +193,20 @@ def reset_cursor(pipeline: dlt.Pipeline, export: str, to: date | None, facility:
     """Reset one export's cursor (every facility, or one) to local midnight of `to`, or remove it
     so that the next run starts from the export's start_date. Returns what was done, in a line."""
     tz = zone()
+    today = datetime.now(ZoneInfo(tz)).date()
+    if to is not None and to > today:  # the runs would skip every day until then
+        raise ConfigurationError(
+            f"--to {to} is after today ({today} in {tz}): a cursor moves only over days that loaded"
+        )
     pipeline.sync_destination()
     state = exports_state(pipeline.state)
     key = find_export(state.get("cursors", {}), export)
+    known = sorted(state.get("cursors", {}).get(key, {}))
+    if facility is not None and facility not in known:
+        raise ConfigurationError(
+            f"export {key.partition('|')[0]!r} has no cursor for facility {facility!r}; "
+            f"its facilities: {', '.join(known) or 'none'}"
+        )
 
     def edit(resource: dict[str, Any]) -> None:
         cursors = resource.setdefault("cursors", {}).setdefault(key, {})

@@ -93,6 +93,14 @@ def test_status_reset_and_a_fresh_machine_sees_the_reset(emulator, tmp_path) -> 
     assert refused.returncode == 2 and "--yes" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
 
+    # a day to come, or a facility the export has no cursor for, is refused, changing nothing
+    later = run_command(
+        env, tmp_path, "reset", "sale_orders", "--to", str(_ist_today() + timedelta(days=1)), "--yes"
+    )
+    unknown = run_command(env, tmp_path, "reset", "sale_orders", "--facility", "WH-XYZ", "--yes")
+    assert later.returncode == unknown.returncode == 2, later.stderr + unknown.stderr
+    assert "is after today" in later.stderr and "its facilities: WH-BLR" in unknown.stderr
+
     start = _ist_today() - timedelta(days=2)
     reset = run_command(env, tmp_path, "reset", "sale_orders", "--to", str(start), "--yes")
     assert reset.returncode == 0, reset.stdout + reset.stderr
