@@ -7,13 +7,20 @@ dlt may wipe that folder) before it changes anything, and gives up at once if an
 it. The lock is the operating system's (`filelock`): it is released when its process ends, even
 when killed, so a crash never leaves it held. It covers one machine; runs on several machines
 (an orchestrator's workers) must be kept apart by the orchestrator.
+
+A run from a user's own code (`pipeline.run(uniware_source(...))`) takes the same lock when the
+source's data is first read (`hold_for_run`), and lets it go when dlt ends the run's trace (a
+module of dlt's trace hooks, `_LetGo`), or when the process ends: two such runs at once of a
+pipeline whose tables were empty both appended their rows (every row twice).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -52,13 +59,17 @@ def check_project(
 
 
 def lock_path(pipelines_dir: str | Path, pipeline_name: str) -> Path:
-    return Path(pipelines_dir) / f".{pipeline_name}.uniware.lock"
+    return Path(pipelines_dir).absolute() / f".{pipeline_name}.uniware.lock"
 
 
-@contextmanager
-def run_lock(pipelines_dir: str | Path, pipeline_name: str) -> Iterator[Path]:
-    """Hold the pipeline's lock for the block; RunLocked at once if another run holds it."""
-    path = lock_path(pipelines_dir, pipeline_name)
+# the run locks this process holds, by path: the command's (run_lock), and those of runs from a
+# user's own code (hold_for_run), which dlt's end of the run lets go
+_held: dict[Path, FileLock] = {}
+_for_runs: set[Path] = set()
+_guard = threading.Lock()
+
+
+def _acquire(path: Path, pipeline_name: str) -> FileLock:
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path)
     try:
@@ -68,7 +79,69 @@ def run_lock(pipelines_dir: str | Path, pipeline_name: str) -> Iterator[Path]:
             f"another run of pipeline {pipeline_name!r} is in progress (it holds {path}); "
             "this run changed nothing"
         ) from None
+    return lock
+
+
+@contextmanager
+def run_lock(pipelines_dir: str | Path, pipeline_name: str) -> Iterator[Path]:
+    """Hold the pipeline's lock for the block; RunLocked at once if another run holds it."""
+    path = lock_path(pipelines_dir, pipeline_name)
+    lock = _acquire(path, pipeline_name)
+    with _guard:
+        _held[path] = lock
     try:
         yield path
     finally:
+        with _guard:
+            _held.pop(path, None)
+        lock.release()
+
+
+def hold_for_run(pipeline: Any) -> None:
+    """The run lock of `pipeline` for a run from a user's own code, held until dlt ends the run
+    (its trace) or the process ends; nothing if this process holds it already (the command, or
+    an earlier resource of the same run). RunLocked if another process holds it."""
+    path = lock_path(pipeline.pipelines_dir, pipeline.pipeline_name)
+    with _guard:
+        if path in _held:
+            return
+        _held[path] = _acquire(path, pipeline.pipeline_name)
+        _for_runs.add(path)
+        _LetGo.install()
+
+
+class _LetGo:
+    """One of dlt's trace modules (dlt.pipeline.trace.TRACKING_MODULES, as dlt's own are): at the
+    end of a pipeline's run, the lock hold_for_run took for it is let go."""
+
+    installed = False
+
+    @classmethod
+    def install(cls) -> None:
+        from dlt.pipeline import trace
+
+        if not cls.installed and trace.TRACKING_MODULES is not None:
+            trace.TRACKING_MODULES.append(cls)
+            cls.installed = True
+
+    @staticmethod
+    def on_start_trace(trace: Any, step: Any, pipeline: Any) -> None:
+        pass
+
+    @staticmethod
+    def on_start_trace_step(trace: Any, step: Any, pipeline: Any) -> None:
+        pass
+
+    @staticmethod
+    def on_end_trace_step(trace: Any, step: Any, pipeline: Any, step_info: Any, send_state: bool) -> None:
+        pass
+
+    @staticmethod
+    def on_end_trace(trace: Any, pipeline: Any, send_state: bool) -> None:
+        path = lock_path(pipeline.pipelines_dir, pipeline.pipeline_name)
+        with _guard:
+            if path not in _for_runs:
+                return
+            _for_runs.discard(path)
+            lock = _held.pop(path)
         lock.release()

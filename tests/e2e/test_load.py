@@ -11,11 +11,15 @@ from pathlib import Path
 
 import dlt
 import pyarrow.parquet as pq
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+from filelock import FileLock
 
 from tests.conftest import audit, fetch_export, item_codes, make_source, parse_export, rows
 from uniware_source.emulator import ALL_SALE_ORDER_KEYS, DEFAULT_SALE_ORDER_COLUMNS, JobSpec
 from uniware_source.load.typed_files import ROW_GROUP_COLUMNS, ROW_GROUP_ROWS
 from uniware_source.process_settings import DUCKDB_CONFIG_VARIABLE
+from uniware_source.run_lock import RunLocked, lock_path
 
 NULLS = {"", "-", "NA", "N/A", "null", "None", "NULL"}
 IST = timedelta(hours=5, minutes=30)
@@ -461,3 +465,25 @@ def test_an_updated_column_loaded_as_text_does_not_pick_the_row_that_stays(
     told = [r for r in caplog.records if "repeat the key" in r.message]
     assert [r.levelno for r in told] == [logging.WARNING], [r.message for r in told]
     assert "updated loaded as string" in told[0].message and "latest by" not in told[0].message
+
+
+def test_a_second_run_of_a_pipeline_from_code_is_refused_while_one_runs(emulator, pipeline) -> None:
+    """Two runs at once of one pipeline from a user's own code would both append to tables that
+    were empty (every row twice): the second, finding the pipeline's run lock held, fails before
+    it creates or reads anything; the lock goes with the end of a run."""
+    code = emulator.add_job(JobSpec(rows=40))
+    path = lock_path(pipeline.pipelines_dir, pipeline.pipeline_name)
+    requests = len(emulator.requests)
+    with FileLock(path, timeout=0), pytest.raises(PipelineStepFailed) as refused:
+        pipeline.run(make_source(emulator, [code]))
+    assert isinstance(refused.value.exception.__cause__, RunLocked), refused.value.exception
+    assert "another run of pipeline" in str(refused.value.exception)
+    assert len(emulator.requests) == requests  # nothing asked of the tenant
+
+    pipeline.drop_pending_packages()
+    pipeline.run(make_source(emulator, [code]))
+    assert rows(pipeline, "SELECT count(*), count(DISTINCT sale_order_item_code) FROM sale_orders") == [
+        (40, 40)
+    ]
+    with FileLock(path, timeout=0):  # let go at the end of the run
+        pass

@@ -38,6 +38,7 @@ from uniware_source.load.audit import audit_item, empty_tables
 from uniware_source.load.job_run import JobRun
 from uniware_source.load.keys import KeyTracker
 from uniware_source.reports import ReportSpec
+from uniware_source.run_lock import hold_for_run
 from uniware_source.settings import SourceSettings, SyncSettings
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def export_job_resource(
 def _load_job_codes(
     settings: SourceSettings, codes: Sequence[str], spec: ReportSpec, table: str, tracker: KeyTracker
 ) -> Iterator[Any]:
+    _one_run_at_a_time()
     started = datetime.now(UTC)
     loaded: dict[str, dict[str, Any]] = dlt.current.resource_state().setdefault("loaded_jobs", {})
     jobs = [ExportJob(code, spec.name, settings.facility, table) for code in codes]
@@ -118,6 +120,15 @@ def _ledger_store() -> LedgerStore | None:
     return store_for(pipeline)
 
 
+def _one_run_at_a_time() -> None:
+    """The pipeline's run lock, before anything is created or read (run_lock.hold_for_run)."""
+    try:
+        pipeline = dlt.current.pipeline()
+    except Exception:  # iterated outside a pipeline: nothing to keep apart
+        return
+    hold_for_run(pipeline)
+
+
 def _forget_old_loads(loaded: dict[str, dict[str, Any]], now: datetime) -> None:
     """The loaded codes only serve to prune the ledger: keep them no longer than its entries."""
     oldest = (now - LEDGER_MAX_AGE).isoformat()
@@ -140,6 +151,7 @@ def _record_progress(
 
 
 def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
+    _one_run_at_a_time()
     started = datetime.now(UTC)
     settings = run.settings
     state = dlt.current.resource_state()
