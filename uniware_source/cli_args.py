@@ -65,8 +65,29 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# the options every command takes that are followed by a value (see _common)
+_SHARED_WITH_VALUE = ("--destination", "--pipeline-name", "--dataset", "--log-file")
+
+
+def _command_first(args: list[str]) -> list[str]:
+    """The command moved before the options every command takes, where those come first
+    (`uniware --pipeline-name shop status` is `uniware status --pipeline-name shop`)."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in COMMANDS:
+            return [arg, *args[:i], *args[i + 1 :]]
+        if arg in _SHARED_WITH_VALUE:
+            i += 2
+        elif arg.partition("=")[0] in _SHARED_WITH_VALUE or arg in ("-v", "--verbose"):
+            i += 1
+        else:
+            break
+    return args
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _command_first(list(sys.argv[1:] if argv is None else argv))
     if not args or (args[0] not in COMMANDS and args[0] not in ("-h", "--help")):
         args.insert(0, "run")  # the flag-only usage of earlier versions
     parser = argparse.ArgumentParser(

@@ -95,3 +95,19 @@ def test_systemd_verifies_the_units(tmp_path: Path) -> None:
         ["systemd-analyze", "calendar", "hourly"], capture_output=True, text=True, timeout=60
     )
     assert calendar.returncode == 0 and "*-*-* *:00:00" in calendar.stdout
+
+
+@pytest.mark.parametrize(
+    ("words", "command", "pipeline"),
+    [
+        (["--pipeline-name", "shop", "status"], "status", "shop"),
+        (["-v", "--dataset=d", "reset", "Sale Orders", "--yes"], "reset", None),
+        (["status", "--pipeline-name", "shop"], "status", "shop"),
+        (["--pipeline-name", "shop", "--job-code", "X"], "run", "shop"),  # flags alone: a run
+    ],
+)
+def test_the_options_every_command_takes_go_before_or_after_it(
+    words: list[str], command: str, pipeline: str | None
+) -> None:
+    args = parse_args(words)
+    assert (args.command, args.pipeline_name) == (command, pipeline)
