@@ -509,8 +509,8 @@ def default_table_name(report: str) -> str:
     return _naming.normalize_table_identifier(report)
 
 
-# the tables the connector keeps beside the reports' (load/audit.py, jobs/ledger.py)
-OWN_TABLES = frozenset({"export_jobs", "rejected_rows", "_uniware_job_ledger"})
+# the tables the connector keeps beside the reports' (load/audit.py, jobs/ledger.py, load/tenant.py)
+OWN_TABLES = frozenset({"export_jobs", "rejected_rows", "_uniware_job_ledger", "_uniware_tenant"})
 
 
 def check_table_name(table: str, where: str) -> None:

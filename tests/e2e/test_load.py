@@ -8,6 +8,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dlt
 import pyarrow.parquet as pq
@@ -16,7 +17,8 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from filelock import FileLock
 
 from tests.conftest import audit, fetch_export, item_codes, make_source, parse_export, rows
-from uniware_source.emulator import ALL_SALE_ORDER_KEYS, DEFAULT_SALE_ORDER_COLUMNS, JobSpec
+from uniware_source import UniwareCredentials
+from uniware_source.emulator import ALL_SALE_ORDER_KEYS, DEFAULT_SALE_ORDER_COLUMNS, Emulator, JobSpec
 from uniware_source.load.typed_files import ROW_GROUP_COLUMNS, ROW_GROUP_ROWS
 from uniware_source.process_settings import DUCKDB_CONFIG_VARIABLE
 from uniware_source.run_lock import RunLocked, lock_path
@@ -487,3 +489,52 @@ def test_a_second_run_of_a_pipeline_from_code_is_refused_while_one_runs(emulator
     ]
     with FileLock(path, timeout=0):  # let go at the end of the run
         pass
+
+
+def test_a_second_tenant_into_a_dataset_that_holds_another_is_refused(
+    emulator, tmp_path_factory, tmp_path
+) -> None:
+    """Their keys (and job codes) repeat across tenants: a second tenant's rows would replace the
+    first's, and the job ledger would mix their jobs. The dataset is marked as the first tenant's;
+    a run of another into it, from a pipeline of its own, fails before it asks its tenant anything,
+    and loads into a dataset of its own."""
+
+    def tenant_pipeline(name: str, dataset: str) -> dlt.Pipeline:
+        return dlt.pipeline(
+            pipeline_name=name,
+            destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
+            dataset_name=dataset,
+            pipelines_dir=str(tmp_path / "pipelines"),
+        )
+
+    first = tenant_pipeline("tenant_a", "shared")
+    first.run(make_source(emulator, [emulator.add_job(JobSpec(rows=30))]))
+    cache = tmp_path_factory.getbasetemp() / "emulator-cache"
+    with Emulator(username="u", password="p", default_job_delay=0.1, seed=8, cache_dir=cache) as other:
+        code = other.add_job(JobSpec(rows=20))
+        source = make_source(other, [code], credentials=UniwareCredentials(username="u", password="p"))
+        with pytest.raises(PipelineStepFailed) as refused:
+            tenant_pipeline("tenant_b", "shared").run(source)
+        said = str(refused.value.exception.__cause__)
+        assert f"holds the data of Uniware tenant {urlsplit(emulator.base_url).netloc}" in said
+        assert f"not {urlsplit(other.base_url).netloc}" in said
+        assert not [r for r in other.requests if r.server == "api"]  # its tenant was asked nothing
+        assert rows(first, "SELECT count(*) FROM sale_orders") == [(30,)]
+
+        own = tenant_pipeline("tenant_b", "tenant_b_data")
+        own.drop_pending_packages()
+        own.run(make_source(other, [code], credentials=UniwareCredentials(username="u", password="p")))
+        assert rows(own, "SELECT count(*) FROM sale_orders") == [(20,)]
+
+
+@pytest.mark.parametrize("disposition", ["replace", "merge"])
+def test_a_write_disposition_given_to_the_run_is_refused_not_ignored(emulator, pipeline, disposition) -> None:
+    """Each table's write disposition is the connector's own: one given to pipeline.run was
+    quietly lost (a 'replace' merged instead). It is refused before the tenant is asked anything."""
+    code = emulator.add_job(JobSpec(rows=10))
+    requests = len(emulator.requests)
+    with pytest.raises(PipelineStepFailed) as refused:
+        pipeline.run(make_source(emulator, [code]), write_disposition=disposition)
+    said = str(refused.value.exception.__cause__)
+    assert f"write_disposition={disposition!r} was given to pipeline.run" in said and "refresh=" in said
+    assert len(emulator.requests) == requests

@@ -169,9 +169,10 @@ def test_a_table_the_connector_keeps_for_itself_is_refused_naming_the_setting(
 def test_from_the_catalogue_the_connectors_own_tables_are_the_ones_it_writes() -> None:
     from uniware_source.jobs.ledger import LEDGER_TABLE
     from uniware_source.load.audit import AUDIT_TABLE, REJECTED_TABLE
+    from uniware_source.load.tenant import TENANT_TABLE
     from uniware_source.reports import OWN_TABLES
 
-    assert {AUDIT_TABLE, REJECTED_TABLE, LEDGER_TABLE} == OWN_TABLES
+    assert {AUDIT_TABLE, REJECTED_TABLE, LEDGER_TABLE, TENANT_TABLE} == OWN_TABLES
 
 
 def test_a_backfill_without_exports_names_the_missing_exports() -> None:

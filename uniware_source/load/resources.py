@@ -20,6 +20,7 @@ from typing import Any
 import dlt
 from dlt.extract.resource import DltResource
 
+from uniware_source.api.errors import ConfigurationError
 from uniware_source.incremental.cursors import (
     advance_cursors,
     leaves,
@@ -35,8 +36,10 @@ from uniware_source.jobs import ExportJob, Outcome
 from uniware_source.jobs.ledger import LedgerStore, store_for
 from uniware_source.jobs.status import LANDED
 from uniware_source.load.audit import audit_item, empty_tables
+from uniware_source.load.destination import check_duckdb_names
 from uniware_source.load.job_run import JobRun
 from uniware_source.load.keys import KeyTracker
+from uniware_source.load.tenant import claim_dataset
 from uniware_source.reports import ReportSpec
 from uniware_source.run_lock import hold_for_run
 from uniware_source.settings import SourceSettings, SyncSettings
@@ -64,7 +67,7 @@ def export_job_resource(
 def _load_job_codes(
     settings: SourceSettings, codes: Sequence[str], spec: ReportSpec, table: str, tracker: KeyTracker
 ) -> Iterator[Any]:
-    _one_run_at_a_time()
+    _before_reading(settings)
     started = datetime.now(UTC)
     loaded: dict[str, dict[str, Any]] = dlt.current.resource_state().setdefault("loaded_jobs", {})
     jobs = [ExportJob(code, spec.name, settings.facility, table) for code in codes]
@@ -120,13 +123,30 @@ def _ledger_store() -> LedgerStore | None:
     return store_for(pipeline)
 
 
-def _one_run_at_a_time() -> None:
-    """The pipeline's run lock, before anything is created or read (run_lock.hold_for_run)."""
+def _before_reading(settings: SourceSettings) -> None:
+    """Before anything is created or read: the pipeline's run lock (run_lock.hold_for_run), and
+    its dataset marked as this tenant's (load/tenant.py)."""
     try:
         pipeline = dlt.current.pipeline()
     except Exception:  # iterated outside a pipeline: nothing to keep apart
         return
+    _no_write_disposition_given()
     hold_for_run(pipeline)
+    check_duckdb_names()  # before the dataset is first written to: it could never be loaded into
+    claim_dataset(pipeline, settings.base_url)
+
+
+def _no_write_disposition_given() -> None:
+    """Refuse a write_disposition given to `pipeline.run` (or applied to a resource): each table's
+    is the connector's own, chosen per report and per run (merge on the report's key, replace a
+    snapshot's or a window's rows), and dlt would let it quietly win over none of them."""
+    given = dlt.current.resource().write_disposition
+    if given not in (None, "append"):  # "append": the resources' own default, as declared
+        raise ConfigurationError(
+            f"write_disposition={given!r} was given to pipeline.run, but the connector decides each of "
+            "its tables' (its rows merge on the report's key, a snapshot's or a window's are replaced): "
+            "leave it out; to load a table afresh, pass refresh='drop_resources', or `uniware reset`"
+        )
 
 
 def _forget_old_loads(loaded: dict[str, dict[str, Any]], now: datetime) -> None:
@@ -151,7 +171,7 @@ def _record_progress(
 
 
 def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
-    _one_run_at_a_time()
+    _before_reading(run.settings)
     started = datetime.now(UTC)
     settings = run.settings
     state = dlt.current.resource_state()
