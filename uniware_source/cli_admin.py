@@ -29,6 +29,7 @@ from uniware_source.incremental.run import RESOURCE_NAME, exports_state
 from uniware_source.incremental.windows import local_midnight
 from uniware_source.jobs.ledger import store_for
 from uniware_source.load.audit import AUDIT_TABLE
+from uniware_source.load.tenant import dataset_tenants
 from uniware_source.run_lock import RunLocked, check_project, run_lock
 
 EXIT_OK, EXIT_REFUSED = 0, 2
@@ -147,7 +148,9 @@ def print_status(pipeline: dlt.Pipeline, runs: int) -> int:
     if pipeline.destination is not None:
         pipeline.sync_destination()  # the state as the next run would see it
     tz = zone()
-    print(f"pipeline {pipeline.pipeline_name}: dataset {pipeline.dataset_name}")
+    tenants = dataset_tenants(pipeline)
+    held = f", the data of Uniware tenant {', '.join(sorted(tenants))}" if tenants else ""
+    print(f"pipeline {pipeline.pipeline_name}: dataset {pipeline.dataset_name}{held}")
     _print_runs(pipeline, runs, tz)
     _print_cursors(pipeline.state, tz)
     return 0

@@ -108,7 +108,7 @@ def _print_rows(outcome: UnattendedRun) -> None:
     """The rows of every load of this run, by table (a long backfill's batches and the audit rows
     of given-up packages included); packages a killed run had normalized are loaded as they are,
     and their rows are said apart."""
-    data_tables = {t: n for t, n in sorted(outcome.rows.items()) if not t.startswith("_dlt")}
+    data_tables = {t: n for t, n in sorted(outcome.rows.items()) if not t.startswith(("_dlt", "_uniware"))}
     print("rows this run: " + (", ".join(f"{t}={n}" for t, n in data_tables.items()) or "none"))
     if outcome.recovered:
         print(

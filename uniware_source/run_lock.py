@@ -100,7 +100,11 @@ def run_lock(pipelines_dir: str | Path, pipeline_name: str) -> Iterator[Path]:
 def hold_for_run(pipeline: Any) -> None:
     """The run lock of `pipeline` for a run from a user's own code, held until dlt ends the run
     (its trace) or the process ends; nothing if this process holds it already (the command, or
-    an earlier resource of the same run). RunLocked if another process holds it."""
+    an earlier resource of the same run), and nothing where dlt traces no run (the source read
+    outside one, or runtime traces switched off): no end would let it go. RunLocked if another
+    process holds it."""
+    if getattr(pipeline, "_trace", None) is None:
+        return
     path = lock_path(pipeline.pipelines_dir, pipeline.pipeline_name)
     with _guard:
         if path in _held:

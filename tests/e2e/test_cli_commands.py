@@ -87,6 +87,7 @@ def test_status_reset_and_a_fresh_machine_sees_the_reset(emulator, tmp_path) -> 
     status = run_command(env, tmp_path, "status")
     assert status.returncode == 0, status.stderr
     assert "last 1 run(s)" in status.stdout and "jobs=4" in status.stdout and "failed=0" in status.stdout
+    assert f"the data of Uniware tenant {emulator.base_url.split('//')[1]}" in status.stdout
     assert "IST" in _cursor_line(status.stdout)
 
     refused = run_command(env, tmp_path, "reset", "Sale Orders")  # not a terminal, no --yes

@@ -490,6 +490,19 @@ def test_a_second_run_of_a_pipeline_from_code_is_refused_while_one_runs(emulator
     with FileLock(path, timeout=0):  # let go at the end of the run
         pass
 
+    # read outside a run, or in a run dlt does not trace, no end would let it go: not taken
+    assert len(list(make_source(emulator, [code], force_reload=True))) > 0
+    untraced = dlt.pipeline(
+        pipeline_name=pipeline.pipeline_name + "_untraced",
+        destination=dlt.destinations.duckdb(str(Path(pipeline.pipelines_dir).parent / "untraced.duckdb")),
+        pipelines_dir=pipeline.pipelines_dir,
+    )
+    untraced.config.enable_runtime_trace = False
+    untraced.run(make_source(emulator, [code]))
+    for name in (pipeline.pipeline_name, untraced.pipeline_name):
+        with FileLock(lock_path(pipeline.pipelines_dir, name), timeout=0):
+            pass
+
 
 def test_a_second_tenant_into_a_dataset_that_holds_another_is_refused(
     emulator, tmp_path_factory, tmp_path
@@ -508,7 +521,12 @@ def test_a_second_tenant_into_a_dataset_that_holds_another_is_refused(
         )
 
     first = tenant_pipeline("tenant_a", "shared")
-    first.run(make_source(emulator, [emulator.add_job(JobSpec(rows=30))]))
+    code = emulator.add_job(JobSpec(rows=30))
+    # an address that answers nothing (a typo): no job loads, so the dataset is nobody's yet
+    first.run(make_source(emulator, [code], base_url="http://127.0.0.1:9"))
+    assert audit(first)[code]["status"] != "LOADED"
+    first.run(make_source(emulator, [code]))
+    assert rows(first, "SELECT tenant FROM _uniware_tenant") == [(urlsplit(emulator.base_url).netloc,)]
     cache = tmp_path_factory.getbasetemp() / "emulator-cache"
     with Emulator(username="u", password="p", default_job_delay=0.1, seed=8, cache_dir=cache) as other:
         code = other.add_job(JobSpec(rows=20))

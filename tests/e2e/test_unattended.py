@@ -109,6 +109,27 @@ def test_a_job_stuck_on_the_tenant_ends_the_run_and_the_next_run_takes_it_up(emu
     assert same_window == [stuck]  # its window was never created again
 
 
+def test_a_timed_out_window_split_in_halves_that_load_is_done(emulator, tmp_path) -> None:
+    """A window whose first job failed and whose second timed out is split; its halves load. The
+    timed-out job, taken over by them, is no longer the window's: the next run does not poll it
+    again (it failed every later run with TIMED_OUT while Uniware still ran it)."""
+    start = _ist_today() - timedelta(days=1)  # one window: yesterday and today
+    # no lookback: a re-read of the whole window would collide with the job still stuck on it
+    window = {"window_days": 2, "lookback_hours": 0}
+    exports = [{"report": "Sale Orders", "start_date": str(start), "facilities": ["WH-BLR"], **window}]
+    env = command_env(
+        emulator, tmp_path, exports, retry_cooldown="0.1", collision_wait="0.1", job_timeout="2"
+    )
+    emulator.shape_next_jobs(1, outcome="FAILED")
+    emulator.shape_next_jobs(1, never_finish=True)
+    first = run_command(env, tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "1 FAILED" in first.stdout and "1 TIMED_OUT" in first.stdout
+    again = run_command(env, tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "TIMED_OUT" not in again.stdout
+
+
 def test_a_failed_attempt_made_good_by_the_next_one_exits_0(emulator, tmp_path) -> None:
     today = _ist_today()
     exports = [{"report": "Sale Orders", "start_date": str(today), "facilities": ["WH-BLR"]}]

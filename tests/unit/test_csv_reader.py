@@ -636,6 +636,15 @@ def test_an_inch_mark_in_an_unquoted_field_is_text_as_excel_reads_it(tmp_path: P
     assert "read as text" in plan.note
 
 
+def test_an_inch_mark_in_a_file_with_a_bom_and_quoted_labels_keeps_the_first_label(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes('\ufeff"Code","Name","N"\r\nA1,"quoted",1\r\nA2,5" screen,2\r\n'.encode())
+    plan, table = load(path)
+    assert table.column_names == ["code", "name", "n"] and plan.note
+    assert table.column("code").to_pylist() == ["A1", "A2"]
+    assert table.column("name").to_pylist() == ["quoted", '5" screen']
+
+
 @pytest.mark.parametrize(
     ("records", "line"),
     [

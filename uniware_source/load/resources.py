@@ -39,7 +39,7 @@ from uniware_source.load.audit import audit_item, empty_tables
 from uniware_source.load.destination import check_duckdb_names
 from uniware_source.load.job_run import JobRun
 from uniware_source.load.keys import KeyTracker
-from uniware_source.load.tenant import claim_dataset
+from uniware_source.load.tenant import check_dataset, tenant_item
 from uniware_source.reports import ReportSpec
 from uniware_source.run_lock import hold_for_run
 from uniware_source.settings import SourceSettings, SyncSettings
@@ -88,6 +88,8 @@ def _load_job_codes(
             yield from run.load(table, fetched, loaded)
     if jobs:
         yield audit_item(jobs, started, fail_on_missing=settings.fail_on_missing_jobs, zone=settings.timezone)
+    if any(job.outcome in LANDED for job in jobs):
+        yield tenant_item(settings.base_url)
     yield from empty_tables(with_audit_rows=bool(jobs))
 
 
@@ -103,16 +105,12 @@ def exports_resource(
     return uniware_exports()
 
 
-def _window_of(job: ExportJob) -> tuple[str, str | None, Any]:
-    return job.report, job.facility, job.window
-
-
-def _reattach(job: ExportJob, landed: set[tuple[str, str | None, Any]]) -> bool:
+def _reattach(job: ExportJob) -> bool:
     """Whether the next run may still take `job` from the ledger: it loaded (the committed state
-    then drops it), or it timed out and no attempt of its window loaded (it is still running on
-    Uniware, which refuses a new job of the same window as a duplicate: a retry in this run was
-    refused so)."""
-    return job.outcome in LANDED or (job.outcome is Outcome.TIMED_OUT and _window_of(job) not in landed)
+    then drops it), or it timed out and no other attempt took its window over (it is still
+    running on Uniware, which would refuse a new job of the same window as a duplicate; halves of
+    a split window are other windows)."""
+    return job.outcome in LANDED or (job.outcome is Outcome.TIMED_OUT and not job.superseded)
 
 
 def _ledger_store() -> LedgerStore | None:
@@ -125,15 +123,15 @@ def _ledger_store() -> LedgerStore | None:
 
 def _before_reading(settings: SourceSettings) -> None:
     """Before anything is created or read: the pipeline's run lock (run_lock.hold_for_run), and
-    its dataset marked as this tenant's (load/tenant.py)."""
+    its dataset not another tenant's (load/tenant.py)."""
     try:
         pipeline = dlt.current.pipeline()
     except Exception:  # iterated outside a pipeline: nothing to keep apart
         return
     _no_write_disposition_given()
     hold_for_run(pipeline)
-    check_duckdb_names()  # before the dataset is first written to: it could never be loaded into
-    claim_dataset(pipeline, settings.base_url)
+    check_duckdb_names()  # before the dataset is first read: it could never be loaded into
+    check_dataset(pipeline, settings.base_url)
 
 
 def _no_write_disposition_given() -> None:
@@ -198,12 +196,13 @@ def _sync(run: ExportRun, tracker: KeyTracker) -> Iterator[Any]:
             yield from job_run.load(spec.table_name, loadable(spec, tasks, settings.timezone), loaded)
     # a job that will never load must not be re-attached to by the next run; one that timed out
     # is still running on Uniware, where a new job of its window would be refused as a duplicate
-    landed = {_window_of(job) for job in feeder.jobs if job.outcome in LANDED}
-    ledger.drop(job.job_code for job in feeder.jobs if job.job_code and not _reattach(job, landed))
+    ledger.drop(job.job_code for job in feeder.jobs if job.job_code and not _reattach(job))
     remember_window_sizes(tasks, state)
     _record_progress(state, run, tasks, [*plan.deferred, *feeder.queue])
     if feeder.jobs:
         yield audit_item(
             feeder.jobs, started, fail_on_missing=settings.fail_on_missing_jobs, zone=settings.timezone
         )
+    if any(job.outcome in LANDED for job in feeder.jobs):
+        yield tenant_item(settings.base_url)
     yield from empty_tables(with_audit_rows=bool(feeder.jobs))

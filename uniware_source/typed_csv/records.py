@@ -157,8 +157,9 @@ def requote(path: Path) -> None:
     either (text after the quote that closes a field, `"abc"def`)."""
     out = path.with_name(path.name + ".requoted")
     try:
+        # a BOM read as text would become part of the first label, quoted and doubled in the copy
         with (
-            path.open(encoding="utf-8", newline="") as src,
+            path.open(encoding="utf-8-sig", newline="") as src,
             out.open("w", encoding="utf-8", newline="") as dst,
         ):
             reader = csv.reader(src, strict=True)
