@@ -58,8 +58,9 @@ from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
 from uniware_source.typed_csv.chunks import Arrival
 from uniware_source.typed_csv.explain import decision_table, file_notes
+from uniware_source.typed_csv.layout import laid_out
 from uniware_source.typed_csv.model import TypedFile
-from uniware_source.typed_csv.onepass import OnePass, laid_out
+from uniware_source.typed_csv.onepass import OnePass
 from uniware_source.typed_csv.plan import label_keys
 from uniware_source.typed_csv.reader import (
     FilePlan,
