@@ -26,7 +26,7 @@ exit codes:
 
 configuration: [sources.uniware] in .dlt/config.toml and .dlt/secrets.toml in the working
 directory, and SOURCES__UNIWARE__* environment variables (which win). dlt keeps the pipeline's
-working state under ~/.dlt/pipelines/<pipeline name> (DLT_DATA_DIR moves it).
+working state under ~/.dlt/pipelines/<pipeline name> (/var/dlt as root; DLT_DATA_DIR moves it).
 """
 
 
