@@ -296,14 +296,10 @@ class SqlDestination:
         zone = timezone.replace("'", "''")
         if after.kind == "text" and (self.dialect, before.kind) in _TEXT_OF:
             return _TEXT_OF[self.dialect, before.kind].format(c=c, zone=zone)
-        if (before.kind, after.kind) == (
-            "integer",
-            "boolean",
-        ):  # a flag of 1 and 0 (no cast of a bigint in PostgreSQL)
+        # a flag of 1 and 0 (PostgreSQL casts no bigint to boolean)
+        if (before.kind, after.kind) == ("integer", "boolean"):
             return f"({c} <> 0)"
-        if (before.kind, after.kind) == (
-            "date",
-            "timestamp",
-        ):  # midnight in the report's zone, as pass 2 reads a date
+        # midnight in the report's zone, as pass 2 reads a date
+        if (before.kind, after.kind) == ("date", "timestamp"):
             return f"CAST({c} AS TIMESTAMP) AT TIME ZONE '{zone}'"
         return f"CAST({c} AS {sql_type})"

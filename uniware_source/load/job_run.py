@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from uniware_source import library_pages, process_settings
 from uniware_source.jobs import ExportJob, JobFeeder, JobPoller
 from uniware_source.jobs.status import LANDED
-from uniware_source.load.destination import check_duckdb_names
 from uniware_source.load.keys import KeyTracker
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
@@ -55,7 +54,6 @@ class JobRun:
         self._directory: Path | None = None
 
     def __enter__(self) -> JobRun:
-        check_duckdb_names()  # a load into the dataset would fail, and fail again on every later run
         process_settings.tell_once()  # what a library user may want to set, once per process
         process_settings.freeze_at_exit()  # the interpreter's last collections, skipped
         self._directory = Path(tempfile.mkdtemp(prefix="uniware-", dir=self.settings.download_dir))

@@ -130,7 +130,7 @@ def _before_reading(settings: SourceSettings) -> None:
         return
     _no_write_disposition_given()
     hold_for_run(pipeline)
-    check_duckdb_names()  # before the dataset is first read: it could never be loaded into
+    check_duckdb_names()  # a load into the dataset would fail, and fail again on every later run
     check_dataset(pipeline, settings.base_url)
 
 

@@ -57,12 +57,13 @@ def unreadable(path: Path, exc: pl.exceptions.PolarsError, where: str = "") -> C
     return CsvFormatError(f"{path}: not a CSV we can read: {exc}".splitlines()[0])
 
 
-def _unreadable_line(path: Path, position: int, chunk: bytes) -> str:
+def _unreadable_line(path: Path, position: int, chunk: bytes) -> tuple[str, bool]:
     """Where the chunk at byte `position` of `path`, which polars could not read, goes wrong: its
-    line, why and its text, for the error message; "" if that is not found."""
+    line, why and its text, for the error message ("" if that is not found); and whether that is
+    an inch mark (a quote inside a field that does not start with one)."""
     at, why, advice = _cause(chunk)
     if at is None:
-        return ""
+        return "", False
     lines = chunk.count(b"\n", 0, at) + 1
     with path.open("rb") as fh:
         left = position
@@ -71,7 +72,7 @@ def _unreadable_line(path: Path, position: int, chunk: bytes) -> str:
             left -= len(block)
     begin = chunk.rfind(b"\n", 0, at) + 1
     text = chunk[begin : begin + 80].split(b"\n")[0].decode("utf-8", "replace").rstrip("\r")
-    return f"line {lines}: {why} ({text!r}): not a CSV we can read ({advice})"
+    return f"line {lines}: {why} ({text!r}): not a CSV we can read ({advice})", why == INCH_MARK
 
 
 def _cause(chunk: bytes) -> tuple[int | None, str, str]:
@@ -252,9 +253,9 @@ def _parsed(
         try:
             df, overfull = _read(chunk, width)
         except pl.exceptions.PolarsError as exc:
-            where = _unreadable_line(path, position, chunk)
+            where, inch_mark = _unreadable_line(path, position, chunk)
             error = unreadable(path, exc, where)
-            raise (QuoteInFieldError(str(error)) if INCH_MARK in where else error) from exc
+            raise (QuoteInFieldError(str(error)) if inch_mark else error) from exc
         position += len(chunk)
         # the commas are read only where pass 1 may need them: a record whose last field is null
         between: Commas = 0

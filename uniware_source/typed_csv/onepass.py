@@ -240,7 +240,7 @@ class OnePass:
                 self.give_up("the file has ragged records, which pass 2 leaves out")
             elif self._types is None or self._rows == 0:
                 self.give_up("the file has no rows")
-            elif self._types != types_of(plan.columns) and not self._retyped_at_end(plan.columns):
+            elif self._types != types_of(plan.columns):
                 self.give_up("a column's type changed at the end of the file")
             elif self._rows != plan.rows or self._writer is None:
                 self.give_up(f"{self._rows} rows typed, the plan has {plan.rows}")
@@ -250,18 +250,6 @@ class OnePass:
         assert self._schema is not None
         keys = self._keys_path if self._open_keys is not None else None
         return TypedFile(self.out, self._schema, self._rows, tuple(self._constants.items()), keys)
-
-    def _retyped_at_end(self, plan: tuple[ColumnPlan, ...]) -> bool:
-        """_retype for the file's own plan, which its last chunk's counts can still change (a
-        date column whose values do not all parse)."""
-        assert self._types is not None
-        types = types_of(plan)
-        changed = [a[0] for a, b in zip(self._types, types, strict=True) if a != b]
-        try:
-            return self._retype(plan, types, changed)
-        except Exception as exc:  # pass 2 meets the file as it always did
-            self.give_up(_why(exc))
-            return False
 
     def _close(self, complete: bool) -> None:
         pending, self._pending = self._pending, deque()
