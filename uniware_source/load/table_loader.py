@@ -60,8 +60,8 @@ from uniware_source.typed_csv.chunks import Arrival
 from uniware_source.typed_csv.explain import decision_table, file_notes
 from uniware_source.typed_csv.layout import laid_out
 from uniware_source.typed_csv.model import TypedFile
+from uniware_source.typed_csv.names import label_keys
 from uniware_source.typed_csv.onepass import OnePass
-from uniware_source.typed_csv.plan import label_keys
 from uniware_source.typed_csv.reader import (
     FilePlan,
     TableSchema,

@@ -57,7 +57,7 @@ ROW_GROUP_ROWS = 122_880
 ROW_GROUP_COLUMNS = 32
 ROW_GROUP_BYTES = 64 << 20
 GROUP_BYTES_UNBOUNDED = 200 << 20
-# a column's CSV label (typed_csv/plan.label_keys), kept in the dlt schema: a label keeps its
+# a column's CSV label (typed_csv/names.label_keys), kept in the dlt schema: a label keeps its
 # column in every later file and run, also where two labels normalise to one name
 LABEL_HINT = "x-uniware-label"
 
