@@ -134,6 +134,36 @@ def test_real_shapes_load_exact_and_by_name(emulator: Any, pipeline: dlt.Pipelin
     assert "decimal(38,9)   catalogue    'Total'" in table
 
 
+def test_a_note_many_files_share_is_one_warning_naming_every_job(
+    emulator: Any, pipeline: dlt.Pipeline, caplog: Any
+) -> None:
+    """Four windows of one report whose files have the same dates among times: one warning naming
+    the first job, then one naming the three others, each of which is told at INFO (-v); a note
+    only one file has (the 41-digit column) stays that file's own warning."""
+    caplog.set_level(logging.INFO, logger="uniware_source")
+    timed = TALLY_ROWS[1]  # the one value with a time: each file gets one of its own
+    files = [[[timed[0], f"T{i}", *timed[2:]], *TALLY_ROWS[i::4][1:]] for i in range(4)]
+    files[0].append(TALLY_ROWS[0])  # 1.5E+40
+    codes = [emulator.add_job(JobSpec(report=TALLY, content=_csv(TALLY_HEADER, body))) for body in files]
+    info = pipeline.run(make_source(emulator, codes, report=TALLY))
+    assert not info.has_failed_jobs
+    assert {audit(pipeline)[c]["status"] for c in codes} == {"LOADED"}
+    assert rows(pipeline, "SELECT count(*) FROM tally_gst_report") == [(sum(map(len, files)),)]
+
+    def told(level: int, words: str) -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno == level and words in r.getMessage()]
+
+    dates = "'voucher_date' ('Voucher Date'):"
+    (first,) = told(logging.WARNING, "values are dates without a time")  # the first file's, with its counts
+    (job,) = [c for c in codes if f"job {c}," in first]
+    assert dates in first
+    (again,) = told(logging.WARNING, f"{dates} the same note in 3 more job(s) of this run")
+    assert sorted(c for c in codes if c in again) == sorted(set(codes) - {job})
+    assert len(told(logging.INFO, "values are dates without a time")) == 3
+    assert len(told(logging.WARNING, "its numbers need 41 digits")) == 1  # only the first file has it
+    assert not told(logging.WARNING, "'huge' ('Huge'): the same note")
+
+
 def _invoice(rows_: int, wide: bool) -> bytes:
     """An Invoice file: `wide` writes places and exponents where the other writes whole numbers,
     and the unknown `Custom Score` column is then decimal instead of integer."""

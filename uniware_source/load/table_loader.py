@@ -57,7 +57,7 @@ from uniware_source.process_settings import duckdb_defaults_in_load, fit_duckdb_
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
 from uniware_source.typed_csv.chunks import Arrival
-from uniware_source.typed_csv.explain import decision_table, file_notes
+from uniware_source.typed_csv.explain import FileNotes, decision_table
 from uniware_source.typed_csv.layout import laid_out
 from uniware_source.typed_csv.model import TypedFile
 from uniware_source.typed_csv.names import label_keys
@@ -127,6 +127,7 @@ class TableLoader:
         self._quarantined: set[str] = set()  # job codes whose rows go to the quarantine table
         self._names: dict[str, str] | None = None  # label key -> column name, of every file so far
         self._names_lock = threading.Lock()  # files are planned on a worker thread
+        self._notes = FileNotes(self.table, logger)  # each kind of note warned once a run
 
     def _hints(self, *, deduplicated: bool, dedup_sort: str | None = None, append: bool = False) -> Any:
         """The table's hints. `append` keeps the merge keys (later runs merge on them) but loads
@@ -180,8 +181,7 @@ class TableLoader:
             overrides=self.report.overrides,
         )
         self._learn_names(plan)
-        for note in file_notes(plan):
-            logger.warning("job %s, table %s: %s", job.job_code, self.table, note)
+        self._notes.tell(job.job_code, plan)
         if plan.note:  # how the file was read: in the job's audit row too
             logger.warning("job %s, table %s: %s", job.job_code, self.table, plan.note)
             job.message = f"{job.message}; {plan.note}" if job.message else plan.note
@@ -395,6 +395,7 @@ class TableLoader:
         """The shared file of small jobs, then the table's definitive hints, decided once every
         key of the run is known: an empty batch that carries them (dlt keeps the last hints a
         table received)."""
+        self._notes.summarize()
         yield from self._import_shared()
         yield from self._import_held()
         if not self._imported:  # no rows reached dlt (none, or their jobs failed): change nothing

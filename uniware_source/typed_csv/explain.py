@@ -2,11 +2,18 @@
 column_types, the catalogue's label, the destination's column, or the files' values).
 
 The loader logs it once per table and run (INFO: the `uniware` command shows it with -v), and each
-file's notes (a fallback to text, dates in a timestamp column, a repeated label) as warnings.
+file's notes (a fallback to text, dates in a timestamp column, a repeated label) as warnings: a
+note is told once per table and run as a warning naming the job, and the other jobs of the run
+whose files have the same note (the same words, other counts) at INFO, then named together in one
+warning when the table is done (`FileNotes`). A scheduled run of many windows of one report thus
+warns once per column and kind of note, not once per job.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 from collections.abc import Mapping, Sequence
 
 from uniware_source.typed_csv.kinds import MAX_PRECISION, Kind
@@ -57,3 +64,47 @@ def decision_table(
 def file_notes(plan: FilePlan) -> list[str]:
     """The notes of a file's columns, one line each: `column 'total' ('Total'): ...`."""
     return [f"column {c.name!r} ({c.label!r}): {c.note}" for c in plan.columns if c.note]
+
+
+_COUNTS = re.compile(r"\d+")
+JOBS_NAMED = 10  # the most job codes a summary of repeated notes names
+
+
+class FileNotes:
+    """The notes of one table's files in one run, told as the module's docstring says."""
+
+    def __init__(self, table: str, logger: logging.Logger) -> None:
+        self.table = table
+        self.logger = logger
+        self._again: dict[str, tuple[str, list[str]]] = {}  # words -> (first note, later jobs)
+        self._lock = threading.Lock()  # files are planned on worker threads
+
+    def tell(self, job_code: str, plan: FilePlan) -> None:
+        for note in file_notes(plan):
+            words = _COUNTS.sub("#", note)
+            with self._lock:
+                told = self._again.get(words)
+                if told is None:
+                    self._again[words] = (note, [])
+                else:
+                    told[1].append(job_code)
+            level = logging.WARNING if told is None else logging.INFO
+            self.logger.log(level, "job %s, table %s: %s", job_code, self.table, note)
+
+    def summarize(self) -> None:
+        """One warning per note that more than one job's file had, naming those jobs."""
+        with self._lock:
+            again, self._again = self._again, {}
+        for note, later in again.values():
+            if later:
+                named = ", ".join(later[:JOBS_NAMED]) + (
+                    f" and {len(later) - JOBS_NAMED} more" if len(later) > JOBS_NAMED else ""
+                )
+                column = note.split(": ", 1)[0]
+                self.logger.warning(
+                    "table %s: %s: the same note in %d more job(s) of this run (%s), each at INFO (-v)",
+                    self.table,
+                    column,
+                    len(later),
+                    named,
+                )
