@@ -236,3 +236,32 @@ def test_job_codes_given_with_a_long_backlog_load_once_not_in_every_batch(emulat
     assert len(rows) >= 11  # the given job and ten daily windows (eleven past IST midnight), in batches
     assert [status for job, status in rows if job == code] == ["LOADED"]
     assert {status for _, status in rows} == {"LOADED"}
+
+
+def test_a_snapshot_is_exported_once_per_backlog_not_once_per_batch(emulator, tmp_path) -> None:
+    """A backlog of ten daily windows in batches of four and an Inventory Snapshot: the snapshot is
+    now-state, so the batch that begins the backlog exports it and the batches that go on with it
+    do not. The next run, with no backlog, replaces it again."""
+    start = _ist_today() - timedelta(days=9)
+    exports = [
+        {"report": "Sale Orders", "start_date": str(start), "facilities": ["WH-BLR"]},
+        {"report": "Inventory Snapshot", "facilities": ["WH-BLR", "WH-DEL"]},
+    ]
+
+    def snapshots_created() -> int:
+        return sum(1 for job in emulator.jobs.values() if job.spec.report == "Inventory Snapshot")
+
+    result = _run(emulator, tmp_path, exports)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with duckdb.connect(str(tmp_path / "uniware.duckdb"), read_only=True) as db:
+        loads = db.sql("SELECT count(DISTINCT _dlt_load_id) FROM uniware_data.export_jobs").fetchall()
+        snapshot = db.sql("SELECT count(*) FROM uniware_data.inventory_snapshot").fetchall()
+        windows = db.sql(
+            "SELECT count(*) FROM uniware_data.export_jobs WHERE report = 'Sale Orders' AND status = 'LOADED'"
+        ).fetchall()
+    assert loads == [(3,)] and windows == [(10,)]  # three batches took the ten windows
+    assert snapshots_created() == 2 and snapshot[0][0] > 0  # its two facilities, in the first batch
+
+    again = _run(emulator, tmp_path, exports)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert snapshots_created() == 4  # a new run replaces the snapshot

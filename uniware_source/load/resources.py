@@ -29,7 +29,13 @@ from uniware_source.incremental.cursors import (
     remember_window_sizes,
 )
 from uniware_source.incremental.feeder import WindowFeeder
-from uniware_source.incremental.plan import WINDOW_COLUMN, WindowTask, forget_backfill, progress_book
+from uniware_source.incremental.plan import (
+    WINDOW_COLUMN,
+    WindowTask,
+    forget_backfill,
+    progress_book,
+    snapshots_of_batches,
+)
 from uniware_source.incremental.run import LEDGER_MAX_AGE, RESOURCE_NAME, ExportRun
 from uniware_source.incremental.specs import ExportSpec
 from uniware_source.jobs import ExportJob, Outcome
@@ -163,7 +169,11 @@ def _record_progress(
     moved = advance_cursors(tasks, book)
     note_backlog(book, left)
     loaded = sum(1 for task in leaves(tasks) if task.loaded)
+    snapshots = {task.spec.key for task in tasks if task.spec.is_snapshot and task.loaded}
+    snapshots.update(snapshots_of_batches(state))  # the backlog's earlier batches
     state["batch"] = {"left": len(left), "loaded": loaded, "moved": moved}
+    if left and moved and snapshots:  # the backlog goes on in the next batch: they are replaced
+        state["batch"]["snapshots"] = sorted(snapshots)
     if run.sync.backfill is not None and not left:
         forget_backfill(state, run.sync.backfill)
 
