@@ -83,6 +83,36 @@ def test_a_late_value_types_the_column_as_the_whole_file_does(
     assert mixed.note.startswith("1000 of its 3000 values are dates without a time")
 
 
+@pytest.mark.parametrize(
+    ("column", "late"),
+    [
+        ("moved", "2024-03-15 10:20:30.1234567"),  # polars' %.f takes 7 to 9 places and keeps 6
+        ("moved", "2024-03-15 10:20:30.123456789"),
+        ("moved", "+2024-03-15 10:20:30.123"),  # and %Y a sign
+        ("shipped_on", "15-03-+2024"),
+        ("shipped_on", "15- 03-2024"),  # and %m a leading space
+    ],
+)
+def test_a_late_value_that_parses_but_has_no_known_shape_makes_text_as_in_one_chunk(
+    tmp_path: Path, column: str, late: str
+) -> None:
+    """A value that polars parses with a format the column has shown, but that has not that
+    format's shape, after the first chunk: the column is text, as written, as when the value is in
+    the first chunk, and not a time cut to microseconds or a date read from a mangled one."""
+    lines = ["Code,Moved,Shipped On"]
+    lines += [f"C{i},2024-03-15 10:20:{i % 60:02d}.123,{1 + i % 28:02d}-03-2024" for i in range(ROWS)]
+    code, moved, shipped = lines[ROWS - 10].split(",")
+    lines[ROWS - 10] = f"{code},{late},{shipped}" if column == "moved" else f"{code},{moved},{late}"
+    path = tmp_path / "f.csv"
+    path.write_bytes("".join(line + "\n" for line in lines).encode())
+
+    whole = plan_of(path, 1 << 30, "Asia/Kolkata")
+    chunked = plan_of(path, 4 << 10, "Asia/Kolkata")
+    kinds = {c.name: c.kind for c in chunked.columns}
+    assert kinds == {"code": "text", "moved": "timestamp", "shipped_on": "date", column: "text"}
+    assert summary(chunked) == summary(whole)
+
+
 @pytest.mark.parametrize("timezone", ["Asia/Kolkata", "Asia/Kathmandu", "America/New_York"])
 def test_times_converted_in_one_pass_are_the_zones_instants_in_and_out_of_1970_2100(
     tmp_path: Path, timezone: str

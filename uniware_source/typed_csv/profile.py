@@ -284,27 +284,30 @@ class FileProfile:
         self, path: Path, frame: pl.DataFrame, row: dict[str, Any], parse: Mapping[str, Formats]
     ) -> dict[str, int]:
         """Of the date-like columns of `parse`, those whose every value of the chunk parses with
-        the formats seen before it (and exists in the zone): their parsed count. A value that
-        parses with a format has its shape (temporal._format_regex), so their values are all
-        date-shaped and of known shapes (`dateish` and `known` in `row`, set here): the two
-        regexes of their shapes, 0.8 ms of CPU a MB of the default file's chunks, are left out.
-        For the other columns, `row` gets the regexes' counts, as _kind_exprs took them before
-        (the formats are counted and parsed again by _count_formats and _count_parsed)."""
+        the formats seen before it (and exists in the zone) and has one of their shapes: their
+        parsed count. Both are needed: polars parses more than a format's shape admits (`%.f`
+        takes 7 to 9 digits of a fraction and keeps 6, `%Y` takes `+2024`, `%m` a leading space),
+        so a value that parses is not always one of the shapes (temporal._format_regex). Such
+        columns' values are all date-shaped and of known shapes (`dateish` and `known` in `row`,
+        set here): the regex of every date shape is left out. For the other columns, `row` gets
+        the counts as _kind_exprs took them before (the formats are counted and parsed again by
+        _count_formats and _count_parsed)."""
         self.in_span = set()
         if not parse:
             return {}
         in_span = gapless(self.timezone)
-        counts = select_row(path, frame, parsed_count_exprs(tuple(parse), in_span))
+        exprs = [*parsed_count_exprs(tuple(parse), in_span)]
+        exprs += [any_format_expr(c, f"t{c}", parse[c]) for c in parse]
+        counts = select_row(path, frame, exprs)
         parsed: dict[str, int] = {}
         for c in parse:
             values, n = int(row.get(f"{c}:values") or 0), int(counts[f"{c}:parsed"] or 0)
-            if n == values and not counts.get(f"{c}:outside"):
+            row[f"{c}:known"] = known = int(counts[f"{c}:known"] or 0)
+            if n == values == known and not counts.get(f"{c}:outside"):
                 parsed[c] = n
-                row[f"{c}:dateish"] = row[f"{c}:known"] = values
+                row[f"{c}:dateish"] = values
         if rest := [c for c in parse if c not in parsed]:
-            exprs = [date_shape_expr(c, f"t{c}") for c in rest]
-            exprs += [any_format_expr(c, f"t{c}", parse[c]) for c in rest]
-            row.update(select_row(path, frame, exprs))
+            row.update(select_row(path, frame, [date_shape_expr(c, f"t{c}") for c in rest]))
         if in_span:  # parsed whole, so none was outside the span
             self.in_span = set(parsed)
         return parsed
