@@ -62,10 +62,11 @@ def may_be_temporal(forced: Kind | None) -> bool:
 
 
 def leading_zeros_matter(forced: Kind | None) -> bool:
-    """Whether leading zeros can rule a number column out (make it an identifier): only without a
-    hint; a column hinted integer or decimal keeps its numbers (_whole_kind, _fraction_kind), so
-    its leading zeros are not counted."""
-    return forced is None
+    """Whether leading zeros can rule a number column out: always where it may be one. Without a
+    hint they make it an identifier; a column hinted (or set by column_types) integer or decimal
+    whose values have one (`007`, a code's) loads as text with a note, since a number would drop
+    the zeros, and two codes (`000101`, `101`) would become one value, or one key."""
+    return forced in (None, "integer", "decimal")
 
 
 def too_wide(int_digits: int, scale: int) -> bool:
@@ -132,25 +133,25 @@ def hinted_scale(p: Counts) -> int | None:
 
 def _whole_kind(p: Counts, forced: Kind | None) -> tuple[Kind, int] | None:
     """Of a column of whole numbers; without a hint, a leading zero or many digits make it an identifier."""
+    if p.leading_zeros:
+        return None
     if forced == "decimal":
         scale = hinted_scale(p)
         return None if scale is None else ("decimal", scale)
     if forced == "integer":
         return ("integer", 0) if p.int_digits <= MAX_INT64_DIGITS else None
-    if p.leading_zeros or p.int_digits > MAX_ID_DIGITS:
+    if p.int_digits > MAX_ID_DIGITS:
         return None
     return "integer", 0
 
 
 def _fraction_kind(p: Counts, forced: Kind | None) -> tuple[Kind, int] | None:
     """Of a column of numbers, some with a decimal point."""
-    if forced not in (None, "decimal") or too_wide(p.int_digits, p.scale):
+    if forced not in (None, "decimal") or too_wide(p.int_digits, p.scale) or p.leading_zeros:
         return None
     if forced == "decimal":
         scale = hinted_scale(p)
         return None if scale is None else ("decimal", scale)
-    if p.leading_zeros:
-        return None
     return "decimal", p.scale
 
 
@@ -278,6 +279,11 @@ def fallback_note(p: Counts, forced: Kind | None, kind: Kind) -> str:
         return (
             f"its numbers need {p.int_digits + p.scale} digits ({p.int_digits} before the point, "
             f"{p.scale} after), more than a decimal holds ({MAX_PRECISION}): loads as text, as written"
+        )
+    if forced in ("integer", "decimal") and numeric and p.leading_zeros:
+        return (
+            f"hinted {forced}, but {p.leading_zeros} of its values have a leading zero (as a code's "
+            "`007`), which a number would drop: loads as text, as written"
         )
     if forced is not None:
         return f"hinted {forced}, but not every value is one: loads as text, as written"
