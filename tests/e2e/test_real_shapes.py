@@ -84,7 +84,12 @@ def test_real_shapes_load_exact_and_by_name(emulator: Any, pipeline: dlt.Pipelin
     caplog.set_level(logging.INFO, logger="uniware_source")
     # the columns come reordered against the catalogue's list, an unknown one among them
     code = emulator.add_job(JobSpec(report=TALLY, content=_csv(TALLY_HEADER, TALLY_ROWS)))
-    info = pipeline.run(make_source(emulator, [code], report=TALLY, column_types={"Narration": "text"}))
+    overrides = {
+        "Narration": "text",
+        "Narraton": "integer",
+        "Shipping Pincode": "text",
+    }  # a typo; another report's
+    info = pipeline.run(make_source(emulator, [code], report=TALLY, column_types=overrides))
     assert not info.has_failed_jobs
     assert audit(pipeline)[code]["status"] == "LOADED"
 
@@ -129,6 +134,8 @@ def test_real_shapes_load_exact_and_by_name(emulator: Any, pipeline: dlt.Pipelin
         "'voucher_date' ('Voucher Date'): 21 of its 22 values are dates without a time" in m for m in warnings
     )
     assert any("'delivery_time_2' ('Delivery Time'): the label repeats column 8's" in m for m in warnings)
+    (typo,) = [m for m in warnings if "column_types names" in m]  # the typo, not the other report's key
+    assert "column_types names 'Narraton', which no file has; did you mean 'Narration'?" in typo
     (table,) = [r.getMessage() for r in caplog.records if "the type of each column" in r.getMessage()]
     assert "  narration " in table and "column_types 'Narration'" in table
     assert "decimal(38,9)   catalogue    'Total'" in table
@@ -317,3 +324,34 @@ def test_column_types_by_name_or_label_win_over_the_catalogue(emulator: Any, pip
     assert rows(pipeline, "SELECT total_price, shipping_address_pincode, selling_price FROM sale_orders") == [
         ("952.0000000", 560001, "0E-7")  # as written
     ]
+
+
+def test_column_types_integer_on_codes_with_leading_zeros_keeps_every_row_as_written(
+    emulator: Any, pipeline: dlt.Pipeline, caplog: Any
+) -> None:
+    """column_types makes the key and the pincode integers, but `000101` and `101` are two codes:
+    as numbers they would be one key (one row merged away) and `011001` would lose its zero. Both
+    columns load as text, as written, each with a warning naming the job."""
+    caplog.set_level(logging.WARNING, logger="uniware_source")
+    header = ["Sale Order Item Code", "Shipping Address Pincode", "Selling Price", "Updated"]
+    body = [
+        ["000101", "011001", "1", "2024-03-15 10:00:00"],
+        ["101", "560001", "2", "2024-03-15 11:00:00"],
+        ["0102", "0", "3", "2024-03-15 11:00:00"],
+    ]
+    code = emulator.add_job(JobSpec(content=_csv(header, body)))
+    overrides = {"Sale Order Item Code": "integer", "shipping_address_pincode": "integer"}
+    info = pipeline.run(make_source(emulator, [code], column_types=overrides))
+    assert not info.has_failed_jobs and audit(pipeline)[code]["status"] == "LOADED"
+    types = _types(pipeline, "sale_orders")
+    assert types["sale_order_item_code"] == types["shipping_address_pincode"] == "VARCHAR"
+    landed = rows(
+        pipeline, "SELECT sale_order_item_code, shipping_address_pincode FROM sale_orders ORDER BY 1"
+    )
+    assert landed == [("000101", "011001"), ("0102", "0"), ("101", "560001")]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    for name, zeros in (("sale_order_item_code", 2), ("shipping_address_pincode", 1)):
+        assert any(
+            f"job {code}" in m and f"'{name}'" in m and f"{zeros} of its values have a leading zero" in m
+            for m in warnings
+        )

@@ -11,6 +11,7 @@ warns once per column and kind of note, not once per job.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import threading
@@ -64,6 +65,26 @@ def decision_table(
 def file_notes(plan: FilePlan) -> list[str]:
     """The notes of a file's columns, one line each: `column 'total' ('Total'): ...`."""
     return [f"column {c.name!r} ({c.label!r}): {c.note}" for c in plan.columns if c.note]
+
+
+def mistyped_overrides(plans: Sequence[FilePlan], overrides: Mapping[str, Kind]) -> list[str]:
+    """The column_types keys that name no column of these files (by label or name) but come close
+    to one (a typo: `Narraton`), each with what it may have meant. A key that is close to none is
+    not told: a source-wide setting names columns of every report it loads, and this table's
+    files need not have them."""
+    known = {key for plan in plans for col in plan.columns for key in (col.label.strip(), col.name)}
+    told = []
+    for key in sorted(overrides):
+        if key.strip() in known:
+            continue
+        close = difflib.get_close_matches(key.strip(), sorted(known), n=1, cutoff=0.8)
+        close += [k for k in known if k.lower() == key.strip().lower()][:1]
+        if close:
+            told.append(
+                f"column_types names {key!r}, which no file has; did you mean {close[-1]!r}? "
+                "(a key is a column's label in the file, or its name in the table)"
+            )
+    return told
 
 
 _COUNTS = re.compile(r"\d+")
