@@ -157,3 +157,42 @@ def test_times_converted_in_one_pass_are_the_zones_instants_in_and_out_of_1970_2
         dt.datetime.strptime(v, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone).astimezone(dt.UTC)
         for _, v in before_2100
     ]
+
+
+# days whose midnight the zone skips (its clock put forward at 00:00), and the first instant of each
+SKIPPED_MIDNIGHTS = {
+    "America/Santiago": ("08-09-2024", "2024-09-08 04:00"),  # 00:00 -> 01:00, -04 -> -03
+    "Africa/Cairo": ("26-04-2024", "2024-04-25 22:00"),  # 00:00 -> 01:00, +02 -> +03
+    "Asia/Kolkata": ("01-09-1942", "1942-08-31 18:30"),  # war time: 00:00 -> 01:00, +5:30 -> +6:30
+}
+
+
+@pytest.mark.parametrize("timezone", sorted(SKIPPED_MIDNIGHTS))
+@pytest.mark.parametrize("chunk", [None, 4 << 10])
+def test_a_day_whose_midnight_the_zone_skips_is_a_date_and_among_times_its_first_instant(
+    tmp_path: Path, timezone: str, chunk: int | None
+) -> None:
+    """A date is a day, and a day whose midnight the zone skips still has a first instant: a
+    column of dates stays a date column, and among times such a date is the instant the clock
+    jumped. A written time inside the gap is no instant: its column stays text."""
+    import datetime as dt
+
+    day, first_instant = SKIPPED_MIDNIGHTS[timezone]
+    lines = ["Code,Shipped On,Mixed,Gap"]
+    for i in range(ROWS):
+        date = day if i == ROWS - 10 else f"{1 + i % 28:02d}-{1 + i % 12:02d}-2024"
+        mixed = date if i % 3 == 0 or i == ROWS - 10 else f"2024-{1 + i % 12:02d}-{1 + i % 28:02d} 12:00:00"
+        gap = f"{day} 00:30:00" if i == ROWS - 10 else f"{1 + i % 28:02d}-{1 + i % 12:02d}-2024 12:00:00"
+        lines.append(f"C{i},{date},{mixed},{gap}")
+    path = tmp_path / "f.csv"
+    path.write_bytes("".join(line + "\n" for line in lines).encode())
+
+    plan = plan_of(path, chunk, timezone)
+    kinds = {c.name: c.kind for c in plan.columns}
+    assert kinds == {"code": "text", "shipped_on": "date", "mixed": "timestamp", "gap": "text"}
+    batches = list(read_batches(path, plan, unify([plan]), timezone=timezone))
+    columns = ("shipped_on", "mixed", "gap")
+    row = {c: [v for batch in batches for v in batch.column(c).to_pylist()][ROWS - 10] for c in columns}
+    assert row["shipped_on"] == dt.datetime.strptime(day, "%d-%m-%Y").date()
+    assert row["mixed"] == dt.datetime.strptime(first_instant, "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC)
+    assert row["gap"] == f"{day} 00:30:00"

@@ -119,12 +119,27 @@ def _date_expr(value: pl.Expr, formats: Sequence[str]) -> pl.Expr:
 
 
 def _timestamp_expr(value: pl.Expr, formats: Sequence[str], timezone: str, in_span: bool = False) -> pl.Expr:
-    """Dates are midnight, naive times are local to `timezone`; all of them end up in UTC."""
-    naive = [_parse(value, f).cast(pl.Datetime("us")) for f in _of(formats, DATE_FORMATS)]
-    naive += [_parse(value, f) for f in _of(formats, NAIVE_FORMATS)]
+    """Dates are the day's first instant (midnight), naive times are local to `timezone`; all of
+    them end up in UTC."""
+    dates = [_parse(value, f).cast(pl.Datetime("us")) for f in _of(formats, DATE_FORMATS)]
+    naive = [_parse(value, f) for f in _of(formats, NAIVE_FORMATS)]
     aware = [_parse(value, f) for f in _of(formats, AWARE_FORMATS)]
-    parts = aware + ([_naive_local(pl.coalesce(naive), timezone, in_span)] if naive else [])
+    parts = aware + ([_day_start(pl.coalesce(dates), timezone, in_span)] if dates else [])
+    parts += [_naive_local(pl.coalesce(naive), timezone, in_span)] if naive else []
     return pl.coalesce(parts) if parts else pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+
+
+def _day_start(midnight: pl.Expr, timezone: str, in_span: bool) -> pl.Expr:
+    """The first instant of each day in `timezone`: its midnight, or, on a day whose midnight the
+    zone skips (a clock put forward at 00:00: America/Santiago, Africa/Cairo, Asia/Kolkata in
+    1942), the instant the clock jumped, which is the midnight of the offset before it: the
+    previous day's midnight and 24 hours. A date is a day, and every day has a first instant;
+    a written time that does not exist (`00:30` in the gap) stays no instant."""
+    local = _naive_local(midnight, timezone, in_span)
+    if in_span and fixed_offset(timezone) is not None:  # no gap: every midnight exists
+        return local
+    day_before = _naive_local(midnight - pl.duration(days=1), timezone) + pl.duration(days=1)
+    return pl.coalesce(local, day_before)
 
 
 # -- gaps of a time zone ------------------------------------------------------------------------------
