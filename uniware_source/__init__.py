@@ -42,6 +42,7 @@ from uniware_source.load.keys import KeyTracker
 from uniware_source.load.missing import MissingJobsError
 from uniware_source.load.resources import export_job_resource, exports_resource
 from uniware_source.reports import report_spec
+from uniware_source.run_lock import watch_runs
 from uniware_source.settings import UniwareSourceConfiguration
 
 __all__ = [
@@ -133,6 +134,7 @@ def uniware_source(
     """
     assert _config is not None  # dlt passes the resolved configuration
     settings, sync, specs = _config.settings()
+    watch_runs()  # a run that only loads a pending package takes the run lock too
     resources: list[DltResource] = []
     tracker = KeyTracker()  # keys yielded per table, across this source's resources
     if specs:

@@ -11,11 +11,15 @@ when killed, so a crash never leaves it held. It covers one machine; runs on sev
 A run from a user's own code (`pipeline.run(uniware_source(...))`) takes the same lock when the
 source's data is first read (`hold_for_run`), and lets it go when dlt ends the run's trace (a
 module of dlt's trace hooks, `_LetGo`), or when the process ends: two such runs at once of a
-pipeline whose tables were empty both appended their rows (every row twice).
+pipeline whose tables were empty both appended their rows (every row twice). A run that finds a
+load package an interrupted run left never reads the source (dlt loads the package and stops):
+it takes the lock when its trace starts, waiting for a run that holds it, since dlt gives a trace
+module no way to refuse a run; else it loaded that package beside the command loading it too.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +29,9 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from uniware_source.api.errors import ConfigurationError, UniwareError
+
+logger = logging.getLogger("uniware_source")
+SCHEMA = "uniware"  # the source's schema: a pipeline that has it loads Uniware data
 
 
 class RunLocked(UniwareError):
@@ -114,6 +121,12 @@ def hold_for_run(pipeline: Any) -> None:
         _LetGo.install()
 
 
+def watch_runs() -> None:
+    """Let dlt's trace hooks take and let go the run locks of runs from a user's own code (`_LetGo`):
+    from when a source is made, before its run starts."""
+    _LetGo.install()
+
+
 class _LetGo:
     """One of dlt's trace modules (dlt.pipeline.trace.TRACKING_MODULES, as dlt's own are): at the
     end of a pipeline's run, the lock hold_for_run took for it is let go."""
@@ -130,7 +143,37 @@ class _LetGo:
 
     @staticmethod
     def on_start_trace(trace: Any, step: Any, pipeline: Any) -> None:
-        pass
+        """A run (or load) of a Uniware pipeline that finds a pending package loads it without
+        reading the source: the lock is taken here, waiting for another run that holds it."""
+        if step not in ("run", "normalize", "load") or SCHEMA not in pipeline.schema_names:
+            return
+        if not pipeline.has_pending_data:
+            return
+        if step == "run":
+            logger.warning(
+                "pipeline %s: a load package that an interrupted run left is loaded first, and this "
+                "run reads no Uniware job (dlt loads pending packages and stops there): run it again "
+                "to load the jobs it was given",
+                pipeline.pipeline_name,
+            )
+        path = lock_path(pipeline.pipelines_dir, pipeline.pipeline_name)
+        with _guard:
+            if path in _held:
+                return
+        lock = FileLock(path)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            logger.warning(
+                "pipeline %s: another run holds %s; waiting for it to end before loading the pending "
+                "package",
+                pipeline.pipeline_name,
+                path,
+            )
+            lock.acquire()
+        with _guard:
+            _held[path] = lock
+            _for_runs.add(path)
 
     @staticmethod
     def on_start_trace_step(trace: Any, step: Any, pipeline: Any) -> None:

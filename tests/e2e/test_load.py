@@ -504,6 +504,57 @@ def test_a_second_run_of_a_pipeline_from_code_is_refused_while_one_runs(emulator
             pass
 
 
+def test_a_run_that_finds_a_pending_package_waits_for_the_lock_before_loading_it(emulator, pipeline) -> None:
+    """A run from code that finds a package an interrupted run left loads it and reads no source
+    (dlt's rule), so the source never takes the lock: beside the command loading the same package,
+    its rows landed two to four times. The run takes the lock as its trace starts, waits while
+    another run holds it, and says that the jobs it was given are not read."""
+    import threading
+
+    zero = emulator.add_job(JobSpec(rows=10, seed=5))
+    first, second = emulator.add_job(JobSpec(rows=30)), emulator.add_job(JobSpec(rows=20, seed=3))
+    pipeline.run(make_source(emulator, [zero]))  # the dataset exists: dlt keeps the working folder
+    pipeline.extract(make_source(emulator, [first]))
+    pipeline.normalize()  # killed here: the package is pending
+    assert pipeline.list_normalized_load_packages()
+
+    waiting = threading.Event()
+    told: list[str] = []
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            told.append(record.getMessage())
+            if "waiting for it to end" in record.getMessage():
+                waiting.set()
+
+    watch = Watch(logging.WARNING)
+    logging.getLogger("uniware_source").addHandler(watch)
+    holder = FileLock(lock_path(pipeline.pipelines_dir, pipeline.pipeline_name))
+    holder.acquire(timeout=0)  # another run, as the command holds it
+    outcome: list[dlt.common.pipeline.LoadInfo] = []
+    run = threading.Thread(target=lambda: outcome.append(pipeline.run(make_source(emulator, [second]))))
+    try:
+        run.start()
+        assert waiting.wait(120), told  # the run waits: the package is not loaded beside the other run
+        assert pipeline.list_normalized_load_packages()
+    finally:
+        holder.release()
+        run.join(300)
+        logging.getLogger("uniware_source").removeHandler(watch)
+    assert outcome and not outcome[0].has_failed_jobs
+    assert any("reads no Uniware job" in m and "run it again" in m for m in told), told
+    loaded = dict(rows(pipeline, "SELECT _job_code, count(*) FROM sale_orders GROUP BY 1"))
+    assert loaded[first] == 30 and second not in loaded  # the package, once; not the jobs given
+    assert rows(pipeline, "SELECT count(*) = count(DISTINCT sale_order_item_code) FROM sale_orders") == [
+        (True,)
+    ]
+    with FileLock(lock_path(pipeline.pipelines_dir, pipeline.pipeline_name), timeout=0):
+        pass  # let go at the end of that run
+
+    pipeline.run(make_source(emulator, [second]))  # run again: the jobs it was given
+    assert dict(rows(pipeline, "SELECT _job_code, count(*) FROM sale_orders GROUP BY 1"))[second] == 20
+
+
 def test_a_second_tenant_into_a_dataset_that_holds_another_is_refused(
     emulator, tmp_path_factory, tmp_path
 ) -> None:
