@@ -127,3 +127,40 @@ def test_remembered_window_size_stays_on_the_grid_and_grows_back() -> None:
     assert state["window_hours"][spec.key]["F"] == 12  # the partial window's odd halves are ignored
     remember_window_sizes([loaded(day.halves()[0], full=True)], state)
     assert spec.key not in state["window_hours"] or "F" not in state["window_hours"][spec.key]  # back to 24 h
+
+
+def test_a_cursor_later_than_now_is_refused_saying_how_to_read_the_time_again() -> None:
+    """A run whose clock was ahead (+30 h) moved the cursor past now: from it, later runs would read
+    nothing until the clock caught up, and the rows of the time in between would never load. The
+    next run is refused in one line naming the export, the facility and the reset that reads the
+    time again; a cursor a few minutes ahead (another machine's clock) is taken as it is."""
+    from datetime import UTC, datetime, timedelta
+
+    import pytest
+
+    from uniware_source.api.errors import ConfigurationError
+    from uniware_source.incremental.plan import PlanContext, plan_tasks
+    from uniware_source.incremental.specs import parse_exports
+    from uniware_source.jobs.ledger import JobLedger
+
+    specs = parse_exports(
+        [{"report": "Sale Orders", "start_date": "2026-11-01", "facilities": ["WH-BLR"]}],
+        default_facility=None,
+    )
+    now = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
+
+    def plan(cursor: datetime, backfill: tuple[date, date] | None = None) -> int:
+        state = {"cursors": {specs[0].key: {"WH-BLR": cursor.isoformat()}}}
+        context = PlanContext(now, "Asia/Kolkata", state, JobLedger.open(None, read_only=True), backfill)
+        return len(plan_tasks(specs, context, lambda: []).tasks)
+
+    assert plan(now + timedelta(minutes=5)) > 0  # within a clock's skew: read from it
+    with pytest.raises(ConfigurationError) as refused:
+        plan(now + timedelta(hours=30))
+    message = str(refused.value)
+    assert (
+        "'Sale Orders' (WH-BLR) is 2026-12-03 17:30, later than now (2026-12-02 11:30 Asia/Kolkata)"
+        in message
+    )
+    assert "uniware reset 'Sale Orders' --to 2026-12-01 --yes" in message and "\n" not in message
+    assert plan(now + timedelta(hours=30), (date(2026, 11, 1), date(2026, 11, 3))) > 0  # a backfill's own

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from uniware_source.api.errors import ConfigurationError
 from uniware_source.incremental.specs import ExportSpec
@@ -151,6 +152,28 @@ def _unit(task: WindowTask, zone: str) -> tuple[Any, ...]:
     return (id(task),)
 
 
+# a cursor later than now by more than this was moved by a run whose clock was ahead
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+def _refuse_future_cursor(spec: ExportSpec, facility: str, cursor: datetime, context: PlanContext) -> None:
+    """A cursor is where the last run's windows ended, its `now`: one later than this run's now
+    was moved by a run whose clock was ahead (a machine's clock set wrong, then put right). From
+    it, runs would read nothing until the clock caught up, and then go on from there: the rows of
+    the time in between, which Uniware did not yet have when that run read it, never load. The
+    run is refused, saying how to read that time again."""
+    if cursor <= context.now + CLOCK_SKEW:
+        return
+    zone = ZoneInfo(context.zone)
+    before = (context.now.astimezone(zone) - timedelta(days=1)).date()
+    raise ConfigurationError(
+        f"the cursor of {spec.report.name!r} ({facility}) is {cursor.astimezone(zone):%Y-%m-%d %H:%M}, "
+        f"later than now ({context.now.astimezone(zone):%Y-%m-%d %H:%M} {context.zone}): the clock of the "
+        "run that moved it was ahead, and the rows since that run may not have loaded; put the cursor "
+        f"back to a day before that run, e.g. `uniware reset {spec.report.name!r} --to {before} --yes`"
+    )
+
+
 def _start(task: WindowTask) -> datetime:
     return task.window.start if task.window is not None else datetime.min.replace(tzinfo=UTC)
 
@@ -194,6 +217,8 @@ def _span(spec: ExportSpec, facility: str, context: PlanContext) -> tuple[dateti
     zone, now = context.zone, context.now
     book = context.book
     cursor = book.get("cursors", {}).get(spec.key, {}).get(facility)
+    if cursor and context.backfill is None:
+        _refuse_future_cursor(spec, facility, datetime.fromisoformat(cursor), context)
     # a run cut short by its limit left the rest for this one: it goes on from the cursor as it is
     cut = facility in book.get("cut", {}).get(spec.key, ())
     if context.backfill is not None:
