@@ -23,7 +23,9 @@ from uniware_source.settings import UniwareSourceConfiguration
 
 def _root_cause(exc: BaseException) -> BaseException:
     """The error worth showing in the chain dlt wrapped around it: ours (or a missing setting) if
-    there is one, else the innermost, which says what actually went wrong."""
+    there is one, else the innermost, which says what actually went wrong. Not past an OS error
+    raised while another was handled: that one ended the work (a full disk, where a hard link
+    across file systems had failed first and a copy was tried)."""
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and all(current is not seen for seen in chain):
@@ -32,6 +34,8 @@ def _root_cause(exc: BaseException) -> BaseException:
         ):
             return current
         chain.append(current)
+        if current.__cause__ is None and isinstance(current, OSError) and current.errno is not None:
+            break  # (an OS error proper: a request's error, whose message holds its URL, goes on)
         current = current.__cause__ or current.__context__
     return chain[-1]
 

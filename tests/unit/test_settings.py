@@ -216,3 +216,29 @@ def test_column_types_reach_both_paths_over_the_catalogue(monkeypatch) -> None: 
     assert invoice.hints["Invoice Code"] == "text"  # the catalogue's, kept
     assert invoice.overrides == {"Narration": "text", "Total": "decimal"}
     assert items.hints["MRP"] == "text" and items.hints["Total"] == "text"
+
+
+def test_a_full_disk_after_a_failed_link_is_told_as_the_full_disk(capsys: pytest.CaptureFixture[str]) -> None:
+    """Copying a file where a hard link across file systems had failed, and finding the disk full:
+    the one line names the full disk, not the link that was tried first (the wrapper stands for
+    dlt's PipelineStepFailed)."""
+    from uniware_source.cli_errors import report_failure
+
+    def copy() -> None:
+        try:
+            raise OSError(18, "Invalid cross-device link")
+        except OSError:
+            raise OSError(28, "No space left on device", "/data/pipelines/uniware/load/x.parquet")  # noqa: B904
+
+    def fail() -> None:
+        try:
+            copy()
+        except OSError as exc:
+            raise RuntimeError("load step failed") from exc
+
+    try:
+        fail()
+    except RuntimeError as exc:
+        report_failure(exc, verbose=False)
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("uniware: run failed: OSError: [Errno 28] No space left on device"), line
