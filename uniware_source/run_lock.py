@@ -165,8 +165,7 @@ class _LetGo:
             lock.acquire(timeout=0)
         except Timeout:
             logger.warning(
-                "pipeline %s: another run holds %s; waiting for it to end before loading the pending "
-                "package",
+                "pipeline %s: another run holds %s; waiting for it to end before loading the pending package",
                 pipeline.pipeline_name,
                 path,
             )

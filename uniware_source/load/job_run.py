@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from uniware_source import library_pages, process_settings
 from uniware_source.jobs import ExportJob, JobFeeder, JobPoller
 from uniware_source.jobs.status import LANDED
 from uniware_source.load.keys import KeyTracker
+from uniware_source.load.scratch import scratch_dir
 from uniware_source.reports import ReportSpec
 from uniware_source.settings import SourceSettings
 
@@ -56,7 +56,7 @@ class JobRun:
     def __enter__(self) -> JobRun:
         process_settings.tell_once()  # what a library user may want to set, once per process
         process_settings.freeze_at_exit()  # the interpreter's last collections, skipped
-        self._directory = Path(tempfile.mkdtemp(prefix="uniware-", dir=self.settings.download_dir))
+        self._directory = scratch_dir("", self.settings.download_dir)  # and a killed run's go
         return self
 
     def __exit__(

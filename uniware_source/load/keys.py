@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from uniware_source.load.scratch import scratch_dir
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -95,7 +96,7 @@ class KeyTracker:
     def _part_path(self, table: str) -> Path:
         """A new part's path (taken once it holds hashes: the count of parts names the next)."""
         if self._directory is None:
-            self._directory = Path(tempfile.mkdtemp(prefix="uniware-keys-"))
+            self._directory = scratch_dir("keys")
             weakref.finalize(self, shutil.rmtree, self._directory, ignore_errors=True)
         return self._directory / f"{len(self._parts.get(table, []))}-{abs(hash(table))}.parquet"
 
