@@ -19,8 +19,11 @@ module no way to refuse a run; else it loaded that package beside the command lo
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,10 +86,33 @@ def _acquire(path: Path, pipeline_name: str) -> FileLock:
         lock.acquire(timeout=0)
     except Timeout:
         raise RunLocked(
-            f"another run of pipeline {pipeline_name!r} is in progress (it holds {path}); "
+            f"another run of pipeline {pipeline_name!r} is in progress ({_holder(path)}it holds {path}); "
             "this run changed nothing"
         ) from None
+    _note_holder(path)
     return lock
+
+
+def _holder_path(path: Path) -> Path:
+    return path.with_name(path.name + ".holder")
+
+
+def _note_holder(path: Path) -> None:
+    """Beside the lock (whose file each attempt to take it empties): which process holds it, since
+    when, so that a run refused can say how long the other has run (one blocked for hours, by a
+    destination's lock that a session idle in a transaction holds, is worth looking at)."""
+    with contextlib.suppress(OSError):
+        _holder_path(path).write_text(f"{os.getpid()} {time.time():.0f}\n", encoding="utf-8")
+
+
+def _holder(path: Path) -> str:
+    """`process 123, running for 2 h 05 min; ` from the note of the run that holds the lock."""
+    try:
+        pid, since = _holder_path(path).read_text(encoding="utf-8").split()
+        minutes = max(0, int((time.time() - float(since)) // 60))
+    except (OSError, ValueError):
+        return ""
+    return f"process {pid}, running for {minutes // 60} h {minutes % 60:02d} min; "
 
 
 @contextmanager
@@ -165,11 +191,14 @@ class _LetGo:
             lock.acquire(timeout=0)
         except Timeout:
             logger.warning(
-                "pipeline %s: another run holds %s; waiting for it to end before loading the pending package",
+                "pipeline %s: another run holds %s (%s); waiting for it to end before loading the "
+                "pending package",
                 pipeline.pipeline_name,
                 path,
+                _holder(path).rstrip("; "),
             )
             lock.acquire()
+        _note_holder(path)
         with _guard:
             _held[path] = lock
             _for_runs.add(path)

@@ -1,8 +1,10 @@
-"""A run's scratch folders carry its process id; the next run removes those of killed runs."""
+"""What a killed or blocked run leaves to the next: its scratch folders, which carry its process
+id and which the next run removes, and the run lock, whose refusal names the holder."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +43,18 @@ def test_a_new_scratch_folder_takes_away_those_killed_runs_left_and_nothing_else
     assert not any(folder.exists() for folder in left)
     assert all(folder.exists() for folder in kept)
     assert scratch_dir("keys", tmp_path).name.startswith(f"uniware-keys-{os.getpid()}-")
+
+
+def test_a_run_refused_by_the_lock_says_which_process_holds_it_and_for_how_long(tmp_path: Path) -> None:
+    """A run blocked for hours (a destination lock that a session idle in a transaction holds)
+    keeps every later run out: the refusal names the holder's process and how long it has run."""
+    import pytest
+
+    from uniware_source.run_lock import RunLocked, run_lock
+
+    with run_lock(tmp_path, "uniware"), pytest.raises(RunLocked) as refused, run_lock(tmp_path, "uniware"):
+        pass
+    said = re.search(
+        r"in progress \(process (\d+), running for \d+ h \d\d min; it holds ", str(refused.value)
+    )
+    assert said and int(said.group(1)) == os.getpid(), refused.value
