@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from uniware_source.api.client import UniwareClient
-from uniware_source.api.errors import ApiError, NoAnswer, TenantUnreachable, TransportError
+from uniware_source.api.errors import ApiError, NoAnswer, TenantUnreachable, TransportError, UniwareError
 from uniware_source.incremental.plan import WINDOW_COLUMN, WindowTask, grid_cell
 from uniware_source.jobs import ExportJob, Outcome
-from uniware_source.jobs.ledger import JobLedger, LedgerEntry
+from uniware_source.jobs.ledger import WRITE_PATIENCE, JobLedger, LedgerEntry
 from uniware_source.settings import SyncSettings
 
 logger = logging.getLogger(__name__)
@@ -177,16 +177,22 @@ class WindowFeeder:
                 self._retry_later(task, job)
             return False
         self.creates_unanswered = 0
-        self.ledger.add(
-            LedgerEntry(
-                job_code=job.job_code,
-                export=spec.key,
-                facility=task.facility,
-                window=task.window.to_state() if task.window else None,
-                created_at=datetime.now(UTC).isoformat(),
-                attempt=job.attempt,
-            )
+        entry = LedgerEntry(
+            job_code=job.job_code,
+            export=spec.key,
+            facility=task.facility,
+            window=task.window.to_state() if task.window else None,
+            created_at=datetime.now(UTC).isoformat(),
+            attempt=job.attempt,
         )
+        try:
+            self.ledger.add(entry)
+        except Exception as exc:  # the destination stayed away (JobLedger's store waited for it)
+            raise UniwareError(
+                f"job {job.job_code} ({task.describe(self.zone)}) was created on Uniware, but the job "
+                f"ledger in the destination could not record it ({type(exc).__name__}, for "
+                f"{WRITE_PATIENCE:.0f} s): the next run creates its window again"
+            ) from exc
         task.attempts += 1
         return True
 

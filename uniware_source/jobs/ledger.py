@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tenacity import retry, stop_after_attempt, wait_exponential
+from tenacity import retry, retry_if_exception, wait_exponential
 
 from uniware_source.incremental.windows import Window
 
@@ -103,6 +103,15 @@ class FileStore:
         os.replace(temporary, self.path)
 
 
+WRITE_PATIENCE = 120.0  # seconds a ledger write waits for the destination to come back
+
+
+def _terminal(exc: BaseException) -> bool:
+    from dlt.destinations.exceptions import DatabaseTerminalException
+
+    return isinstance(exc, DatabaseTerminalException)
+
+
 class DestinationStore:
     """A table in the pipeline's dataset, beside dlt's state; the dataset is created if need be."""
 
@@ -121,9 +130,17 @@ class DestinationStore:
                 return []
         return [LedgerEntry.from_row(row) for row in rows or []]
 
-    # a destination busy for a moment (another process reading a DuckDB file) is waited for; a
-    # ledger row is the only record of a created job, so it is worth a few seconds
-    @retry(stop=stop_after_attempt(5), wait=wait_exponential(multiplier=0.2, max=2), reraise=True)
+    # a destination busy for a moment (another process reading a DuckDB file) or away for one (a
+    # PostgreSQL restart) is waited for, up to WRITE_PATIENCE: a ledger row is the only record of
+    # a created job, without which the next run creates its window again. An error the
+    # destination calls terminal (a table it refuses) fails at once
+    @retry(
+        stop=lambda state: (state.seconds_since_start or 0.0) >= WRITE_PATIENCE,
+        wait=wait_exponential(multiplier=0.2, max=10),
+        retry=retry_if_exception(lambda exc: not _terminal(exc)),
+        before_sleep=lambda state: logger.info("the job ledger could not be written; trying again"),
+        reraise=True,
+    )
     def write(
         self, added: Sequence[LedgerEntry], removed: Sequence[str], all_entries: Sequence[LedgerEntry]
     ) -> None:
