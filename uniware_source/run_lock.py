@@ -175,6 +175,10 @@ class _LetGo:
             return
         if not pipeline.has_pending_data:
             return
+        path = lock_path(pipeline.pipelines_dir, pipeline.pipeline_name)
+        with _guard:
+            if path in _held:  # the command's (which loads a pending package in a run of its own)
+                return
         if step == "run":
             logger.warning(
                 "pipeline %s: a load package that an interrupted run left is loaded first, and this "
@@ -182,10 +186,6 @@ class _LetGo:
                 "to load the jobs it was given",
                 pipeline.pipeline_name,
             )
-        path = lock_path(pipeline.pipelines_dir, pipeline.pipeline_name)
-        with _guard:
-            if path in _held:
-                return
         lock = FileLock(path)
         try:
             lock.acquire(timeout=0)

@@ -327,3 +327,45 @@ def test_on_postgres_a_killed_run_with_its_working_folder_gone_creates_no_job_tw
         with psycopg2.connect(DSN) as connection, connection.cursor() as cursor:
             for suffix in ("", "_staging"):
                 cursor.execute(f'DROP SCHEMA IF EXISTS "{dataset}{suffix}" CASCADE')
+
+
+def test_a_pending_package_with_a_damaged_file_is_given_up_and_its_jobs_load_again(
+    emulator, tmp_path
+) -> None:
+    """A killed run's package whose typed file was damaged on disk (cut short: a full disk, a
+    crash of the machine) failed every later run with the same error, dlt retrying it first each
+    time. It is given up like a package the destination refuses: its jobs are LOAD_FAILED, the
+    run says so, and the next run loads them again, from a fresh download."""
+    from uniware_source.emulator import JobSpec
+
+    env = _env(emulator, tmp_path, [])
+    first = emulator.add_job(JobSpec(rows=30))
+    assert _run(env, tmp_path, str(RUN), "--job-code", first).returncode == 0
+    damaged = emulator.add_job(JobSpec(rows=40, seed=3))
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_AFTER_NORMALIZE)
+    assert _run(env, tmp_path, str(script), damaged).returncode == -9
+    files = list(
+        (tmp_path / ".dlt-data" / "pipelines" / "uniware" / "load" / "normalized").glob(
+            "*/new_jobs/sale_orders.*"
+        )
+    )
+    assert files, "the killed run's typed file"
+    for typed in files:
+        typed.write_bytes(typed.read_bytes()[:100])  # cut short
+
+    given_up = _run(env, tmp_path, str(RUN), "--job-code", damaged)
+    assert "gave up on load package" in given_up.stderr and "damaged" in given_up.stderr
+    assert given_up.returncode == 0, given_up.stdout + given_up.stderr  # and loaded it again at once
+    audit_sql = (
+        f"SELECT status FROM uniware_data.export_jobs WHERE job_code = '{damaged}' ORDER BY finished_at"
+    )
+    assert [s for (s,) in _query(tmp_path, audit_sql)] == ["LOAD_FAILED", "LOADED"]
+    counted = "SELECT count(*), count(DISTINCT sale_order_item_code) FROM uniware_data.sale_orders"
+    mine = f"SELECT count(*) FROM uniware_data.sale_orders WHERE _job_code = '{damaged}'"
+    assert _query(tmp_path, mine) == [(40,)]
+
+    again = _run(env, tmp_path, str(RUN), "--job-code", damaged)  # nothing pending: skipped, not twice
+    assert again.returncode == 0 and "SKIPPED" in again.stdout, again.stdout + again.stderr
+    ((total, distinct),) = _query(tmp_path, counted)
+    assert total == distinct and _query(tmp_path, mine) == [(40,)]

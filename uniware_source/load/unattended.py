@@ -8,8 +8,9 @@ around it.
 - **Pending packages.** A killed run's normalized packages are loaded first, in a run of their
   own, so that this run still extracts its own data (dlt's `run` otherwise only loads what is
   pending and extracts nothing).
-- **A package the destination refuses for good** (a terminal job failure, or a job that ran the
-  destination out of memory on every one of dlt's retries) is aborted with dlt's
+- **A package the destination refuses for good** (a terminal job failure, a job that ran the
+  destination out of memory on every one of dlt's retries, or a file of the package that cannot
+  be read whole) is aborted with dlt's
   `abort_packages`, which also restores the pipeline state to before it: its jobs are not marked
   loaded, cursors do not move, and the next run loads them again. The jobs it carried (noted in
   the package's own state) are recorded in `export_jobs` as LOAD_FAILED, with the package and the
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +62,14 @@ _REFUSED = (LoadClientJobTerminalRetry, LoadClientJobFailed, LoadPackageAborted)
 # duckdb.OutOfMemoryException, psycopg2.errors.OutOfMemory (SQLSTATE 53200); and DuckDB's words
 # for it, which also come as other errors (a commit that could not allocate: TransactionException)
 _OUT_OF_MEMORY = frozenset({"OutOfMemoryException", "OutOfMemory"})
+# a file of the package that cannot be read whole: DuckDB's and pyarrow's words for a parquet file
+# cut short, gzip's for a compressed insert file (EOFError, zlib.error by class)
+_DAMAGED_WORDS = (
+    "No magic bytes found",
+    "magic bytes not found",
+    "Not a gzipped file",
+    "Compressed file ended",
+)
 _OUT_OF_MEMORY_WORDS = (
     "Out of Memory Error",
     "could not allocate block of size",
@@ -109,18 +119,27 @@ def run_unattended(pipeline: dlt.Pipeline, source: Any) -> UnattendedRun:
         normalized = set(pipeline.list_normalized_load_packages())
         _run(pipeline, None, outcome)
         outcome.recovered += [load_id for load_id in outcome.load_ids if load_id in normalized]
+        # recorded before this run's own jobs, which may load the same ones again
+        _record_given_up(pipeline, outcome, outcome.given_up)
+    recorded = len(outcome.given_up)
     _run(pipeline, source, outcome)
-    if outcome.given_up:
-        # the audit rows go to the pipeline's schema; on a first run the abort restored none
-        names = [package.schema_name for package in outcome.given_up if package.schema_name]
-        schema = (
-            pipeline.default_schema
-            if pipeline.default_schema_name
-            else dlt.Schema(names[0] if names else pipeline.pipeline_name)
-        )
-        outcome.loads.append(pipeline.run(_given_up_rows(outcome.given_up), schema=schema))
-        _count_rows(pipeline, outcome)
+    _record_given_up(pipeline, outcome, outcome.given_up[recorded:])
     return outcome
+
+
+def _record_given_up(pipeline: dlt.Pipeline, outcome: UnattendedRun, given_up: Sequence[GivenUp]) -> None:
+    """The jobs of packages given up, as LOAD_FAILED rows of `export_jobs`."""
+    if not given_up:
+        return
+    # the audit rows go to the pipeline's schema; on a first run the abort restored none
+    names = [package.schema_name for package in given_up if package.schema_name]
+    schema = (
+        pipeline.default_schema
+        if pipeline.default_schema_name
+        else dlt.Schema(names[0] if names else pipeline.pipeline_name)
+    )
+    outcome.loads.append(pipeline.run(_given_up_rows(given_up), schema=schema))
+    _count_rows(pipeline, outcome)
 
 
 def remove_stale_copies(working_dir: Path) -> list[str]:
@@ -192,10 +211,22 @@ def _again_with_one_thread(pipeline: dlt.Pipeline, exc: PipelineStepFailed) -> b
 
 
 def _refused(error: BaseException) -> bool:
-    """A terminal failure, or retries that all ran out of memory."""
+    """A terminal failure, or retries that all ran out of memory or met a damaged file."""
     if isinstance(error, _REFUSED):
         return True
-    return isinstance(error, LoadClientJobRetry) and _out_of_memory(error.client_exception) is not None
+    if not isinstance(error, LoadClientJobRetry):
+        return False
+    return _out_of_memory(error.client_exception) is not None or _damaged(error.client_exception) is not None
+
+
+def _damaged(error: BaseException | None) -> BaseException | None:
+    """The error of a package's file that cannot be read whole (cut short by a full disk or a
+    crash of the machine): every retry meets it again, and the package, left pending, failed every
+    later run before it extracted anything. dlt's clients call it transient."""
+    for e in _chain(error):
+        if isinstance(e, EOFError | zlib.error) or any(words in str(e) for words in _DAMAGED_WORDS):
+            return e
+    return None
 
 
 def _chain(error: BaseException | None) -> Iterator[BaseException]:
@@ -228,6 +259,10 @@ def _reason(error: BaseException) -> str:
             "raise its memory limit or lower its threads (an insert holds every column's buffers "
             "per thread; DuckDB: memory_limit, threads in destination.duckdb.credentials.global_config)"
         )
+    damaged = _damaged(client_error)
+    if damaged is not None:
+        first = str(damaged).strip().splitlines()[0] if str(damaged).strip() else ""
+        return f"{table}a file of the package is damaged ({type(damaged).__name__}: {first[:200]})"
     if client_error is not None:
         *_, innermost = _chain(client_error)
         lines = str(innermost).strip().splitlines()
