@@ -202,6 +202,20 @@ def setup_logging(verbose: bool, log_file: str | None) -> None:
         if not verbose:  # the console keeps its warnings-only level
             for console in logging.getLogger().handlers:
                 console.setLevel(logging.WARNING)
+    if not verbose:  # dlt's own lines stay one line each: their tracebacks with -v only
+        logging.getLogger("dlt").addFilter(_without_traceback)
+
+
+def _without_traceback(record: logging.LogRecord) -> bool:
+    """A dlt line without its traceback (as exc_info, or written into the message, as its loader
+    does for a job it retries): the words before it and the error it ends with."""
+    record.exc_info, record.exc_text, record.stack_info = None, None, None
+    message = record.getMessage()
+    before, marker, trace = message.partition("Traceback (most recent call last):")
+    if marker:
+        last = [line for line in trace.splitlines() if line.strip() and not line.startswith(" ")]
+        record.msg, record.args = f"{before.rstrip()} {last[-1].strip() if last else ''}", ()
+    return True
 
 
 def entry() -> None:
