@@ -189,7 +189,11 @@ def _print_cursors(pipeline_state: Any, tz: str) -> None:
         print(f"  {batch['left']} window(s) deferred to the next run (commit_every_windows)")
     for backfill, book in sorted(state.get("backfills", {}).items()):
         count = sum(len(facilities) for facilities in book.get("cursors", {}).values())
-        print(f"  backfill {backfill} in progress: {count} cursor(s)")
+        first, _, last = backfill.partition("..")
+        print(
+            f"  backfill {backfill} stopped part way: {count} cursor(s); `uniware --backfill {first} {last}` "
+            "goes on from them and finishes it"
+        )
 
 
 def reset_cursor(pipeline: dlt.Pipeline, export: str, to: date | None, facility: str | None) -> str:
