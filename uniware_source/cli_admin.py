@@ -174,18 +174,18 @@ def _print_runs(pipeline: dlt.Pipeline, limit: int, tz: str) -> None:
 def _print_cursors(pipeline_state: Any, tz: str) -> None:
     state = exports_state(pipeline_state)
     cursors: dict[str, dict[str, str]] = state.get("cursors", {})
-    if not cursors:
-        print("no export cursors yet (no scheduled export has loaded a window)")
-        return
     cut = state.get("cut", {})
     batch = state.get("batch", {})
-    print(f"export cursors (times in {tz}):")
+    if cursors:
+        print(f"export cursors (times in {tz}):")
+    else:
+        print("no export cursors yet (no scheduled export has loaded a window)")
     for key, facilities in sorted(cursors.items()):
         report, _, table = key.partition("|")
         for facility, cursor in sorted(facilities.items()):
             note = "  windows left for the next run" if facility in cut.get(key, ()) else ""
             print(f"  {report:<22} {table:<20} {facility:<12} {local(cursor, tz)}{note}")
-    if batch.get("left"):
+    if cursors and batch.get("left"):
         print(f"  {batch['left']} window(s) deferred to the next run (commit_every_windows)")
     for backfill, book in sorted(state.get("backfills", {}).items()):
         count = sum(len(facilities) for facilities in book.get("cursors", {}).values())

@@ -176,6 +176,11 @@ def test_a_long_backfill_commits_batch_by_batch_and_a_crash_loses_only_the_batch
     assert _creates(emulator) == 4
     state = pipeline.state["sources"]["uniware"]["resources"]["uniware_exports"]
     assert state["batch"] == {"left": 8, "loaded": 4, "moved": True}
+    status = _run(emulator, tmp_path, exports, "status")
+    assert (
+        f"backfill {first_day}..{last_day} stopped part way: 1 cursor(s); `uniware --backfill {first_day} {last_day}`"
+        in status.stdout
+    ), status.stdout
 
     # the command goes on where that batch stopped, one commit per batch, until nothing is left
     env_exports = exports
