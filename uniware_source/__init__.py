@@ -92,6 +92,7 @@ def uniware_source(
     commit_every_minutes: float = 30.0,
     backfill_start: Optional[str] = None,  # noqa: UP045
     backfill_end: Optional[str] = None,  # noqa: UP045
+    snapshots: bool = True,
     fail_on_missing_jobs: bool = True,
     column_types: Optional[Dict[str, str]] = None,  # noqa: UP006, UP045
     _config: UniwareSourceConfiguration = None,  # type: ignore[assignment]  # dlt passes it, resolved
@@ -121,6 +122,8 @@ def uniware_source(
             (the `uniware` command runs again at once until nothing is left).
         backfill_start / backfill_end: load this range of local dates (inclusive) for every
             export, without moving the incremental cursors.
+        snapshots: export the snapshot reports (no date filter); False leaves them out, as the
+            command's later batches of one run do (the first replaced them).
         fail_on_missing_jobs: when a job of the run ends without its data (FAILED, NOT_FOUND,
             TIMED_OUT, ...), `pipeline.run` raises `MissingJobsError` (inside dlt's
             `PipelineStepFailed`) after everything else has loaded; false: it only shows in

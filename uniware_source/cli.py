@@ -132,7 +132,8 @@ def _run(args: argparse.Namespace, pipeline_name: str) -> int:
             return print_plan(pipeline, source_args)
         outcome = run_unattended(pipeline, uniware_source(**source_args))
         left, loaded = backlog(pipeline.state)
-        later = {**source_args, "job_codes": []}  # the given job codes loaded in the first batch
+        # the given job codes loaded in the first batch, and the snapshots: now-state, not windows
+        later = {**source_args, "job_codes": [], "snapshots": False}
         while left and loaded:  # a long backfill: one commit per batch, until nothing is left
             logger.info("%d window(s) left for the next batch; running it", left)
             outcome.extend(run_unattended(pipeline, uniware_source(**later)))

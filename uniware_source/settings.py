@@ -87,6 +87,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
     commit_every_minutes: float = 30.0
     backfill_start: Optional[str] = None  # noqa: UP045
     backfill_end: Optional[str] = None  # noqa: UP045
+    snapshots: bool = True
     fail_on_missing_jobs: bool = True
     column_types: Optional[Dict[str, str]] = None  # noqa: UP006, UP045
 
@@ -134,6 +135,7 @@ class UniwareSourceConfiguration(BaseConfiguration):
             commit_every_windows=self.commit_every_windows,
             commit_every=self.commit_every_minutes * 60,
             backfill=_backfill(self.backfill_start, self.backfill_end),
+            snapshots=self.snapshots,
         )
         specs = parse_exports(self.exports, default_facility=source.facility) if self.exports else []
         if sync.backfill is not None and not specs:
@@ -191,6 +193,7 @@ class SyncSettings:
     commit_every_windows: int = 16
     commit_every: float = 1800.0
     backfill: tuple[date, date] | None = None  # inclusive local dates; the cursor does not move
+    snapshots: bool = True  # False: the snapshot exports are left out (a run's later batches)
 
 
 def _check_numbers(config: UniwareSourceConfiguration) -> None:

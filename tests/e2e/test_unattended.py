@@ -177,10 +177,8 @@ def test_a_long_backfill_commits_batch_by_batch_and_a_crash_loses_only_the_batch
     state = pipeline.state["sources"]["uniware"]["resources"]["uniware_exports"]
     assert state["batch"] == {"left": 8, "loaded": 4, "moved": True}
     status = _run(emulator, tmp_path, exports, "status")
-    assert (
-        f"backfill {first_day}..{last_day} stopped part way: 1 cursor(s); `uniware --backfill {first_day} {last_day}`"
-        in status.stdout
-    ), status.stdout
+    told = f"backfill {first_day}..{last_day} stopped part way: 1 cursor(s); `uniware --backfill {first_day} "
+    assert told in status.stdout, status.stdout
 
     # the command goes on where that batch stopped, one commit per batch, until nothing is left
     env_exports = exports
@@ -270,3 +268,20 @@ def test_a_snapshot_is_exported_once_per_backlog_not_once_per_batch(emulator, tm
     again = _run(emulator, tmp_path, exports)
     assert again.returncode == 0, again.stdout + again.stderr
     assert snapshots_created() == 4  # a new run replaces the snapshot
+
+    # runs from code, one per schedule, that each leave a backlog (no loop over the batches): each
+    # is a run of its own, and replaces the snapshot
+    import dlt
+
+    from tests.conftest import make_source
+
+    pipeline = dlt.pipeline(
+        pipeline_name="from_code",
+        destination=dlt.destinations.duckdb(str(tmp_path / "from_code.duckdb")),
+        dataset_name="uniware_data",
+        pipelines_dir=str(tmp_path / "from_code"),
+    )
+    for run in (1, 2):
+        pipeline.run(make_source(emulator, [], exports=exports, commit_every_windows=3))
+        assert pipeline.state["sources"]["uniware"]["resources"]["uniware_exports"]["batch"]["left"] > 0
+        assert snapshots_created() == 4 + 2 * run

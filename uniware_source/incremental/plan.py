@@ -87,6 +87,7 @@ class PlanContext:
     ledger: JobLedger
     backfill: tuple[date, date] | None = None
     limit: int | None = None  # the most windows one run takes on (pending jobs of earlier runs count)
+    snapshots: bool = True  # False: snapshot exports are left out, but for a pending job
 
     @property
     def book(self) -> dict[str, Any]:
@@ -181,8 +182,8 @@ def _start(task: WindowTask) -> datetime:
 def _facility_tasks(spec: ExportSpec, facility: str, context: PlanContext) -> list[WindowTask]:
     pending = context.ledger.pending(spec.key, facility)
     if spec.is_snapshot:
-        if not pending and spec.key in snapshots_of_batches(context.state):
-            return []  # the batch that began this backlog replaced it: not once more per batch
+        if not pending and not context.snapshots:
+            return []  # a later batch of a run: its first replaced the snapshot
         return [WindowTask(spec, facility, None, reattach=pending[-1].job_code if pending else None)]
     start, end = _span(spec, facility, context)
     remembered = context.state.get("window_hours", {}).get(spec.key, {}).get(facility)
@@ -196,19 +197,6 @@ def _facility_tasks(spec: ExportSpec, facility: str, context: PlanContext) -> li
         for piece in subtract(window, taken):
             tasks.append(WindowTask(spec, facility, piece, full=piece.end - piece.start == size))
     return tasks
-
-
-def snapshots_of_batches(state: dict[str, Any]) -> list[str]:
-    """The snapshot exports that an earlier batch of the backlog this run goes on with loaded: a
-    run cut short by its limit (`commit_every_windows`, `commit_every_minutes`) that moved its
-    cursors leaves the rest to the next batch, which the command and the DAG run at once, and a
-    snapshot is now-state, not a window: it is exported once per backlog, in its first batch. A
-    batch that moved no cursor ends the backlog (the batches stop there), and so does a run with
-    nothing left: the run after it exports the snapshot again."""
-    batch = state.get("batch", {})
-    if not batch.get("left") or not batch.get("moved", True):
-        return []
-    return list(batch.get("snapshots", ()))
 
 
 def _span(spec: ExportSpec, facility: str, context: PlanContext) -> tuple[datetime, datetime]:

@@ -48,6 +48,7 @@ class ExportRun:
             ledger=ledger,
             backfill=self.sync.backfill,
             limit=self.sync.commit_every_windows,
+            snapshots=self.sync.snapshots,
         )
         return plan_tasks(self.specs, context, (client or self.settings.client()).list_facilities)
 

@@ -34,7 +34,6 @@ from uniware_source.incremental.plan import (
     WindowTask,
     forget_backfill,
     progress_book,
-    snapshots_of_batches,
 )
 from uniware_source.incremental.run import LEDGER_MAX_AGE, RESOURCE_NAME, ExportRun
 from uniware_source.incremental.specs import ExportSpec
@@ -169,11 +168,7 @@ def _record_progress(
     moved = advance_cursors(tasks, book)
     note_backlog(book, left)
     loaded = sum(1 for task in leaves(tasks) if task.loaded)
-    snapshots = {task.spec.key for task in tasks if task.spec.is_snapshot and task.loaded}
-    snapshots.update(snapshots_of_batches(state))  # the backlog's earlier batches
     state["batch"] = {"left": len(left), "loaded": loaded, "moved": moved}
-    if left and moved and snapshots:  # the backlog goes on in the next batch: they are replaced
-        state["batch"]["snapshots"] = sorted(snapshots)
     if run.sync.backfill is not None and not left:
         forget_backfill(state, run.sync.backfill)
 
