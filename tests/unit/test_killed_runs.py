@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from uniware_source.load.scratch import scratch_dir
+from uniware_source.load.scratch import _host, scratch_dir
 
 
 def _dead_pid() -> int:
@@ -21,28 +21,33 @@ def _dead_pid() -> int:
 
 
 def test_a_new_scratch_folder_takes_away_those_killed_runs_left_and_nothing_else(tmp_path: Path) -> None:
+    host = _host()
     dead = _dead_pid()
-    left = [tmp_path / f"uniware-{dead}-a1b2", tmp_path / f"uniware-keys-{dead}-c3d4"]
+    left = [tmp_path / f"uniware-{host}-{dead}-a1b2c3d4", tmp_path / f"uniware-keys-{host}-{dead}-e5f6g7h8"]
     for folder in left:
         folder.mkdir()
         (folder / "export.csv").write_bytes(b"x" * 1000)  # a killed run's download
     live = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
         kept = [
-            tmp_path / f"uniware-{live.pid}-e5f6",  # another run, still running
-            tmp_path / f"uniware-{os.getpid()}-g7h8",  # this process's own
-            tmp_path / "uniware-data",  # not a run's
+            tmp_path / f"uniware-{host}-{live.pid}-abcd1234",  # another run, still running
+            tmp_path / f"uniware-{host}-{os.getpid()}-efgh5678",  # this process's own
+            tmp_path / f"uniware-other_host-{dead}-a1b2c3d4",  # another container's: its own pids
+            tmp_path / "uniware-2024-archive",  # a user's folders
+            tmp_path / f"uniware-{dead}-12-backup",
+            tmp_path / f"uniware-{host}-{dead}-a1b2c3d4-old",
             tmp_path / f"other-{dead}-x",
         ]
         for folder in kept:
             folder.mkdir()
+            (folder / "keep.csv").write_bytes(b"y")
         made = scratch_dir("", tmp_path)
     finally:
         live.communicate(b"")
-    assert made.name.startswith(f"uniware-{os.getpid()}-") and made.is_dir()
+    assert made.name.startswith(f"uniware-{host}-{os.getpid()}-") and made.is_dir()
     assert not any(folder.exists() for folder in left)
-    assert all(folder.exists() for folder in kept)
-    assert scratch_dir("keys", tmp_path).name.startswith(f"uniware-keys-{os.getpid()}-")
+    assert all((folder / "keep.csv").exists() for folder in kept)
+    assert scratch_dir("keys", tmp_path).name.startswith(f"uniware-keys-{host}-{os.getpid()}-")
 
 
 def test_a_run_refused_by_the_lock_says_which_process_holds_it_and_for_how_long(tmp_path: Path) -> None:
