@@ -62,6 +62,8 @@ __all__ = [
     "uniware_source",
 ]
 
+watch_runs()  # a run that only loads a pending package takes the run lock too (run_lock._LetGo)
+
 
 @dlt.source(name="uniware", section="uniware", max_table_nesting=0, spec=UniwareSourceConfiguration)
 def uniware_source(
@@ -137,7 +139,6 @@ def uniware_source(
     """
     assert _config is not None  # dlt passes the resolved configuration
     settings, sync, specs = _config.settings()
-    watch_runs()  # a run that only loads a pending package takes the run lock too
     resources: list[DltResource] = []
     tracker = KeyTracker()  # keys yielded per table, across this source's resources
     if specs:

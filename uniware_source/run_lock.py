@@ -147,9 +147,20 @@ def hold_for_run(pipeline: Any) -> None:
         _LetGo.install()
 
 
+def _loads_uniware(pipeline: Any) -> bool:
+    """Whether the pipeline loads this source's data: its schema, under its name or another's
+    (a source renamed), has the audit table."""
+    from uniware_source.load.audit import AUDIT_TABLE
+
+    if SCHEMA in pipeline.schema_names:
+        return True
+    return any(AUDIT_TABLE in schema.tables for schema in pipeline.schemas.values())
+
+
 def watch_runs() -> None:
     """Let dlt's trace hooks take and let go the run locks of runs from a user's own code (`_LetGo`):
-    from when a source is made, before its run starts."""
+    from when the package is imported (a process that only attaches to a pipeline and loads what
+    is pending makes no source), before any run starts."""
     _LetGo.install()
 
 
@@ -171,7 +182,7 @@ class _LetGo:
     def on_start_trace(trace: Any, step: Any, pipeline: Any) -> None:
         """A run (or load) of a Uniware pipeline that finds a pending package loads it without
         reading the source: the lock is taken here, waiting for another run that holds it."""
-        if step not in ("run", "normalize", "load") or SCHEMA not in pipeline.schema_names:
+        if step not in ("run", "normalize", "load") or not _loads_uniware(pipeline):
             return
         if not pipeline.has_pending_data:
             return

@@ -555,6 +555,54 @@ def test_a_run_that_finds_a_pending_package_waits_for_the_lock_before_loading_it
     assert dict(rows(pipeline, "SELECT _job_code, count(*) FROM sale_orders GROUP BY 1"))[second] == 20
 
 
+ATTACH_AND_LOAD = """
+import logging, sys
+import dlt
+import uniware_source  # makes no source: the package's import watches the runs
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+pipeline = dlt.attach(
+    pipeline_name=sys.argv[1], pipelines_dir=sys.argv[2], destination=dlt.destinations.duckdb(sys.argv[3])
+)
+pipeline.load()
+print("loaded", flush=True)
+"""
+
+
+def test_a_process_that_attaches_and_loads_a_pending_package_waits_for_the_lock(emulator, pipeline) -> None:
+    """An orchestrator's task that attaches to the pipeline and loads what is pending makes no
+    source at all: importing the package is enough for it to take the run lock, waiting."""
+    import subprocess
+    import sys
+
+    zero, first = emulator.add_job(JobSpec(rows=10, seed=5)), emulator.add_job(JobSpec(rows=30))
+    pipeline.run(make_source(emulator, [zero]))
+    pipeline.extract(make_source(emulator, [first]))
+    pipeline.normalize()
+    database = str(Path(pipeline.pipelines_dir).parent / "warehouse.duckdb")
+    holder = FileLock(lock_path(pipeline.pipelines_dir, pipeline.pipeline_name))
+    holder.acquire(timeout=0)
+    loader = subprocess.Popen(
+        [sys.executable, "-c", ATTACH_AND_LOAD, pipeline.pipeline_name, pipeline.pipelines_dir, database],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert loader.stderr is not None
+        seen = []
+        for line in loader.stderr:  # until it says it waits (or ends, having not waited)
+            seen.append(line)
+            if "waiting for it to end" in line:
+                break
+        assert seen and "waiting for it to end" in seen[-1], "".join(seen)
+        assert pipeline.list_normalized_load_packages()  # not loaded while the lock is held
+    finally:
+        holder.release()
+    out, err = loader.communicate(timeout=300)
+    assert loader.returncode == 0 and "loaded" in out, err
+    assert dict(rows(pipeline, "SELECT _job_code, count(*) FROM sale_orders GROUP BY 1"))[first] == 30
+
+
 def test_a_second_tenant_into_a_dataset_that_holds_another_is_refused(
     emulator, tmp_path_factory, tmp_path
 ) -> None:
