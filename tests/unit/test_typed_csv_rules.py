@@ -49,9 +49,10 @@ NUMBERS = {"numbers": 10}
         (counts(int_digits=36, dotted=2, scale=3, **NUMBERS), "Qty", None, ("text", 0, False)),
         (counts(dotted=2, leading_zeros=1, **NUMBERS), "Qty", None, ("text", 0, False)),
         # a decimal hint fixes a generous scale, the same for every file (HINT_SCALE = 9) ...
-        # ... a leading zero (a code's `007`) makes even a hinted column text: a number drops it
-        (counts(dotted=2, leading_zeros=1, **NUMBERS), "Qty", "decimal", ("text", 0, False)),
+        (counts(dotted=2, leading_zeros=1, **NUMBERS), "Qty", "decimal", ("decimal", 9, False)),
+        # ... but whole numbers with a leading zero (a code's `007`) make even a hinted column text
         (counts(leading_zeros=1, **NUMBERS), "Sale Order Item Code", "integer", ("text", 0, False)),
+        (counts(leading_zeros=1, **NUMBERS), "Qty", "decimal", ("text", 0, False)),
         (counts(int_digits=1, **NUMBERS), "Qty", "decimal", ("decimal", 9, False)),
         # ... more where a value has more places, less where the digits before the point need it
         (counts(int_digits=2, dotted=1, scale=12, **NUMBERS), "Qty", "decimal", ("decimal", 12, False)),

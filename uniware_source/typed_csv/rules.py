@@ -63,9 +63,10 @@ def may_be_temporal(forced: Kind | None) -> bool:
 
 def leading_zeros_matter(forced: Kind | None) -> bool:
     """Whether leading zeros can rule a number column out: always where it may be one. Without a
-    hint they make it an identifier; a column hinted (or set by column_types) integer or decimal
-    whose values have one (`007`, a code's) loads as text with a note, since a number would drop
-    the zeros, and two codes (`000101`, `101`) would become one value, or one key."""
+    hint they make it an identifier; a column of whole numbers hinted (or set by column_types)
+    integer or decimal whose values have one (`007`, a code's) loads as text with a note, since a
+    number would drop the zeros, and two codes (`000101`, `101`) would become one value, or one
+    key. A hinted column with fractions (money `00.00`, a coordinate `08.5241`) keeps its numbers."""
     return forced in (None, "integer", "decimal")
 
 
@@ -147,11 +148,13 @@ def _whole_kind(p: Counts, forced: Kind | None) -> tuple[Kind, int] | None:
 
 def _fraction_kind(p: Counts, forced: Kind | None) -> tuple[Kind, int] | None:
     """Of a column of numbers, some with a decimal point."""
-    if forced not in (None, "decimal") or too_wide(p.int_digits, p.scale) or p.leading_zeros:
+    if forced not in (None, "decimal") or too_wide(p.int_digits, p.scale):
         return None
-    if forced == "decimal":
+    if forced == "decimal":  # money or a measure: `00.00`, a coordinate's `08.5241`, are numbers
         scale = hinted_scale(p)
         return None if scale is None else ("decimal", scale)
+    if p.leading_zeros:
+        return None
     return "decimal", p.scale
 
 
