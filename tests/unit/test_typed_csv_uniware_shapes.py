@@ -317,3 +317,28 @@ def test_the_decision_table_names_each_columns_type_and_whose_word(tmp_path: Pat
         "  extra         integer         values       'Extra'",
     ]
     logging.getLogger(__name__).info(text)
+
+
+def test_notes_of_two_columns_whose_names_differ_by_a_digit_are_each_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Dates among times in `Delivery Date 1` and `Delivery Date 2`, in two files: each column's
+    note is a warning of its own (the first file's), and each is named again once, for the other
+    file: a note's counts are not its column's digits."""
+    from uniware_source.typed_csv.explain import FileNotes
+
+    rows = ["15-03-2024,2024-03-16 10:20:30", "2024-03-16 10:20:30,16-03-2024"]
+    plans = [plan(write(tmp_path, "Delivery Date 1,Delivery Date 2", rows, f"{i}.csv")) for i in (1, 2)]
+    notes = FileNotes("sale_orders", logging.getLogger("uniware_source.test_notes"))
+    with caplog.at_level(logging.INFO, logger="uniware_source.test_notes"):
+        for code, file_plan in zip(("EXP-1", "EXP-2"), plans, strict=True):
+            notes.tell(code, file_plan)
+        notes.summarize()
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 4, warned
+    for name in ("delivery_date_1", "delivery_date_2"):
+        assert any(m.startswith(f"job EXP-1, table sale_orders: column '{name}'") for m in warned)
+        assert any(
+            f"column '{name}' ('Delivery Date" in m and "in 1 more job(s) of this run (EXP-2)" in m
+            for m in warned
+        )

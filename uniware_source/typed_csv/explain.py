@@ -97,12 +97,15 @@ class FileNotes:
     def __init__(self, table: str, logger: logging.Logger) -> None:
         self.table = table
         self.logger = logger
-        self._again: dict[str, tuple[str, list[str]]] = {}  # words -> (first note, later jobs)
+        self._again: dict[str, tuple[str, list[str]]] = {}  # column and words -> first note, later jobs
         self._lock = threading.Lock()  # files are planned on worker threads
 
     def tell(self, job_code: str, plan: FilePlan) -> None:
-        for note in file_notes(plan):
-            words = _COUNTS.sub("#", note)
+        for col in plan.columns:
+            if not col.note:
+                continue
+            note = f"column {col.name!r} ({col.label!r}): {col.note}"
+            words = f"{col.name}\n{_COUNTS.sub('#', col.note)}"  # the column's own, other counts
             with self._lock:
                 told = self._again.get(words)
                 if told is None:
