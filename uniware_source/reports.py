@@ -526,6 +526,12 @@ def check_table_name(table: str, where: str) -> None:
         )
 
 
+def catalogue_labels() -> set[str]:
+    """Every CSV label the catalogue knows, in any report."""
+    hinted = {label.strip() for spec in CATALOGUE.values() for label in spec.hints}
+    return hinted | {label.strip() for spec in CATALOGUE.values() for label, _ in spec.labels}
+
+
 def report_spec(report: str) -> ReportSpec:
     """The catalogue entry for `report` (case-insensitive), or a bare spec for any other name."""
     name = report.strip()

@@ -86,9 +86,10 @@ def test_real_shapes_load_exact_and_by_name(emulator: Any, pipeline: dlt.Pipelin
     code = emulator.add_job(JobSpec(report=TALLY, content=_csv(TALLY_HEADER, TALLY_ROWS)))
     overrides = {
         "Narration": "text",
-        "Narraton": "integer",
-        "Shipping Pincode": "text",
-    }  # a typo; another report's
+        "Narraton": "integer",  # a typo
+        "Shipping Pincode": "text",  # close to nothing here
+        "Delivery Type": "text",  # another report's label, close to 'Delivery Time'
+    }
     info = pipeline.run(make_source(emulator, [code], report=TALLY, column_types=overrides))
     assert not info.has_failed_jobs
     assert audit(pipeline)[code]["status"] == "LOADED"

@@ -54,7 +54,7 @@ from uniware_source.load.typed_files import (
 )
 from uniware_source.load.widening import widen_for
 from uniware_source.process_settings import duckdb_defaults_in_load, fit_duckdb_threads, row_footprint
-from uniware_source.reports import ReportSpec
+from uniware_source.reports import ReportSpec, catalogue_labels
 from uniware_source.settings import SourceSettings
 from uniware_source.typed_csv.chunks import Arrival
 from uniware_source.typed_csv.explain import FileNotes, decision_table, mistyped_overrides
@@ -246,7 +246,7 @@ class TableLoader:
             self._empty_destination = not has_table_seen_data(self.schema.tables.get(self.table, {}))
         plans = [job.plan for job in ready if job.plan and job.job_code not in widened.quarantined]
         schema = unify(plans, widened.columns)
-        for mistyped in mistyped_overrides(plans, self.report.overrides):
+        for mistyped in mistyped_overrides(plans, self.report.overrides, catalogue_labels()):
             logger.warning("table %s: %s", self.table, mistyped)
         if logger.isEnabledFor(logging.INFO):
             logger.info(decision_table(self.table, schema, plans, self.report.hints, self.report.overrides))

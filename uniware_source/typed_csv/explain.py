@@ -15,7 +15,7 @@ import difflib
 import logging
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from uniware_source.typed_csv.kinds import MAX_PRECISION, Kind
 from uniware_source.typed_csv.model import ColumnPlan, FilePlan, TableSchema
@@ -67,15 +67,18 @@ def file_notes(plan: FilePlan) -> list[str]:
     return [f"column {c.name!r} ({c.label!r}): {c.note}" for c in plan.columns if c.note]
 
 
-def mistyped_overrides(plans: Sequence[FilePlan], overrides: Mapping[str, Kind]) -> list[str]:
+def mistyped_overrides(
+    plans: Sequence[FilePlan], overrides: Mapping[str, Kind], elsewhere: Collection[str] = ()
+) -> list[str]:
     """The column_types keys that name no column of these files (by label or name) but come close
-    to one (a typo: `Narraton`), each with what it may have meant. A key that is close to none is
-    not told: a source-wide setting names columns of every report it loads, and this table's
-    files need not have them."""
+    to one (a typo: `Narraton`), each with what it may have meant. Not told: a key close to none,
+    or one of `elsewhere` (the labels the catalogue knows in any report): a source-wide setting
+    names columns of every report it loads, and this table's files need not have them."""
     known = {key for plan in plans for col in plan.columns for key in (col.label.strip(), col.name)}
+    others = {label.strip() for label in elsewhere}
     told = []
     for key in sorted(overrides):
-        if key.strip() in known:
+        if key.strip() in known or key.strip() in others:
             continue
         close = difflib.get_close_matches(key.strip(), sorted(known), n=1, cutoff=0.8)
         close += [k for k in known if k.lower() == key.strip().lower()][:1]
