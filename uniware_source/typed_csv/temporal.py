@@ -136,8 +136,8 @@ def _day_start(midnight: pl.Expr, timezone: str, in_span: bool) -> pl.Expr:
     previous day's midnight and 24 hours. A date is a day, and every day has a first instant;
     a written time that does not exist (`00:30` in the gap) stays no instant."""
     local = _naive_local(midnight, timezone, in_span)
-    if in_span and fixed_offset(timezone) is not None:  # no gap: every midnight exists
-        return local
+    if timezone == "UTC" or (in_span and fixed_offset(timezone) is not None):
+        return local  # no gap: every midnight exists (pass 1 parses as if in UTC where it can)
     day_before = _naive_local(midnight - pl.duration(days=1), timezone) + pl.duration(days=1)
     return pl.coalesce(local, day_before)
 
