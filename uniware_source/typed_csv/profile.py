@@ -191,6 +191,9 @@ class FileProfile:
         # the columns still profiled for numbers, booleans, dates and times
         self.numeric = {c for c, label, kind in hinted if may_be_number(label, kind)}
         self.zeros_matter = {c for c, _, kind in hinted if leading_zeros_matter(kind)}
+        # hinted integer or decimal: leading zeros matter only in a column of whole numbers, so
+        # they are counted only until its first number with a point (rules._fraction_kind)
+        self.whole_only = {c for c, _, kind in hinted if kind in ("integer", "decimal")}
         self.boolish = {c for c, _, kind in hinted if may_be_boolean(kind)}
         self.dates = {c for c, _, kind in hinted if may_be_temporal(kind)}
         # of the last chunk added, the date-like columns whose every value lay in 1970-2100 (in a
@@ -327,7 +330,8 @@ class FileProfile:
         formats so far, if it is date-like."""
         exprs: list[pl.Expr] = []
         if c in self.numeric:
-            exprs += numeric_exprs(c, f"t{c}", f"d{c}", f"e{c}", c in self.zeros_matter)
+            zeros = c in self.zeros_matter and (c not in self.whole_only or not self.columns[c].dotted)
+            exprs += numeric_exprs(c, f"t{c}", f"d{c}", f"e{c}", zeros)
         if c in self.boolish:
             exprs += boolean_exprs(c, f"t{c}")
         if known == ():  # no formats seen yet (with formats, _parsed_with_known counts the shapes)
