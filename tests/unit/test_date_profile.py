@@ -159,6 +159,24 @@ def test_times_converted_in_one_pass_are_the_zones_instants_in_and_out_of_1970_2
     ]
 
 
+def test_an_offset_of_hours_alone_reads_alike_whole_and_in_chunks(tmp_path: Path) -> None:
+    """`+05` is an offset `%#z` takes: a late one in a column of `+05:30` times is a time as the
+    others are, whether the file is read whole or in chunks (the shape of every date said it was
+    none, the known formats' shape that it was one)."""
+    import datetime as dt
+
+    lines = ["Code,Moved"] + [f"C{i},2024-03-15T10:20:{i % 60:02d}+05:30" for i in range(ROWS)]
+    lines[ROWS - 10] = f"C{ROWS - 11},2024-03-15T10:20:30+05"
+    path = tmp_path / "f.csv"
+    path.write_bytes("".join(line + "\n" for line in lines).encode())
+    whole, chunked = plan_of(path, 1 << 30, "Asia/Kolkata"), plan_of(path, 4 << 10, "Asia/Kolkata")
+    assert summary(chunked) == summary(whole)
+    assert {c.name: c.kind for c in chunked.columns} == {"code": "text", "moved": "timestamp"}
+    batches = list(read_batches(path, chunked, unify([chunked]), timezone="Asia/Kolkata"))
+    moved = [v for batch in batches for v in batch.column("moved").to_pylist()]
+    assert moved[ROWS - 11] == dt.datetime(2024, 3, 15, 5, 20, 30, tzinfo=dt.UTC)
+
+
 # days whose midnight the zone skips (its clock put forward at 00:00), and the first instant of each
 SKIPPED_MIDNIGHTS = {
     "America/Santiago": ("08-09-2024", "2024-09-08 04:00"),  # 00:00 -> 01:00, -04 -> -03

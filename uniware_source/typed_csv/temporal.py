@@ -43,10 +43,11 @@ AWARE_FORMATS: tuple[str, ...] = (  # an explicit offset or Z wins over the conf
 ALL_FORMATS: tuple[str, ...] = DATE_FORMATS + NAIVE_FORMATS + AWARE_FORMATS
 
 # the shape of a value of any format: a column whose values all have it is worth parsing. Digits
-# are ASCII ones (regex `\d` is Unicode's), as strptime's are
+# are ASCII ones (regex `\d` is Unicode's), as strptime's are; an offset as `%#z` takes it (`+05`
+# too), so that a column reads alike whole and in chunks
 DATE_SHAPE_RE = (
     r"^(?:[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[-/][0-9]{1,2}[-/][0-9]{4})"
-    r"(?:[ T][0-9]{1,2}:[0-9]{1,2}(?::[0-9]{1,2}(?:\.[0-9]{1,6})?)?(?:Z|z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+    r"(?:[ T][0-9]{1,2}:[0-9]{1,2}(?::[0-9]{1,2}(?:\.[0-9]{1,6})?)?(?:Z|z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?$"
 )
 
 
