@@ -79,18 +79,35 @@ _for_runs: set[Path] = set()
 _guard = threading.Lock()
 
 
-def _acquire(path: Path, pipeline_name: str) -> FileLock:
+def _acquire(path: Path, pipeline_name: str, *, wait: bool = False) -> FileLock:
+    """The lock at `path`, noting this process as its holder. If another run holds it: RunLocked,
+    or with `wait`, a warning that says so, and the lock once that run lets it go."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path)
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise RunLocked(
-            f"another run of pipeline {pipeline_name!r} is in progress ({_holder(path)}it holds {path}); "
-            "this run changed nothing"
-        ) from None
+        if not wait:
+            raise RunLocked(
+                f"another run of pipeline {pipeline_name!r} is in progress ({_holder(path)}it holds "
+                f"{path}); this run changed nothing"
+            ) from None
+        logger.warning(
+            "pipeline %s: another run holds %s (%s); waiting for it to end before loading the "
+            "pending package",
+            pipeline_name,
+            path,
+            _holder(path).rstrip("; "),
+        )
+        lock.acquire()
     _note_holder(path)
     return lock
+
+
+def _for_run(path: Path, lock: FileLock) -> None:
+    """Hold `lock` until dlt ends the run's trace (_LetGo.on_end_trace); under _guard."""
+    _held[path] = lock
+    _for_runs.add(path)
 
 
 def _holder_path(path: Path) -> Path:
@@ -140,11 +157,8 @@ def hold_for_run(pipeline: Any) -> None:
         return
     path = lock_path(pipeline.pipelines_dir, pipeline.pipeline_name)
     with _guard:
-        if path in _held:
-            return
-        _held[path] = _acquire(path, pipeline.pipeline_name)
-        _for_runs.add(path)
-        _LetGo.install()
+        if path not in _held:
+            _for_run(path, _acquire(path, pipeline.pipeline_name))
 
 
 def _loads_uniware(pipeline: Any) -> bool:
@@ -166,7 +180,8 @@ def watch_runs() -> None:
 
 class _LetGo:
     """One of dlt's trace modules (dlt.pipeline.trace.TRACKING_MODULES, as dlt's own are): at the
-    end of a pipeline's run, the lock hold_for_run took for it is let go."""
+    start of a run that only loads a pending package, the lock is taken (waiting); at the end of
+    a pipeline's run, the lock taken for it (here or by hold_for_run) is let go."""
 
     installed = False
 
@@ -197,22 +212,9 @@ class _LetGo:
                 "to load the jobs it was given",
                 pipeline.pipeline_name,
             )
-        lock = FileLock(path)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            logger.warning(
-                "pipeline %s: another run holds %s (%s); waiting for it to end before loading the "
-                "pending package",
-                pipeline.pipeline_name,
-                path,
-                _holder(path).rstrip("; "),
-            )
-            lock.acquire()
-        _note_holder(path)
+        lock = _acquire(path, pipeline.pipeline_name, wait=True)  # not under _guard: it may wait
         with _guard:
-            _held[path] = lock
-            _for_runs.add(path)
+            _for_run(path, lock)
 
     @staticmethod
     def on_start_trace_step(trace: Any, step: Any, pipeline: Any) -> None:

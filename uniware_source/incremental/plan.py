@@ -166,12 +166,11 @@ def _refuse_future_cursor(spec: ExportSpec, facility: str, cursor: datetime, con
     if cursor <= context.now + CLOCK_SKEW:
         return
     zone = ZoneInfo(context.zone)
-    table = spec.key.partition("|")[2] or spec.report.name  # the name reset takes, one per export
     raise ConfigurationError(
         f"the cursor of {spec.report.name!r} ({facility}) is {cursor.astimezone(zone):%Y-%m-%d %H:%M}, "
         f"later than now ({context.now.astimezone(zone):%Y-%m-%d %H:%M} {context.zone}): the clock of the "
         "run that moved it was ahead, and the rows since that run may not have loaded; put the cursor "
-        f"back to a day before that run: `uniware reset {table} --to <date> --yes`"
+        f"back to a day before that run: `uniware reset {spec.table_name} --to <date> --yes`"
     )
 
 

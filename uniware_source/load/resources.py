@@ -29,12 +29,7 @@ from uniware_source.incremental.cursors import (
     remember_window_sizes,
 )
 from uniware_source.incremental.feeder import WindowFeeder
-from uniware_source.incremental.plan import (
-    WINDOW_COLUMN,
-    WindowTask,
-    forget_backfill,
-    progress_book,
-)
+from uniware_source.incremental.plan import WINDOW_COLUMN, WindowTask, forget_backfill, progress_book
 from uniware_source.incremental.run import LEDGER_MAX_AGE, RESOURCE_NAME, ExportRun
 from uniware_source.incremental.specs import ExportSpec
 from uniware_source.jobs import ExportJob, Outcome

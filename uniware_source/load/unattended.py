@@ -253,21 +253,25 @@ def _reason(error: BaseException) -> str:
     table = f"table {job_id.split('.')[0]}: " if isinstance(job_id, str) and "." in job_id else ""
     memory = _out_of_memory(client_error)
     if memory is not None:
-        first = str(memory).strip().splitlines()[0] if str(memory).strip() else ""
         return (
-            f"{table}the destination ran out of memory loading it ({type(memory).__name__}: {first}); "
+            f"{table}the destination ran out of memory loading it ({type(memory).__name__}: "
+            f"{_first_line(memory)}); "
             "raise its memory limit or lower its threads (an insert holds every column's buffers "
             "per thread; DuckDB: memory_limit, threads in destination.duckdb.credentials.global_config)"
         )
     damaged = _damaged(client_error)
     if damaged is not None:
-        first = str(damaged).strip().splitlines()[0] if str(damaged).strip() else ""
-        return f"{table}a file of the package is damaged ({type(damaged).__name__}: {first[:200]})"
+        first = _first_line(damaged)[:200]
+        return f"{table}a file of the package is damaged ({type(damaged).__name__}: {first})"
     if client_error is not None:
         *_, innermost = _chain(client_error)
-        lines = str(innermost).strip().splitlines()
-        return f"{table}{type(innermost).__name__}: {lines[0] if lines else ''}"
+        return f"{table}{type(innermost).__name__}: {_first_line(innermost)}"
     return " ".join(str(error).split())
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def _give_up(pipeline: dlt.Pipeline, load_id: str, error: BaseException) -> GivenUp:

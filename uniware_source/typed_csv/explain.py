@@ -64,7 +64,12 @@ def decision_table(
 
 def file_notes(plan: FilePlan) -> list[str]:
     """The notes of a file's columns, one line each: `column 'total' ('Total'): ...`."""
-    return [f"column {c.name!r} ({c.label!r}): {c.note}" for c in plan.columns if c.note]
+    return [f"{_column(c)}: {c.note}" for c in plan.columns if c.note]
+
+
+def _column(col: ColumnPlan) -> str:
+    """A column as a note names it: `column 'total' ('Total')`."""
+    return f"column {col.name!r} ({col.label!r})"
 
 
 def mistyped_overrides(
@@ -100,34 +105,32 @@ class FileNotes:
     def __init__(self, table: str, logger: logging.Logger) -> None:
         self.table = table
         self.logger = logger
-        self._again: dict[str, tuple[str, list[str]]] = {}  # column and words -> first note, later jobs
+        self._again: dict[str, tuple[str, list[str]]] = {}  # column and words -> column, later jobs
         self._lock = threading.Lock()  # files are planned on worker threads
 
     def tell(self, job_code: str, plan: FilePlan) -> None:
         for col in plan.columns:
             if not col.note:
                 continue
-            note = f"column {col.name!r} ({col.label!r}): {col.note}"
             words = f"{col.name}\n{_COUNTS.sub('#', col.note)}"  # the column's own, other counts
             with self._lock:
                 told = self._again.get(words)
                 if told is None:
-                    self._again[words] = (note, [])
+                    self._again[words] = (_column(col), [])
                 else:
                     told[1].append(job_code)
             level = logging.WARNING if told is None else logging.INFO
-            self.logger.log(level, "job %s, table %s: %s", job_code, self.table, note)
+            self.logger.log(level, "job %s, table %s: %s: %s", job_code, self.table, _column(col), col.note)
 
     def summarize(self) -> None:
         """One warning per note that more than one job's file had, naming those jobs."""
         with self._lock:
             again, self._again = self._again, {}
-        for note, later in again.values():
+        for column, later in again.values():
             if later:
                 named = ", ".join(later[:JOBS_NAMED]) + (
                     f" and {len(later) - JOBS_NAMED} more" if len(later) > JOBS_NAMED else ""
                 )
-                column = note.split(": ", 1)[0]
                 self.logger.warning(
                     "table %s: %s: the same note in %d more job(s) of this run (%s), each at INFO (-v)",
                     self.table,
