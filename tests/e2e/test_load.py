@@ -504,6 +504,17 @@ def test_a_second_run_of_a_pipeline_from_code_is_refused_while_one_runs(emulator
             pass
 
 
+def _pending_package(emulator, pipeline) -> str:
+    """A pipeline whose last run was killed after normalize: the code of the job whose package is
+    pending (an earlier run made the dataset, so that dlt keeps the working folder)."""
+    zero, first = emulator.add_job(JobSpec(rows=10, seed=5)), emulator.add_job(JobSpec(rows=30))
+    pipeline.run(make_source(emulator, [zero]))
+    pipeline.extract(make_source(emulator, [first]))
+    pipeline.normalize()  # killed here
+    assert pipeline.list_normalized_load_packages()
+    return str(first)
+
+
 def test_a_run_that_finds_a_pending_package_waits_for_the_lock_before_loading_it(emulator, pipeline) -> None:
     """A run from code that finds a package an interrupted run left loads it and reads no source
     (dlt's rule), so the source never takes the lock: beside the command loading the same package,
@@ -511,12 +522,7 @@ def test_a_run_that_finds_a_pending_package_waits_for_the_lock_before_loading_it
     another run holds it, and says that the jobs it was given are not read."""
     import threading
 
-    zero = emulator.add_job(JobSpec(rows=10, seed=5))
-    first, second = emulator.add_job(JobSpec(rows=30)), emulator.add_job(JobSpec(rows=20, seed=3))
-    pipeline.run(make_source(emulator, [zero]))  # the dataset exists: dlt keeps the working folder
-    pipeline.extract(make_source(emulator, [first]))
-    pipeline.normalize()  # killed here: the package is pending
-    assert pipeline.list_normalized_load_packages()
+    first, second = _pending_package(emulator, pipeline), emulator.add_job(JobSpec(rows=20, seed=3))
 
     waiting = threading.Event()
     told: list[str] = []
@@ -574,10 +580,7 @@ def test_a_process_that_attaches_and_loads_a_pending_package_waits_for_the_lock(
     import subprocess
     import sys
 
-    zero, first = emulator.add_job(JobSpec(rows=10, seed=5)), emulator.add_job(JobSpec(rows=30))
-    pipeline.run(make_source(emulator, [zero]))
-    pipeline.extract(make_source(emulator, [first]))
-    pipeline.normalize()
+    first = _pending_package(emulator, pipeline)
     database = str(Path(pipeline.pipelines_dir).parent / "warehouse.duckdb")
     holder = FileLock(lock_path(pipeline.pipelines_dir, pipeline.pipeline_name))
     holder.acquire(timeout=0)
